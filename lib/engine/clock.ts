@@ -1,0 +1,54 @@
+/**
+ * Time, behind one small interface so that the engine can be driven by a controlled clock in tests.
+ */
+
+/** An opaque timer handle, as returned by {@link Clock.setTimer}. */
+export type TimerHandle = unknown;
+
+/** Options of {@link Clock.setTimer}. */
+export interface TimerOptions {
+  /** Fire every `delayMs` until cleared, like `setInterval`. */
+  repeat?: boolean;
+  /** Do not keep the process alive for this timer (Node's `unref()`). */
+  unref?: boolean;
+}
+
+/** The source of "now" and of timers. One clock is injected everywhere. */
+export interface Clock {
+  /** The current time, in ms since the epoch. */
+  now(): number;
+  /** Calls `callback` after `delayMs` (at most {@link Clock.maxDelay}). */
+  setTimer(callback: () => void, delayMs: number, options?: TimerOptions): TimerHandle;
+  /** Cancels a timer; clearing one twice, or one that already fired, does nothing. */
+  clearTimer(handle: TimerHandle): void;
+  /** The longest delay `setTimer` accepts. Longer waits are split by the caller. */
+  readonly maxDelay: number;
+}
+
+/** The longest delay Node's timers accept: 2^31-1 ms, about 24.8 days. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+interface NodeTimer {
+  unref?(): unknown;
+}
+
+/**
+ * The default clock: `Date.now()` and Node's timers, read from `globalThis` at call time,
+ * so Jest or Vitest fake timers installed after the module was compiled still apply.
+ * Handles are the Node `Timeout` objects themselves, so `clearInterval`/`clearTimeout` work on them.
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(callback, delayMs, options) {
+    const handle: NodeTimer = options?.repeat
+      ? globalThis.setInterval(callback, delayMs)
+      : globalThis.setTimeout(callback, delayMs);
+    if (options?.unref) handle.unref?.();
+    return handle;
+  },
+  clearTimer(handle) {
+    // Node, and the fake timers of Jest and Vitest, accept clearTimeout for intervals too.
+    globalThis.clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  },
+  maxDelay: MAX_TIMER_DELAY,
+};

@@ -1,0 +1,169 @@
+import { describeValue, InvalidScheduleError } from '../errors';
+import { DateLike, toEpochMs } from '../triggers/date.trigger';
+
+/** What happens when a tick comes while the job is still running. */
+export type OverlapPolicy = 'skip' | 'queue' | 'allow';
+/** What happens to ticks found late by more than the grace period. */
+export type MisfirePolicy = 'skip' | 'once' | 'all';
+/** Whether a run lost to a crash is re-run (stores with leases only). */
+export type DeliveryGuarantee = 'at-most-once' | 'at-least-once';
+
+/** Misfire handling: ticks found late (blocked event loop, suspended process, paused scheduler). */
+export interface MisfireOptions {
+  /** How late a tick may be found and still run as scheduled, in ms. Default 1000. */
+  graceMs?: number;
+  /**
+   * What to do with ticks found later than `graceMs`: `'skip'` them, run `'once'` for all of
+   * them (default), or run `'all'` of them in order, at most `maxCatchUp`.
+   */
+  policy?: MisfirePolicy;
+  /** With `policy: 'all'`, the most missed ticks run at one wake-up; older ones stay missed. Default 10. */
+  maxCatchUp?: number;
+}
+
+/** Retries of a failed run (threw, rejected or timed out). */
+export interface RetryOptions {
+  /** How many more attempts after the first. */
+  attempts: number;
+  /** Wait before the first retry, in ms. Default 1000. */
+  backoffMs?: number;
+  /** Each further wait is multiplied by this. Default 2. */
+  factor?: number;
+}
+
+/** Options that apply to any job: decorated, dynamic, or module-wide through `defaults`. */
+export interface JobOptions {
+  /** When a tick comes while the job is still running: `'skip'` it (default), `'queue'` one run after the current one, or `'allow'` both. */
+  overlap?: OverlapPolicy;
+  /** Handling of ticks found late. */
+  misfire?: MisfireOptions;
+  /** Delays each run by a random 0..jitterMs ms, never past the next tick. */
+  jitterMs?: number;
+  /** No tick runs before this instant. */
+  startAt?: DateLike;
+  /** No tick runs after this instant; the job then completes. */
+  endAt?: DateLike;
+  /** After this many runs the job completes and leaves the timer queue. */
+  maxRuns?: number;
+  /** A run still going after this many ms has its `signal` aborted and is reported as timed out. */
+  timeoutMs?: number;
+  /** Retries of failed runs. */
+  retry?: RetryOptions;
+  /** With a store that leases runs: whether a run lost to a crash is run again elsewhere. Default `'at-most-once'`. */
+  delivery?: DeliveryGuarantee;
+  /** Do not keep the process alive for this job's ticks (`unrefTimeout` in `cron`). */
+  unref?: boolean;
+}
+
+/** {@link JobOptions} checked and completed with defaults. */
+export interface ResolvedJobOptions {
+  overlap: OverlapPolicy;
+  misfire: Required<MisfireOptions>;
+  jitterMs: number;
+  startAt: number | null;
+  endAt: number | null;
+  maxRuns: number | null;
+  timeoutMs: number | null;
+  retry: Required<RetryOptions> | null;
+  delivery: DeliveryGuarantee;
+  unref: boolean;
+}
+
+export const DEFAULT_GRACE_MS = 1_000;
+const DEFAULT_MAX_CATCH_UP = 10;
+
+const OVERLAP: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
+const MISFIRE: readonly MisfirePolicy[] = ['skip', 'once', 'all'];
+const DELIVERY: readonly DeliveryGuarantee[] = ['at-most-once', 'at-least-once'];
+const KNOWN_KEYS = new Set(['overlap', 'misfire', 'jitterMs', 'startAt', 'endAt', 'maxRuns', 'timeoutMs', 'retry', 'delivery', 'unref']);
+
+/**
+ * Checks job options and fills in defaults: job options over module `defaults` over built-in
+ * defaults. Throws {@link InvalidScheduleError} naming the job and the field.
+ */
+export function resolveJobOptions(job: string, options: JobOptions = {}, defaults: JobOptions = {}): ResolvedJobOptions {
+  const pick = <K extends keyof JobOptions>(key: K): JobOptions[K] => (options[key] !== undefined ? options[key] : defaults[key]);
+  const misfire = { ...defaults.misfire, ...options.misfire };
+  const retry = pick('retry');
+  const resolved: ResolvedJobOptions = {
+    overlap: oneOf(job, 'overlap', pick('overlap') ?? 'skip', OVERLAP),
+    misfire: {
+      graceMs: nonNegative(job, 'misfire.graceMs', misfire.graceMs ?? DEFAULT_GRACE_MS),
+      policy: oneOf(job, 'misfire.policy', misfire.policy ?? 'once', MISFIRE),
+      maxCatchUp: positiveInteger(job, 'misfire.maxCatchUp', misfire.maxCatchUp ?? DEFAULT_MAX_CATCH_UP),
+    },
+    jitterMs: nonNegative(job, 'jitterMs', pick('jitterMs') ?? 0),
+    startAt: optionalInstant(job, 'startAt', pick('startAt')),
+    endAt: optionalInstant(job, 'endAt', pick('endAt')),
+    maxRuns: pick('maxRuns') == null ? null : positiveInteger(job, 'maxRuns', pick('maxRuns')),
+    timeoutMs: pick('timeoutMs') == null ? null : positive(job, 'timeoutMs', pick('timeoutMs')),
+    retry:
+      retry == null
+        ? null
+        : {
+            attempts: nonNegativeInteger(job, 'retry.attempts', retry.attempts),
+            backoffMs: nonNegative(job, 'retry.backoffMs', retry.backoffMs ?? 1_000),
+            factor: positive(job, 'retry.factor', retry.factor ?? 2),
+          },
+    delivery: oneOf(job, 'delivery', pick('delivery') ?? 'at-most-once', DELIVERY),
+    unref: Boolean(pick('unref')),
+  };
+  if (resolved.startAt !== null && resolved.endAt !== null && resolved.endAt < resolved.startAt) {
+    throw new InvalidScheduleError(job, 'endAt', pick('endAt'), `is before startAt (${describeValue(pick('startAt'))}).`);
+  }
+  return resolved;
+}
+
+/** Refuses keys that are not job options, so a typo does not pass silently. */
+export function assertKnownJobOptionKeys(job: string, options: object, extra: readonly string[] = []): void {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key) && !extra.includes(key)) {
+      throw new InvalidScheduleError(job, key, (options as Record<string, unknown>)[key], 'is not a known job option.');
+    }
+  }
+}
+
+function oneOf<T extends string>(job: string, field: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new InvalidScheduleError(job, field, value, `must be one of ${allowed.map((v) => `'${v}'`).join(', ')}.`);
+  }
+  return value as T;
+}
+
+function number(job: string, field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidScheduleError(job, field, value, 'must be a finite number.');
+  }
+  return value;
+}
+
+function nonNegative(job: string, field: string, value: unknown): number {
+  const n = number(job, field, value);
+  if (n < 0) throw new InvalidScheduleError(job, field, value, 'must not be negative.');
+  return n;
+}
+
+function positive(job: string, field: string, value: unknown): number {
+  const n = number(job, field, value);
+  if (n <= 0) throw new InvalidScheduleError(job, field, value, 'must be above 0.');
+  return n;
+}
+
+function nonNegativeInteger(job: string, field: string, value: unknown): number {
+  const n = nonNegative(job, field, value);
+  if (!Number.isInteger(n)) throw new InvalidScheduleError(job, field, value, 'must be a whole number.');
+  return n;
+}
+
+function positiveInteger(job: string, field: string, value: unknown): number {
+  const n = positive(job, field, value);
+  if (!Number.isInteger(n)) throw new InvalidScheduleError(job, field, value, 'must be a whole number.');
+  return n;
+}
+
+function optionalInstant(job: string, field: string, value: unknown): number | null {
+  if (value == null) return null;
+  const at = toEpochMs(value);
+  if (Number.isNaN(at)) throw new InvalidScheduleError(job, field, value, 'is not a valid date.');
+  return at;
+}

@@ -1,0 +1,238 @@
+import { Clock } from './clock';
+import { EventHub } from './event-hub';
+import { Job, PendingRun } from './job';
+import { RunContext } from './job-context';
+import { QueueEntry, TimerQueue } from './timer-queue';
+
+/** A timed action in the scheduler's timer queue: a run's timeout, a retry. */
+export class TimerTask implements QueueEntry {
+  at = 0;
+  index = -1;
+  seq = 0;
+  constructor(
+    readonly fire: () => void,
+    readonly ref: boolean,
+  ) {}
+}
+
+/** The reason a run's signal is aborted when it exceeds `timeoutMs`. */
+export class RunTimeoutError extends Error {
+  override readonly name = 'RunTimeoutError';
+  constructor(job: string, timeoutMs: number) {
+    super(`Job "${job}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The reason a run's signal is aborted when the scheduler shuts down. */
+export class SchedulerShutdownError extends Error {
+  override readonly name = 'SchedulerShutdownError';
+  constructor() {
+    super('The scheduler is shutting down');
+  }
+}
+
+/** What the runner needs from the scheduler that owns it. */
+export interface RunnerHost {
+  /** False once shutdown began: no new run may start. */
+  accepting(): boolean;
+  /** The job reached `maxRuns`. */
+  complete(job: Job, reason: 'max-runs'): void;
+}
+
+class ActiveRun {
+  readonly context: RunContext;
+  timeout: TimerTask | null = null;
+  timedOut = false;
+  constructor(
+    readonly job: Job,
+    readonly scheduledAt: number,
+    readonly startedAt: number,
+    readonly attempt: number,
+  ) {
+    this.context = new RunContext(job.name, scheduledAt, startedAt, attempt);
+  }
+}
+
+/**
+ * Runs jobs: applies the overlap policy, calls the handler with its context, enforces `timeoutMs`,
+ * schedules retries, records outcomes and emits run events. Errors never escape: a handler that
+ * throws, rejects or never settles is reported, and the job stays scheduled.
+ */
+export class Runner {
+  private readonly inFlight = new Set<ActiveRun>();
+  private drained: (() => void) | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly queue: TimerQueue<QueueEntry>,
+    private readonly events: EventHub,
+    private readonly host: RunnerHost,
+  ) {}
+
+  /** Runs in flight now. */
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  /** Starts a run for `scheduledAt`, or holds it back or skips it by the job's overlap policy. */
+  dispatch(job: Job, scheduledAt: number, attempt = 1): void {
+    if (!this.host.accepting()) return;
+    if (job.busy) {
+      const { overlap } = job.options;
+      if (overlap === 'queue' && !job.backlog?.length) {
+        (job.backlog ??= []).push({ scheduledAt, attempt });
+        return;
+      }
+      if (overlap !== 'allow') {
+        this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(scheduledAt), attempt, reason: 'overlap' as const }));
+        return;
+      }
+    }
+    this.start(job, scheduledAt, attempt);
+  }
+
+  /** Queues runs to go one after another, whatever the overlap policy (missed ticks caught up). */
+  enqueue(job: Job, runs: PendingRun[]): void {
+    (job.backlog ??= []).push(...runs);
+    if (!job.busy) this.next(job);
+  }
+
+  /** Aborts the signal of every run in flight. */
+  abortAll(reason: unknown): void {
+    for (const run of this.inFlight) run.context.abort(reason);
+  }
+
+  /**
+   * Resolves when no run is in flight, or after `timeoutMs`; returns the names of the jobs whose
+   * runs were still going then.
+   */
+  drain(timeoutMs: number): Promise<string[]> {
+    if (this.inFlight.size === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimer(() => {
+        this.drained = null;
+        resolve([...new Set([...this.inFlight].map((run) => run.job.name))]);
+      }, Math.min(timeoutMs, this.clock.maxDelay));
+      this.drained = () => {
+        this.clock.clearTimer(timer);
+        this.drained = null;
+        resolve([]);
+      };
+    });
+  }
+
+  private start(job: Job, scheduledAt: number, attempt: number): void {
+    const { maxRuns, timeoutMs } = job.options;
+    if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) return;
+    const startedAt = this.clock.now();
+    const run = new ActiveRun(job, scheduledAt, startedAt, attempt);
+    this.inFlight.add(run);
+    job.running++;
+    job.lastRunAt = startedAt;
+    if (attempt === 1) job.runs++;
+    this.events.emit('run.started', () => ({ at: new Date(startedAt), job: job.name, scheduledAt: new Date(scheduledAt), attempt }));
+    if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) this.host.complete(job, 'max-runs');
+    if (timeoutMs !== null) {
+      run.timeout = new TimerTask(() => this.timeOut(run, timeoutMs), false);
+      this.queue.schedule(run.timeout, startedAt + timeoutMs);
+    }
+    let result: unknown;
+    try {
+      result = job.handler(run.context);
+    } catch (error) {
+      this.settle(run, error, true);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then(
+        () => this.settle(run, undefined, false),
+        (error: unknown) => this.settle(run, error, true),
+      );
+    } else {
+      this.settle(run, undefined, false);
+    }
+  }
+
+  private timeOut(run: ActiveRun, timeoutMs: number): void {
+    run.timeout = null;
+    run.timedOut = true;
+    run.context.abort(new RunTimeoutError(run.job.name, timeoutMs));
+    const willRetry = this.retry(run);
+    this.record(run, 'timed-out');
+    this.events.emit('run.timed-out', () => ({ at: this.now(), job: run.job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, timeoutMs, willRetry }));
+  }
+
+  private settle(run: ActiveRun, error: unknown, failed: boolean): void {
+    const { job } = run;
+    this.inFlight.delete(run);
+    job.running--;
+    if (run.timeout) this.queue.cancel(run.timeout);
+    if (!run.timedOut) {
+      const durationMs = this.clock.now() - run.startedAt;
+      const willRetry = failed && this.retry(run);
+      this.record(run, failed ? 'failed' : 'succeeded', failed ? error : undefined);
+      if (failed) {
+        this.events.emit('run.failed', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, durationMs, error, willRetry }));
+      } else {
+        this.events.emit('run.succeeded', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, durationMs }));
+      }
+    }
+    // The overlap slot is free only now that the handler really settled.
+    if (!job.busy) this.next(job);
+    if (this.inFlight.size === 0) this.drained?.();
+  }
+
+  /** Starts the next held-back run, if any. */
+  private next(job: Job): void {
+    const pending = job.backlog?.shift();
+    if (pending && !job.removed) this.start(job, pending.scheduledAt, pending.attempt);
+  }
+
+  /** Schedules another attempt if the job allows one; returns whether it did. */
+  private retry(run: ActiveRun): boolean {
+    const { job } = run;
+    const retry = job.options.retry;
+    if (!retry || run.attempt > retry.attempts || job.removed || !this.host.accepting()) return false;
+    const delay = retry.backoffMs * retry.factor ** (run.attempt - 1);
+    job.retriesPending++;
+    const task = new TimerTask(() => {
+      job.retriesPending--;
+      if (job.removed || !this.host.accepting()) return;
+      const pending = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1 };
+      // A retry takes its turn: after the run still holding the slot, never beside it.
+      if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
+      else this.start(job, pending.scheduledAt, pending.attempt);
+    }, job.ref);
+    this.queue.schedule(task, this.clock.now() + delay);
+    return true;
+  }
+
+  private record(run: ActiveRun, outcome: 'succeeded' | 'failed' | 'timed-out', error?: unknown): void {
+    run.job.record({
+      scheduledAt: new Date(run.scheduledAt),
+      startedAt: new Date(run.startedAt),
+      durationMs: this.clock.now() - run.startedAt,
+      attempt: run.attempt,
+      outcome,
+      ...(outcome === 'failed' ? { error: errorMessage(error) } : {}),
+    });
+  }
+
+  private now(): Date {
+    return new Date(this.clock.now());
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** A short text for an error of any type. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

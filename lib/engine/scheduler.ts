@@ -1,0 +1,373 @@
+import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError } from '../errors';
+import { SchedulerEventType } from '../events';
+import { Trigger } from '../triggers/trigger';
+import { Clock, systemClock } from './clock';
+import { EventHub, SchedulerEventListener } from './event-hub';
+import { Job, JobDefinition, JobInfo, PendingRun } from './job';
+import { JobOptions, resolveJobOptions } from './job-options';
+import { Runner, SchedulerShutdownError, TimerTask } from './runner';
+import { QueueEntry, TimerQueue } from './timer-queue';
+
+/** Where the scheduler is in its life. */
+export type SchedulerState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+/** Options of the engine. */
+export interface SchedulerOptions {
+  /** Time source; the default reads `Date.now()` and the global timers at call time. */
+  clock?: Clock;
+  /** How long shutdown waits for runs in flight, in ms. Default 10 000. */
+  shutdownTimeout?: number;
+  /** Job options applied to every job, under each job's own. */
+  defaults?: JobOptions;
+  /** Source of randomness for `jitterMs`, returning [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** Receives errors thrown by event listeners. Default `console.error`. */
+  onListenerError?: (error: unknown) => void;
+}
+
+/** How many due ticks of one job a wake-up looks at before jumping ahead (a long suspension). */
+const MAX_TICKS_PER_WAKE = 10_000;
+/** An external timer may fire this much before the tick, by rounding; the tick is then due. */
+const EARLY_WAKE_SLACK_MS = 5;
+
+/**
+ * The scheduler core, free of NestJS: a lifecycle state machine, the jobs, one timer queue, and
+ * the runner. States: `idle` → `running` → `stopping` → `stopped` (→ `running` again).
+ */
+export class Scheduler {
+  readonly clock: Clock;
+  readonly defaults: JobOptions;
+  readonly shutdownTimeout: number;
+  private readonly events: EventHub;
+  private readonly queue: TimerQueue<QueueEntry>;
+  private readonly runner: Runner;
+  private readonly jobs = new Map<string, Job>();
+  private readonly random: () => number;
+  private currentState: SchedulerState = 'idle';
+  private paused = false;
+  private stopping: Promise<void> | null = null;
+
+  constructor(options: SchedulerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.defaults = options.defaults ?? {};
+    this.shutdownTimeout = options.shutdownTimeout ?? 10_000;
+    this.random = options.random ?? Math.random;
+    const onListenerError = options.onListenerError ?? ((error: unknown) => console.error('[Scheduler] event listener failed:', error));
+    this.events = new EventHub(onListenerError);
+    this.queue = new TimerQueue(this.clock, () => this.onWake());
+    this.runner = new Runner(this.clock, this.queue, this.events, {
+      accepting: () => this.currentState === 'running',
+      complete: (job, reason) => this.complete(job, reason),
+    });
+  }
+
+  get state(): SchedulerState {
+    return this.currentState;
+  }
+
+  /** Whether the whole scheduler is paused with {@link pauseAll}. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Subscribes to events, all or only some types. Returns the function that unsubscribes. */
+  on(listener: SchedulerEventListener, types?: readonly SchedulerEventType[]): () => void {
+    return this.events.on(listener, types);
+  }
+
+  /** Starts firing jobs. Throws {@link SchedulerAlreadyRunningError} if running or stopping. */
+  start(): void {
+    if (this.currentState === 'running' || this.currentState === 'stopping') {
+      throw new SchedulerAlreadyRunningError(this.currentState);
+    }
+    this.currentState = 'running';
+    const now = this.clock.now();
+    for (const job of this.jobs.values()) if (!job.paused) this.arm(job, now);
+    this.queue.start();
+    this.events.emit('scheduler.started', () => ({ at: new Date(now) }));
+  }
+
+  /**
+   * Stops: no new run starts, runs in flight get their signal aborted and are awaited up to
+   * `shutdownTimeout`, then every job is removed and no timer is left. Throws
+   * {@link SchedulerNotRunningError} if the scheduler never started or already stopped; while
+   * stopping, returns the shutdown in progress.
+   */
+  shutdown(): Promise<void> {
+    if (this.currentState === 'stopping') return this.stopping!;
+    if (this.currentState !== 'running') {
+      return Promise.reject(new SchedulerNotRunningError('shut down', this.currentState));
+    }
+    this.currentState = 'stopping';
+    this.stopping = this.stop().finally(() => {
+      this.stopping = null;
+    });
+    return this.stopping;
+  }
+
+  private async stop(): Promise<void> {
+    this.events.emit('scheduler.stopping', () => ({ at: this.now(), inFlight: this.runner.active }));
+    this.queue.stop();
+    for (const job of this.jobs.values()) job.waker?.cancel(job);
+    this.runner.abortAll(new SchedulerShutdownError());
+    const abandoned = await this.runner.drain(this.shutdownTimeout);
+    for (const job of this.jobs.values()) job.removed = true;
+    this.jobs.clear();
+    this.queue.clear();
+    this.paused = false;
+    this.currentState = 'stopped';
+    this.events.emit('scheduler.stopped', () => ({ at: this.now(), abandoned }));
+  }
+
+  /**
+   * Adds a job. While running it is armed at once; before `start()` it waits for it.
+   * Throws {@link DuplicateJobError} if the name is taken, {@link SchedulerNotRunningError} once
+   * shutdown began, and `InvalidScheduleError` for bad options.
+   */
+  add(definition: JobDefinition): JobInfo {
+    this.assertNotStopped('add a job');
+    if (this.jobs.has(definition.name)) throw new DuplicateJobError(definition.name);
+    const options = resolveJobOptions(definition.name, definition.options, this.defaults);
+    const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta);
+    this.jobs.set(job.name, job);
+    if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
+    this.events.emit('job.added', () => ({ at: this.now(), job: job.name }));
+    return job.info();
+  }
+
+  /** Removes a job. Its runs in flight finish; nothing else of it runs. */
+  remove(name: string): void {
+    const job = this.get(name);
+    this.disarm(job);
+    job.removed = true;
+    job.backlog = null;
+    this.jobs.delete(name);
+    this.events.emit('job.removed', () => ({ at: this.now(), job: name }));
+  }
+
+  has(name: string): boolean {
+    return this.jobs.has(name);
+  }
+
+  /** A snapshot of one job. Throws {@link JobNotFoundError}. */
+  info(name: string): JobInfo {
+    return this.get(name).info();
+  }
+
+  /** Snapshots of every job, in the order they were added. */
+  list(): JobInfo[] {
+    return [...this.jobs.values()].map((job) => job.info());
+  }
+
+  /** Names of every job. */
+  names(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** Pauses one job: its ticks stop running until {@link resume}. */
+  pause(name: string): void {
+    const job = this.get(name);
+    if (job.paused) return;
+    job.paused = true;
+    if (!job.waker) this.queue.cancel(job);
+    this.events.emit('job.paused', () => ({ at: this.now(), job: name }));
+  }
+
+  /**
+   * Resumes a paused job. By default ticks that fell in the pause go through the job's misfire
+   * policy; with `skipMissed` the job simply waits for its next tick from now (as `cron`'s `start()`).
+   */
+  resume(name: string, { skipMissed = false }: { skipMissed?: boolean } = {}): void {
+    const job = this.get(name);
+    if (!job.paused || job.completed) return;
+    job.paused = false;
+    if (this.currentState === 'running') {
+      const now = this.clock.now();
+      if (skipMissed || job.nextTick === null) this.arm(job, now);
+      else if (job.nextTick <= now && !this.paused) this.process(job, now);
+      else this.schedule(job, job.nextTick);
+    }
+    this.events.emit('job.resumed', () => ({ at: this.now(), job: name }));
+  }
+
+  /** Pauses every job; ticks that fall in the pause go through each job's misfire policy on {@link resumeAll}. */
+  pauseAll(): void {
+    this.assertRunning('pause the scheduler');
+    this.paused = true;
+  }
+
+  /** Resumes after {@link pauseAll}. */
+  resumeAll(): void {
+    this.assertRunning('resume the scheduler');
+    if (!this.paused) return;
+    this.paused = false;
+    const now = this.clock.now();
+    for (const job of this.jobs.values()) {
+      if (job.paused || job.completed || job.nextTick === null) continue;
+      if (job.nextTick <= now) this.process(job, now);
+    }
+  }
+
+  /** Runs a job now, under its overlap policy. */
+  trigger(name: string): void {
+    const job = this.get(name);
+    this.assertRunning(`trigger job "${name}"`);
+    this.runner.dispatch(job, this.clock.now());
+  }
+
+  /** Gives a job a new trigger; an interval counts from now. */
+  reschedule(name: string, trigger: Trigger): void {
+    const job = this.get(name);
+    this.disarm(job);
+    job.trigger = trigger;
+    job.completed = false;
+    if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
+    this.events.emit('job.rescheduled', () => ({ at: this.now(), job: name, trigger: trigger.toString() }));
+  }
+
+  /** The next tick of a job, or `null`. */
+  nextTick(name: string): number | null {
+    return this.get(name).nextTick;
+  }
+
+  /** Called by a job's own {@link Waker} when its timer fires. */
+  wake(job: Job): void {
+    if (this.jobs.get(job.name) !== job) return;
+    const now = this.clock.now();
+    this.wakeJob(job, job.at > now && job.at - now <= EARLY_WAKE_SLACK_MS ? job.at : now);
+  }
+
+  private onWake(): void {
+    const now = this.clock.now();
+    for (const entry of this.queue.takeDue(now)) {
+      if (entry instanceof Job) this.wakeJob(entry, now);
+      else (entry as TimerTask).fire();
+    }
+  }
+
+  private wakeJob(job: Job, now: number): void {
+    if (job.removed || job.completed || job.paused || this.paused || this.currentState !== 'running') return;
+    if (job.nextTick === null || job.at > now) return;
+    this.process(job, now);
+  }
+
+  /**
+   * Handles every tick of `job` due by `now`. Ticks found later than `misfire.graceMs` are missed
+   * (one `run.missed` event); then `skip` runs only an on-time tick, `once` runs the latest tick,
+   * `all` runs each (at most `maxCatchUp`, one after another). Several on-time ticks coalesce into one run.
+   */
+  private process(job: Job, now: number): void {
+    const { misfire, endAt } = job.options;
+    const keep = misfire.policy === 'all' ? misfire.maxCatchUp : 1;
+    const due: number[] = [];
+    let missed = 0;
+    let firstMissed = 0;
+    let lastMissed = 0;
+    let lastOnTime: number | null = null;
+    let tick = job.nextTick;
+    for (let count = 0; tick !== null && tick <= now && (endAt === null || tick <= endAt); count++) {
+      // The first tick was due at its wake-up time (jitter included); later ones at the tick itself.
+      const dueAt = count === 0 ? Math.max(job.at, tick) : tick;
+      if (now - dueAt > misfire.graceMs) {
+        if (missed++ === 0) firstMissed = tick;
+        lastMissed = tick;
+      } else {
+        lastOnTime = tick;
+      }
+      due.push(tick);
+      if (due.length > keep) due.shift();
+      if (count === MAX_TICKS_PER_WAKE) {
+        tick = job.trigger.next(now, job.anchor);
+        break;
+      }
+      tick = job.trigger.next(tick, job.anchor);
+    }
+    job.nextTick = tick;
+    if (missed > 0) {
+      this.events.emit('run.missed', () => ({
+        at: new Date(now),
+        job: job.name,
+        scheduledAt: new Date(firstMissed),
+        lastScheduledAt: new Date(lastMissed),
+        attempt: 1,
+        count: missed,
+        lateByMs: now - firstMissed,
+      }));
+    }
+    if (misfire.policy === 'all' && due.length > 1) {
+      this.runner.enqueue(job, due.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1 })));
+    } else {
+      const run = misfire.policy === 'skip' ? lastOnTime : due[due.length - 1];
+      if (run !== null && run !== undefined) this.runner.dispatch(job, run);
+    }
+    if (!job.completed && !job.removed && !job.paused) this.scheduleNext(job);
+  }
+
+  /** Computes the first tick from `now` (an interval counts from `startAt` or now) and queues the job. */
+  private arm(job: Job, now: number): void {
+    const { startAt } = job.options;
+    job.anchor = startAt ?? now;
+    const after = startAt !== null && startAt > now ? startAt - 1 : now;
+    job.nextTick = job.trigger.next(after, job.anchor);
+    this.scheduleNext(job);
+  }
+
+  /** Queues the job for `job.nextTick`, or completes it when there is none. */
+  private scheduleNext(job: Job): void {
+    const tick = job.nextTick;
+    const { endAt } = job.options;
+    if (tick === null) return this.complete(job, 'trigger-exhausted');
+    if (endAt !== null && tick > endAt) return this.complete(job, 'end-at');
+    this.schedule(job, tick + this.jitter(job, tick));
+  }
+
+  private schedule(job: Job, at: number): void {
+    if (job.waker) {
+      job.at = at;
+      job.waker.schedule(job, at);
+    } else {
+      this.queue.schedule(job, at);
+    }
+  }
+
+  private disarm(job: Job): void {
+    if (job.waker) job.waker.cancel(job);
+    else this.queue.cancel(job);
+  }
+
+  /** A random delay of at most `jitterMs`, ending before the following tick. */
+  private jitter(job: Job, tick: number): number {
+    const { jitterMs } = job.options;
+    if (jitterMs === 0) return 0;
+    const following = job.trigger.next(tick, job.anchor);
+    const room = following === null ? jitterMs : Math.min(jitterMs, following - tick - 1);
+    return Math.max(0, Math.floor(this.random() * (room + 1)));
+  }
+
+  private complete(job: Job, reason: 'trigger-exhausted' | 'end-at' | 'max-runs'): void {
+    if (job.completed) return;
+    job.completed = true;
+    this.disarm(job);
+    this.events.emit('job.completed', () => ({ at: this.now(), job: job.name, reason }));
+  }
+
+  private get(name: string): Job {
+    const job = this.jobs.get(name);
+    if (!job) throw new JobNotFoundError(name);
+    return job;
+  }
+
+  private assertRunning(action: string): void {
+    if (this.currentState !== 'running') throw new SchedulerNotRunningError(action, this.currentState);
+  }
+
+  private assertNotStopped(action: string): void {
+    if (this.currentState === 'stopping' || this.currentState === 'stopped') {
+      throw new SchedulerNotRunningError(action, this.currentState);
+    }
+  }
+
+  private now(): Date {
+    return new Date(this.clock.now());
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The events the scheduler emits, on one stream (`SchedulerRegistry.events$`).
+ * Every event has a `type` and the instant it happened (`at`); job and run events name the job.
+ */
+
+interface EventBase {
+  /** When the event happened, by the scheduler's clock. */
+  at: Date;
+}
+
+interface JobEventBase extends EventBase {
+  /** The job's name. */
+  job: string;
+}
+
+interface RunEventBase extends JobEventBase {
+  /** The instant the run was scheduled for. */
+  scheduledAt: Date;
+  /** 1 for the first attempt, counting up on retries. */
+  attempt: number;
+}
+
+/** The scheduler started. */
+export interface SchedulerStartedEvent extends EventBase {
+  type: 'scheduler.started';
+}
+/** The scheduler is shutting down: no new run starts, in-flight runs were signalled to abort. */
+export interface SchedulerStoppingEvent extends EventBase {
+  type: 'scheduler.stopping';
+  /** How many runs were in flight when shutdown began. */
+  inFlight: number;
+}
+/** The scheduler stopped; no timer of its own is left. */
+export interface SchedulerStoppedEvent extends EventBase {
+  type: 'scheduler.stopped';
+  /** Jobs whose runs were still going when `shutdownTimeout` ran out. */
+  abandoned: string[];
+}
+
+/** A job was added. */
+export interface JobAddedEvent extends JobEventBase {
+  type: 'job.added';
+}
+/** A job was removed. */
+export interface JobRemovedEvent extends JobEventBase {
+  type: 'job.removed';
+}
+/** A job was paused: its ticks no longer run. */
+export interface JobPausedEvent extends JobEventBase {
+  type: 'job.paused';
+}
+/** A paused job was resumed. */
+export interface JobResumedEvent extends JobEventBase {
+  type: 'job.resumed';
+}
+/** A job was given a new trigger. */
+export interface JobRescheduledEvent extends JobEventBase {
+  type: 'job.rescheduled';
+  /** The new trigger, as text. */
+  trigger: string;
+}
+/** A job has no more ticks to run (a past date, `endAt`, `maxRuns`) and left the timer queue. */
+export interface JobCompletedEvent extends JobEventBase {
+  type: 'job.completed';
+  /** Why the job completed. */
+  reason: 'trigger-exhausted' | 'end-at' | 'max-runs';
+}
+
+/** A run started. */
+export interface RunStartedEvent extends RunEventBase {
+  type: 'run.started';
+}
+/** A run finished without error. */
+export interface RunSucceededEvent extends RunEventBase {
+  type: 'run.succeeded';
+  durationMs: number;
+}
+/** A run threw or rejected. */
+export interface RunFailedEvent extends RunEventBase {
+  type: 'run.failed';
+  durationMs: number;
+  error: unknown;
+  /** Whether another attempt is scheduled. */
+  willRetry: boolean;
+}
+/** A run exceeded `timeoutMs`; its signal was aborted. */
+export interface RunTimedOutEvent extends RunEventBase {
+  type: 'run.timed-out';
+  timeoutMs: number;
+  willRetry: boolean;
+}
+/** A tick did not run because the job was still running (`overlap: 'skip'`). */
+export interface RunSkippedEvent extends RunEventBase {
+  type: 'run.skipped';
+  reason: 'overlap';
+}
+/**
+ * Ticks were found late by more than the misfire grace (blocked event loop, suspended process,
+ * paused scheduler) and did not run as scheduled. One event per wake-up of the job.
+ */
+export interface RunMissedEvent extends RunEventBase {
+  type: 'run.missed';
+  /** How many ticks were missed. */
+  count: number;
+  /** The last missed tick (equal to `scheduledAt` when `count` is 1). */
+  lastScheduledAt: Date;
+  /** How late the first missed tick was found, in ms. */
+  lateByMs: number;
+}
+
+/** Every event the scheduler emits, discriminated by `type`. */
+export type SchedulerEvent =
+  | SchedulerStartedEvent
+  | SchedulerStoppingEvent
+  | SchedulerStoppedEvent
+  | JobAddedEvent
+  | JobRemovedEvent
+  | JobPausedEvent
+  | JobResumedEvent
+  | JobRescheduledEvent
+  | JobCompletedEvent
+  | RunStartedEvent
+  | RunSucceededEvent
+  | RunFailedEvent
+  | RunTimedOutEvent
+  | RunSkippedEvent
+  | RunMissedEvent;
+
+/** The `type` of a {@link SchedulerEvent}. */
+export type SchedulerEventType = SchedulerEvent['type'];
