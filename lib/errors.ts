@@ -71,7 +71,7 @@ export class DuplicateJobError extends SchedulerError {
 export class InvalidScheduleError extends SchedulerError {
   readonly code = 'INVALID_SCHEDULE' as const;
   constructor(
-    /** The job the bad value belongs to. */
+    /** The job the bad value belongs to (empty for module options). */
     readonly jobName: string,
     /** The field that holds the bad value, e.g. `cronTime`, `timeZone`, `misfire.graceMs`. */
     readonly field: string,
@@ -80,7 +80,8 @@ export class InvalidScheduleError extends SchedulerError {
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`Invalid ${field} for job "${jobName}": ${describeValue(value)} ${reason}`, options);
+    const where = jobName === '' ? 'in the ScheduleModule options' : `for job "${jobName}"`;
+    super(`Invalid ${field} ${where}: ${describeValue(value)} ${reason}`, options);
   }
 }
 

@@ -93,6 +93,8 @@ export interface RunTimedOutEvent extends RunEventBase {
 export interface RunSkippedEvent extends RunEventBase {
   type: 'run.skipped';
   reason: 'overlap';
+  /** How many ticks in a row were skipped so far, this one included. */
+  consecutive: number;
 }
 /**
  * Ticks were found late by more than the misfire grace (blocked event loop, suspended process,

@@ -27,6 +27,8 @@ export interface JobDefinition {
   paused?: boolean;
   /** Wake-ups from elsewhere than the timer queue. */
   waker?: Waker;
+  /** The first tick counts from this many ms after the job is armed (`initialDelay` in `@Cron`). */
+  startDelayMs?: number;
   /** Data of the layer above (kind of decorator, target), returned untouched in {@link JobInfo}. */
   meta?: Readonly<Record<string, unknown>>;
 }
@@ -71,6 +73,8 @@ export interface JobInfo {
 export interface PendingRun {
   scheduledAt: number;
   attempt: number;
+  /** Called when the run settles, or at once if it is skipped. */
+  onDone?: () => void;
 }
 
 /** How many finished runs each job keeps. */
@@ -86,13 +90,19 @@ export class Job implements QueueEntry {
   ref: boolean;
   /** Where an interval counts from. */
   anchor = NaN;
+  /** Delay before the first tick counts, used once. */
+  startDelayMs = 0;
   /** The tick the job waits for; `null` when not armed or exhausted. */
   nextTick: number | null = null;
   running = 0;
   /** Retries waiting for their time. */
   retriesPending = 0;
   backlog: PendingRun[] | null = null;
+  /** Called once no run is in flight (see `Scheduler.whenIdle`). */
+  idleWaiters: Array<() => void> | null = null;
   runs = 0;
+  /** Ticks skipped in a row by the overlap policy. */
+  skipped = 0;
   completed = false;
   removed = false;
   lastRunAt: number | null = null;

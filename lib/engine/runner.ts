@@ -48,6 +48,7 @@ class ActiveRun {
     readonly scheduledAt: number,
     readonly startedAt: number,
     readonly attempt: number,
+    readonly onDone: (() => void) | undefined,
   ) {
     this.context = new RunContext(job.name, scheduledAt, startedAt, attempt);
   }
@@ -74,21 +75,31 @@ export class Runner {
     return this.inFlight.size;
   }
 
-  /** Starts a run for `scheduledAt`, or holds it back or skips it by the job's overlap policy. */
-  dispatch(job: Job, scheduledAt: number, attempt = 1): void {
-    if (!this.host.accepting()) return;
+  /**
+   * Starts a run for `scheduledAt`, or holds it back or skips it by the job's overlap policy.
+   * `onDone` is called when the run settles, or at once if it does not happen.
+   */
+  dispatch(job: Job, scheduledAt: number, attempt = 1, onDone?: () => void): void {
+    if (!this.host.accepting()) return onDone?.();
     if (job.busy) {
       const { overlap } = job.options;
       if (overlap === 'queue' && !job.backlog?.length) {
-        (job.backlog ??= []).push({ scheduledAt, attempt });
+        (job.backlog ??= []).push({ scheduledAt, attempt, onDone });
         return;
       }
       if (overlap !== 'allow') {
-        this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(scheduledAt), attempt, reason: 'overlap' as const }));
-        return;
+        const consecutive = ++job.skipped;
+        this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(scheduledAt), attempt, reason: 'overlap' as const, consecutive }));
+        return onDone?.();
       }
     }
-    this.start(job, scheduledAt, attempt);
+    this.start(job, scheduledAt, attempt, onDone);
+  }
+
+  /** Resolves once no run of the job is in flight. */
+  whenIdle(job: Job): Promise<void> {
+    if (job.running === 0) return Promise.resolve();
+    return new Promise((resolve) => (job.idleWaiters ??= []).push(resolve));
   }
 
   /** Queues runs to go one after another, whatever the overlap policy (missed ticks caught up). */
@@ -121,13 +132,14 @@ export class Runner {
     });
   }
 
-  private start(job: Job, scheduledAt: number, attempt: number): void {
+  private start(job: Job, scheduledAt: number, attempt: number, onDone?: () => void): void {
     const { maxRuns, timeoutMs } = job.options;
-    if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) return;
+    if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) return onDone?.();
     const startedAt = this.clock.now();
-    const run = new ActiveRun(job, scheduledAt, startedAt, attempt);
+    const run = new ActiveRun(job, scheduledAt, startedAt, attempt, onDone);
     this.inFlight.add(run);
     job.running++;
+    job.skipped = 0;
     job.lastRunAt = startedAt;
     if (attempt === 1) job.runs++;
     this.events.emit('run.started', () => ({ at: new Date(startedAt), job: job.name, scheduledAt: new Date(scheduledAt), attempt }));
@@ -177,6 +189,12 @@ export class Runner {
         this.events.emit('run.succeeded', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, durationMs }));
       }
     }
+    run.onDone?.();
+    if (job.running === 0 && job.idleWaiters) {
+      const waiters = job.idleWaiters;
+      job.idleWaiters = null;
+      for (const resolve of waiters) resolve();
+    }
     // The overlap slot is free only now that the handler really settled.
     if (!job.busy) this.next(job);
     if (this.inFlight.size === 0) this.drained?.();
@@ -185,7 +203,9 @@ export class Runner {
   /** Starts the next held-back run, if any. */
   private next(job: Job): void {
     const pending = job.backlog?.shift();
-    if (pending && !job.removed) this.start(job, pending.scheduledAt, pending.attempt);
+    if (!pending) return;
+    if (job.removed || !this.host.accepting()) return pending.onDone?.();
+    this.start(job, pending.scheduledAt, pending.attempt, pending.onDone);
   }
 
   /** Schedules another attempt if the job allows one; returns whether it did. */

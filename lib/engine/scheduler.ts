@@ -111,7 +111,7 @@ export class Scheduler {
     for (const job of this.jobs.values()) job.waker?.cancel(job);
     this.runner.abortAll(new SchedulerShutdownError());
     const abandoned = await this.runner.drain(this.shutdownTimeout);
-    for (const job of this.jobs.values()) job.removed = true;
+    for (const job of this.jobs.values()) this.release(job);
     this.jobs.clear();
     this.queue.clear();
     this.paused = false;
@@ -129,6 +129,7 @@ export class Scheduler {
     if (this.jobs.has(definition.name)) throw new DuplicateJobError(definition.name);
     const options = resolveJobOptions(definition.name, definition.options, this.defaults);
     const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta);
+    job.startDelayMs = definition.startDelayMs ?? 0;
     this.jobs.set(job.name, job);
     if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
     this.events.emit('job.added', () => ({ at: this.now(), job: job.name }));
@@ -139,8 +140,7 @@ export class Scheduler {
   remove(name: string): void {
     const job = this.get(name);
     this.disarm(job);
-    job.removed = true;
-    job.backlog = null;
+    this.release(job);
     this.jobs.delete(name);
     this.events.emit('job.removed', () => ({ at: this.now(), job: name }));
   }
@@ -208,11 +208,24 @@ export class Scheduler {
     }
   }
 
-  /** Runs a job now, under its overlap policy. */
-  trigger(name: string): void {
+  /**
+   * Runs a job now, under its overlap policy. Resolves when that run settles (its outcome is in
+   * the events and the job's history), or at once if the overlap policy skipped it.
+   */
+  trigger(name: string): Promise<void> {
     const job = this.get(name);
     this.assertRunning(`trigger job "${name}"`);
-    this.runner.dispatch(job, this.clock.now());
+    return new Promise((resolve) => this.runner.dispatch(job, this.clock.now(), 1, resolve));
+  }
+
+  /** Resolves once no run of the job is in flight. */
+  whenIdle(name: string): Promise<void> {
+    return this.runner.whenIdle(this.get(name));
+  }
+
+  /** The job itself, for the adapters in this package. @internal */
+  job(name: string): Job | undefined {
+    return this.jobs.get(name);
   }
 
   /** Gives a job a new trigger; an interval counts from now. */
@@ -303,11 +316,16 @@ export class Scheduler {
     if (!job.completed && !job.removed && !job.paused) this.scheduleNext(job);
   }
 
-  /** Computes the first tick from `now` (an interval counts from `startAt` or now) and queues the job. */
+  /**
+   * Computes the first tick from `now` (after the job's start delay, the first time) and queues the
+   * job. An interval counts from `startAt`, or from then.
+   */
   private arm(job: Job, now: number): void {
     const { startAt } = job.options;
-    job.anchor = startAt ?? now;
-    const after = startAt !== null && startAt > now ? startAt - 1 : now;
+    const from = now + job.startDelayMs;
+    job.startDelayMs = 0;
+    job.anchor = startAt ?? from;
+    const after = startAt !== null && startAt > from ? startAt - 1 : from;
     job.nextTick = job.trigger.next(after, job.anchor);
     this.scheduleNext(job);
   }
@@ -342,6 +360,14 @@ export class Scheduler {
     const following = job.trigger.next(tick, job.anchor);
     const room = following === null ? jitterMs : Math.min(jitterMs, following - tick - 1);
     return Math.max(0, Math.floor(this.random() * (room + 1)));
+  }
+
+  /** Marks a job gone and lets callers waiting on its held-back runs go. */
+  private release(job: Job): void {
+    job.removed = true;
+    const backlog = job.backlog;
+    job.backlog = null;
+    backlog?.forEach((pending) => pending.onDone?.());
   }
 
   private complete(job: Job, reason: 'trigger-exhausted' | 'end-at' | 'max-runs'): void {

@@ -37,3 +37,18 @@ export function dateTrigger(job: string, field: string, value: unknown, now: num
   }
   return new DateTrigger(at);
 }
+
+/** Fires once, `delayMs` after the anchor (the job's start): what `@Timeout` uses. */
+export class DelayTrigger implements Trigger {
+  readonly kind = 'date' as const;
+  constructor(readonly delayMs: number) {}
+
+  next(after: number, anchor: number): number | null {
+    const at = anchor + this.delayMs;
+    return at > after ? at : null;
+  }
+
+  toString(): string {
+    return `once, ${this.delayMs} ms after start`;
+  }
+}

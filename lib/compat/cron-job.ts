@@ -1,0 +1,279 @@
+import { DateTime } from 'luxon';
+import { InvalidScheduleError } from '../errors';
+import { JobOptions } from '../engine/job-options';
+import { Scheduler } from '../engine/scheduler';
+import { DateTrigger } from '../triggers/date.trigger';
+import { CronTime, CronTimeLike, CronTimeSource, cronTimeTrigger, nextDates } from './cron-time';
+import { logEvents } from '../engine/log-events';
+
+/** Called when a job is stopped; passed to `onTick` as its argument, as in `cron`. */
+export type CronOnComplete = () => void | Promise<void>;
+/** The function a `CronJob` runs on each tick. `this` is the job's `context`. */
+export type CronCallback<C> = (this: C, onComplete?: CronOnComplete) => void | Promise<void>;
+
+/** The parameters of `CronJob.from`, as in the `cron` package. */
+export interface CronJobParams<C = null> {
+  cronTime: CronTimeSource;
+  onTick: CronCallback<C extends null ? CronJob<C> : C>;
+  onComplete?: CronOnComplete | null;
+  start?: boolean | null;
+  context?: C;
+  runOnInit?: boolean | null;
+  unrefTimeout?: boolean | null;
+  waitForCompletion?: boolean | null;
+  errorHandler?: ((error: unknown) => void) | null;
+  threshold?: number | null;
+  name?: string | null;
+  timeZone?: string | null;
+  utcOffset?: number | null;
+}
+
+interface Binding {
+  scheduler: Scheduler;
+  job: string;
+}
+
+let standalone: Scheduler | undefined;
+let standaloneIds = 0;
+
+/** The scheduler of `CronJob`s not (yet) added to a `SchedulerRegistry`, started on first use. */
+function standaloneScheduler(): Scheduler {
+  if (!standalone) {
+    standalone = new Scheduler();
+    logEvents(standalone, console);
+    standalone.start();
+  }
+  return standalone;
+}
+
+/**
+ * The `cron` package's `CronJob`, same constructor, `CronJob.from()` and methods, running on this
+ * package's scheduler. On its own it fires like `cron`'s; added with
+ * `SchedulerRegistry.addCronJob(name, job)` it moves to the application's scheduler and shares its
+ * lifecycle: graceful shutdown, events, logging.
+ *
+ * Differences from `cron`: `onTick` must be a function (no shell commands), and time zones follow
+ * the daylight-saving rules in the README (a time that happens twice fires once).
+ * @publicApi
+ */
+export class CronJob<C = null> {
+  cronTime!: CronTime;
+  context!: C extends null ? CronJob<C> : C;
+  onComplete?: CronOnComplete;
+  waitForCompletion = false;
+  threshold = 250;
+  unrefTimeout = false;
+  name?: string;
+  errorHandler?: (error: unknown) => void;
+  /** Whether the job fires once, at a date. */
+  runOnce = false;
+  private callbacks: Array<CronCallback<unknown>> = [];
+  private binding!: Binding;
+
+  constructor(
+    cronTime: CronTimeSource,
+    onTick: CronCallback<C extends null ? CronJob<C> : C>,
+    onComplete?: CronOnComplete | null,
+    start?: boolean | null,
+    timeZone?: string | null,
+    context?: C,
+    runOnInit?: boolean | null,
+    utcOffset?: number | null,
+    unrefTimeout?: boolean | null,
+    waitForCompletion?: boolean | null,
+    errorHandler?: ((error: unknown) => void) | null,
+    name?: string | null,
+    threshold?: number | null,
+  ) {
+    const label = name ?? 'CronJob';
+    if (typeof onTick !== 'function') {
+      throw new InvalidScheduleError(label, 'onTick', onTick, 'must be a function.');
+    }
+    cronTimeTrigger(label, { source: cronTime, timeZone, utcOffset });
+    this.init({ cronTime: new CronTime(cronTime, timeZone, utcOffset), name, waitForCompletion, threshold, unrefTimeout });
+    this.context = (context ?? this) as C extends null ? CronJob<C> : C;
+    if (onComplete) this.onComplete = onComplete;
+    if (errorHandler) this.errorHandler = errorHandler;
+    this.callbacks.push(onTick as CronCallback<unknown>);
+    const scheduler = standaloneScheduler();
+    this.binding = { scheduler, job: `${label}#${++standaloneIds}` };
+    scheduler.add({ ...this.definition(this.binding.job), paused: true });
+    if (runOnInit) void this.fireOnTick();
+    if (start) this.start();
+  }
+
+  /** Creates a job from named parameters. */
+  static from<C = null>(params: CronJobParams<C>): CronJob<C> {
+    if (params.timeZone != null && params.utcOffset != null) {
+      throw new InvalidScheduleError(params.name ?? 'CronJob', 'timeZone', { timeZone: params.timeZone, utcOffset: params.utcOffset }, 'and utcOffset are mutually exclusive; give one of them.');
+    }
+    return new CronJob<C>(
+      params.cronTime,
+      params.onTick,
+      params.onComplete,
+      params.start,
+      params.timeZone,
+      params.context,
+      params.runOnInit,
+      params.utcOffset,
+      params.unrefTimeout,
+      params.waitForCompletion,
+      params.errorHandler,
+      params.name,
+      params.threshold,
+    );
+  }
+
+  /**
+   * A handle on a job the scheduler already runs (a decorated `@Cron`).
+   * @internal
+   */
+  static attached(scheduler: Scheduler, job: string, fields: { cronTime: CronTime; waitForCompletion: boolean; threshold?: number; unrefTimeout?: boolean }): CronJob {
+    const handle = Object.create(CronJob.prototype) as CronJob;
+    handle.callbacks = [];
+    handle.init({ ...fields, name: job });
+    handle.context = handle;
+    handle.binding = { scheduler, job };
+    return handle;
+  }
+
+  /** Whether the job is started: its ticks run. */
+  get isActive(): boolean {
+    const job = this.job();
+    return job !== undefined && !job.paused && !job.completed;
+  }
+
+  /** Whether a run is in flight now. */
+  get isCallbackRunning(): boolean {
+    return (this.job()?.running ?? 0) > 0;
+  }
+
+  /** Starts the job; ticks missed while it was stopped are not caught up. Throws for a date already past. */
+  start(): void {
+    if (this.isActive) return;
+    const { scheduler, job } = this.binding;
+    const trigger = this.cronTime.trigger;
+    if (trigger instanceof DateTrigger && trigger.at <= scheduler.clock.now()) {
+      throw new InvalidScheduleError(this.name ?? job, 'cronTime', new Date(trigger.at), 'is in the past; it will never fire.');
+    }
+    if (this.job()?.completed) scheduler.reschedule(job, trigger);
+    scheduler.resume(job, { skipMissed: true });
+  }
+
+  /**
+   * Stops the job and calls `onComplete`. With `waitForCompletion`, returns a promise that resolves
+   * once the run in flight finished.
+   */
+  stop(): Promise<void> | undefined {
+    const { scheduler, job } = this.binding;
+    if (scheduler.has(job)) scheduler.pause(job);
+    const complete = async () => {
+      try {
+        await this.onComplete?.call(this.context);
+      } catch (error) {
+        console.error('[Cron] error in onComplete callback:', error);
+      }
+    };
+    if (!this.waitForCompletion) {
+      void complete();
+      return undefined;
+    }
+    return (scheduler.has(job) ? scheduler.whenIdle(job) : Promise.resolve()).then(complete);
+  }
+
+  /** When the job last fired, or `null`. */
+  lastDate(): Date | null {
+    const at = this.job()?.lastRunAt;
+    return at == null ? null : new Date(at);
+  }
+
+  /** The next fire time, in the job's zone. */
+  nextDate(): DateTime {
+    return this.nextDates(1)[0];
+  }
+
+  /** The next `count` fire times, in the job's zone. */
+  nextDates(count = 0): DateTime[] {
+    const { scheduler, job } = this.binding;
+    return nextDates(this.name ?? job, this.cronTime.trigger, this.cronTime.zoneName(), scheduler.clock.now(), count);
+  }
+
+  /** Runs the job now, whether started or not; resolves when the run settles. */
+  fireOnTick(): Promise<void> {
+    const { scheduler, job } = this.binding;
+    return scheduler.trigger(job);
+  }
+
+  /** Gives the job a new time, keeping it started or stopped. Takes this package's or `cron`'s `CronTime`. */
+  setTime(time: CronTime | CronTimeLike): void {
+    if (!isCronTime(time)) {
+      throw new InvalidScheduleError(this.name ?? this.binding.job, 'time', time, 'must be an instance of CronTime.');
+    }
+    const cronTime = time instanceof CronTime ? time : new CronTime(time.source as CronTimeSource, time.timeZone, time.utcOffset);
+    const { scheduler, job } = this.binding;
+    cronTimeTrigger(this.name ?? job, cronTime);
+    this.cronTime = cronTime;
+    this.runOnce = cronTime.realDate;
+    if (scheduler.has(job)) scheduler.reschedule(job, cronTime.trigger);
+  }
+
+  /** Adds a function to run on each tick, after the others. */
+  addCallback(callback: CronCallback<C extends null ? CronJob<C> : C>): void {
+    if (typeof callback === 'function') this.callbacks.push(callback as CronCallback<unknown>);
+  }
+
+  /**
+   * Moves the job to another scheduler under `name`, keeping it started or stopped.
+   * @internal
+   */
+  attachTo(scheduler: Scheduler, name: string): void {
+    const previous = this.binding;
+    const active = this.isActive;
+    scheduler.add({ ...this.definition(name), paused: !active });
+    if (previous.scheduler.has(previous.job)) previous.scheduler.remove(previous.job);
+    this.binding = { scheduler, job: name };
+  }
+
+  /** The job's name in its scheduler. @internal */
+  get jobName(): string {
+    return this.binding.job;
+  }
+
+  private init(fields: { cronTime: CronTime; name?: string | null; waitForCompletion?: boolean | null; threshold?: number | null; unrefTimeout?: boolean | null }): void {
+    this.cronTime = fields.cronTime;
+    this.runOnce = fields.cronTime.realDate;
+    if (fields.name != null) this.name = fields.name;
+    this.waitForCompletion = Boolean(fields.waitForCompletion);
+    if (fields.threshold != null) this.threshold = Math.abs(fields.threshold);
+    this.unrefTimeout = Boolean(fields.unrefTimeout);
+  }
+
+  private definition(name: string) {
+    const options: JobOptions = {
+      overlap: this.waitForCompletion ? 'skip' : 'allow',
+      misfire: { graceMs: this.threshold, policy: 'skip' },
+      unref: this.unrefTimeout,
+    };
+    return { name, trigger: this.cronTime.trigger, handler: () => this.runCallbacks(), options, meta: { kind: 'cron' } };
+  }
+
+  private async runCallbacks(): Promise<void> {
+    for (const callback of this.callbacks) {
+      try {
+        await callback.call(this.context, this.onComplete);
+      } catch (error) {
+        if (!this.errorHandler) throw error;
+        this.errorHandler(error);
+      }
+    }
+  }
+
+  private job() {
+    const { scheduler, job } = this.binding;
+    return scheduler.job(job);
+  }
+}
+
+function isCronTime(value: unknown): value is CronTime | CronTimeLike {
+  return value instanceof CronTime || (typeof value === 'object' && value !== null && 'source' in value);
+}

@@ -1,0 +1,81 @@
+import { TimerHandle } from '../engine/clock';
+import { Job, Waker } from '../engine/job';
+import { Scheduler } from '../engine/scheduler';
+
+interface RephasableTimer {
+  _repeat?: unknown;
+  refresh?(): unknown;
+}
+
+/**
+ * Wakes a decorated `@Interval` or `@Timeout` with a timer of its own instead of the shared queue.
+ *
+ * Why: `@nestjs/schedule` hands out the Node timer behind each decorated interval and timeout, and
+ * the NestJS docs stop one with `clearInterval(registry.getInterval(name))`. Neither Node nor fake
+ * timers let anyone notice that a handle was cleared, so the handle itself must be what wakes the
+ * job: once cleared, the job is never woken again.
+ *
+ * Why it is safe: the timer only wakes the job. The engine still decides which tick is due (the
+ * grid anchor + k × period), applies overlap, misfire, pause and shutdown, and cancels the timer
+ * when the job is removed or the scheduler stops. Node re-arms an interval from the moment its
+ * callback ran, which drifts by about a millisecond a tick; after each wake-up the driver sets the
+ * next period so that the timer lands on the grid again (Node's `_repeat`; fake timers do not drift).
+ * Where that is not possible (a wake-up off the period, as with jitter, under fake timers) it falls
+ * back to one-shot timers, and the handle changes.
+ */
+export class TimerDriver implements Waker {
+  private handle: TimerHandle | null = null;
+  private repeating = false;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    /** The interval's period; `null` for a timeout. */
+    private readonly periodMs: number | null,
+  ) {}
+
+  /** The timer that wakes the job now (or last did), as `clearInterval`/`clearTimeout` accept it. */
+  get current(): TimerHandle | null {
+    return this.handle;
+  }
+
+  schedule(job: Job, at: number): void {
+    const { clock } = this.scheduler;
+    const delay = Math.max(0, at - clock.now());
+    if (this.handle !== null && this.repeating) {
+      if (delay === this.periodMs) return;
+      const timer = this.handle as RephasableTimer;
+      if (typeof timer._repeat === 'number') {
+        timer._repeat = Math.max(1, Math.round(delay));
+        return;
+      }
+    }
+    this.cancel();
+    if (this.periodMs !== null && delay === this.periodMs && delay <= clock.maxDelay) {
+      this.repeating = true;
+      this.handle = clock.setTimer(() => this.scheduler.wake(job), delay, { repeat: true, unref: job.options.unref });
+    } else {
+      this.once(job, delay);
+    }
+  }
+
+  cancel(): void {
+    if (this.handle !== null) this.scheduler.clock.clearTimer(this.handle);
+    this.repeating = false;
+  }
+
+  /** One wake-up after `delay`, in equal segments when it exceeds the clock's longest delay. */
+  private once(job: Job, delay: number): void {
+    const { clock } = this.scheduler;
+    const segments = Math.max(1, Math.ceil(delay / clock.maxDelay));
+    const segment = Math.ceil(delay / segments);
+    let left = segments;
+    const fire = (): void => {
+      if (--left === 0) return this.scheduler.wake(job);
+      // Re-arm the same handle when the timer allows it, so that it stays the one handed out.
+      const timer = this.handle as RephasableTimer;
+      if (typeof timer.refresh === 'function') timer.refresh();
+      else this.handle = clock.setTimer(fire, segment, { unref: job.options.unref });
+    };
+    this.handle = clock.setTimer(fire, segment, { unref: job.options.unref });
+  }
+}

@@ -1,0 +1,33 @@
+import { JobOptions } from '../engine/job-options';
+
+/**
+ * Options of `@Cron`: every field of `@nestjs/schedule`'s `CronOptions`, plus the job options.
+ */
+export type CronOptions = JobOptions & {
+  /** The job's name, to find it in `SchedulerRegistry`. Default `ClassName.methodName`. */
+  name?: string;
+  /** Register the job stopped; start it with `getCronJob(name).start()`. */
+  disabled?: boolean;
+  /** Skip ticks while a run is still going (`overlap: 'skip'`); `false` allows overlap (`'allow'`). */
+  waitForCompletion?: boolean;
+  /**
+   * Ticks found later than this many ms are skipped, as in `cron` (misfire `graceMs` with policy
+   * `'skip'`, unless `misfire` is given).
+   */
+  threshold?: number;
+  /** Wait this many ms after the application starts before the first tick counts. */
+  initialDelay?: number;
+  /** Do not keep the process alive for this job (`unref: true`). */
+  unrefTimeout?: boolean;
+} & (
+    | {
+        /** IANA time zone the expression is read in. Default: the process's zone. */
+        timeZone?: string;
+        utcOffset?: never;
+      }
+    | {
+        timeZone?: never;
+        /** Fixed offset from UTC in minutes, instead of a time zone. */
+        utcOffset?: number;
+      }
+  );

@@ -1,0 +1,19 @@
+import { DateLike } from '../triggers/date.trigger';
+import { CronOptions } from './cron-options';
+import { addSchedule } from './schedule-metadata';
+
+/**
+ * Runs the method on a cron expression (5 fields, or 6 with seconds first) or once at a date.
+ * The method receives a `JobContext` as its first argument.
+ *
+ * ```ts
+ * @Cron(CronExpression.EVERY_30_SECONDS, { name: 'notifications', timeZone: 'Europe/Paris' })
+ * handleCron() { ... }
+ * ```
+ *
+ * A method may carry several `@Cron`, `@Interval` and `@Timeout` decorators.
+ * @publicApi
+ */
+export function Cron(cronTime: string | DateLike, options: CronOptions = {}): MethodDecorator {
+  return addSchedule({ kind: 'cron', cronTime, options });
+}

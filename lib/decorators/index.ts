@@ -1,0 +1,5 @@
+export * from './cron.decorator';
+export type { CronOptions } from './cron-options';
+export * from './interval.decorator';
+export * from './job-handler.decorator';
+export * from './timeout.decorator';

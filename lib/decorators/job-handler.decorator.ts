@@ -1,0 +1,14 @@
+import { SetMetadata } from '@nestjs/common';
+import { JOB_HANDLER_METADATA, JobHandlerMetadata } from './schedule-metadata';
+
+/**
+ * Marks a provider method as a job handler: jobs added at run time, and jobs read back from a
+ * store, may call it. Methods without this mark (or a schedule decorator) cannot be targeted, so a
+ * row written into a store cannot call arbitrary code.
+ *
+ * @param name How jobs refer to the method; defaults to the method's own name.
+ * @publicApi
+ */
+export function JobHandler(name?: string): MethodDecorator {
+  return SetMetadata<string, JobHandlerMetadata>(JOB_HANDLER_METADATA, { name });
+}

@@ -1,0 +1,51 @@
+import { SchedulerEventType } from '../events';
+import { errorMessage } from './runner';
+import { Scheduler } from './scheduler';
+
+/** Where the scheduler's own log lines go: NestJS's `Logger`, `console`, or anything alike. */
+export interface SchedulerLogger {
+  error(message: string, ...rest: unknown[]): unknown;
+  warn(message: string, ...rest: unknown[]): unknown;
+  debug?(message: string, ...rest: unknown[]): unknown;
+}
+
+const LOGGED: readonly SchedulerEventType[] = ['run.failed', 'run.timed-out', 'run.skipped', 'run.missed', 'scheduler.stopped'];
+
+/**
+ * Logs what needs a human's attention, from the event stream: failed and timed-out runs, missed
+ * ticks, shutdowns that gave up on runs, and runs skipped because the previous one is still going
+ * (once per streak: a job stuck for an hour on a one-second schedule logs once, not 3,600 times).
+ * Returns the function that stops logging.
+ */
+export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => void {
+  return scheduler.on((event) => {
+    switch (event.type) {
+      case 'run.failed': {
+        const retry = event.willRetry ? '; it will be retried' : '';
+        const stack = event.error instanceof Error ? event.error.stack : undefined;
+        logger.error(`Job "${event.job}" failed (attempt ${event.attempt})${retry}: ${errorMessage(event.error)}`, stack);
+        break;
+      }
+      case 'run.timed-out':
+        logger.error(`Job "${event.job}" timed out after ${event.timeoutMs} ms (attempt ${event.attempt}); its signal was aborted${event.willRetry ? '; it will be retried' : ''}.`);
+        break;
+      case 'run.skipped':
+        if (event.consecutive === 1) {
+          logger.warn(`Job "${event.job}" skipped the tick of ${event.scheduledAt.toISOString()}: its previous run is still going (overlap: 'skip').`);
+        } else {
+          logger.debug?.(`Job "${event.job}" skipped the tick of ${event.scheduledAt.toISOString()}: still running (${event.consecutive} ticks in a row).`);
+        }
+        break;
+      case 'run.missed':
+        logger.warn(
+          `Job "${event.job}" missed ${event.count} tick${event.count === 1 ? '' : 's'} (from ${event.scheduledAt.toISOString()}, found ${event.lateByMs} ms late).`,
+        );
+        break;
+      case 'scheduler.stopped':
+        if (event.abandoned.length > 0) {
+          logger.warn(`Shutdown timeout of ${scheduler.shutdownTimeout} ms reached; still running: ${event.abandoned.join(', ')}.`);
+        }
+        break;
+    }
+  }, LOGGED);
+}

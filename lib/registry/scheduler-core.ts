@@ -1,0 +1,99 @@
+import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { CronJob } from '../compat/cron-job';
+import { CronPackageJob } from '../compat/cron-package';
+import { TimerDriver } from '../compat/timer-driver';
+import { InvalidScheduleError } from '../errors';
+import { logEvents } from '../engine/log-events';
+import { resolveJobOptions } from '../engine/job-options';
+import { Scheduler } from '../engine/scheduler';
+import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
+
+/** A name in the interval or timeout registry: a decorated job's timer, or a timer the user added. */
+export type TimerEntry = { driver: TimerDriver } | { handle: unknown };
+
+/** The module options with defaults filled in. */
+export interface ResolvedModuleOptions extends ScheduleModuleOptions {
+  cronJobs: boolean;
+  intervals: boolean;
+  timeouts: boolean;
+  instanceId: string;
+}
+
+/**
+ * The state of one application's scheduling: the engine and the names `@nestjs/schedule`'s
+ * registry knows (cron jobs, intervals, timeouts). One per application, however many times
+ * `ScheduleModule.forRoot()` is imported, so that no job runs twice.
+ *
+ * It ties the engine to Nest's lifecycle: jobs start on `onApplicationBootstrap` (after every
+ * `onModuleInit`, so connections are ready) and stop first thing on `onModuleDestroy`, waiting for
+ * runs in flight while the rest of the application is still up. Both hooks are idempotent.
+ */
+export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
+  private static readonly byApplication = new WeakMap<object, SchedulerCore>();
+
+  readonly scheduler: Scheduler;
+  readonly cronJobs = new Map<string, CronJob | CronPackageJob>();
+  readonly intervals = new Map<string, TimerEntry>();
+  readonly timeouts = new Map<string, TimerEntry>();
+  /** Set once decorated methods were discovered, so a second module instance does not add them again. */
+  discovered = false;
+  private readonly logger = new Logger('Scheduler');
+
+  private constructor(readonly options: ResolvedModuleOptions) {
+    if (options.shutdownTimeout !== undefined && !(Number.isFinite(options.shutdownTimeout) && options.shutdownTimeout >= 0)) {
+      throw new InvalidScheduleError('', 'shutdownTimeout', options.shutdownTimeout, 'must be a finite number of milliseconds, 0 or more.');
+    }
+    resolveJobOptions('', options.defaults);
+    this.scheduler = new Scheduler({
+      clock: options.clock,
+      shutdownTimeout: options.shutdownTimeout,
+      defaults: options.defaults,
+      onListenerError: (error) => this.logger.error(`An event listener failed: ${String(error)}`, error instanceof Error ? error.stack : undefined),
+    });
+    logEvents(this.scheduler, this.logger);
+  }
+
+  /**
+   * The core of the application that `modules` (Nest's `ModulesContainer`) belongs to, made on
+   * first call. When `forRoot()` is imported twice with different options, the first wins.
+   */
+  static for(modules: object, options: ScheduleModuleOptions | undefined): SchedulerCore {
+    let core = SchedulerCore.byApplication.get(modules);
+    if (!core) {
+      core = new SchedulerCore({
+        cronJobs: true,
+        intervals: true,
+        timeouts: true,
+        instanceId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+        ...options,
+      });
+      SchedulerCore.byApplication.set(modules, core);
+    }
+    return core;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.scheduler.state === 'idle') this.scheduler.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.scheduler.state === 'running' || this.scheduler.state === 'stopping') await this.scheduler.shutdown();
+    for (const entries of [this.intervals, this.timeouts]) {
+      for (const entry of entries.values()) if ('handle' in entry) clearTimeout(entry.handle as ReturnType<typeof setTimeout>);
+      entries.clear();
+    }
+    this.cronJobs.clear();
+  }
+
+  /** Removes the engine job `name` and every registry name that points at it. */
+  forget(name: string): void {
+    if (this.scheduler.has(name)) this.scheduler.remove(name);
+    this.cronJobs.delete(name);
+    for (const entries of [this.intervals, this.timeouts]) {
+      const entry = entries.get(name);
+      if (entry && 'driver' in entry) entries.delete(name);
+    }
+  }
+}

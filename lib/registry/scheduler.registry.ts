@@ -1,0 +1,190 @@
+import { Injectable } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import { CronJob } from '../compat/cron-job';
+import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
+import { DUPLICATE_SCHEDULER, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
+import { DuplicateJobError, InvalidScheduleError, JobNotFoundError } from '../errors';
+import { JobInfo } from '../engine/job';
+import { SchedulerEvent } from '../events';
+import { SchedulerCore, TimerEntry } from './scheduler-core';
+
+/** The kinds `doesExist` takes, as in `@nestjs/schedule`. */
+export type SchedulerType = 'cron' | 'interval' | 'timeout';
+
+/**
+ * Manages jobs at run time. Every method of `@nestjs/schedule`'s `SchedulerRegistry`, with the same
+ * names, return shapes and messages, and the richer job control of this package.
+ *
+ * ```ts
+ * constructor(private readonly registry: SchedulerRegistry) {}
+ *
+ * stopNotifications() {
+ *   this.registry.getCronJob('notifications').stop();
+ * }
+ * ```
+ * @publicApi
+ */
+@Injectable()
+export class SchedulerRegistry {
+  /** Every event of the scheduler: job added, run started, failed, missed… */
+  readonly events$: Observable<SchedulerEvent>;
+
+  constructor(private readonly core: SchedulerCore) {
+    this.events$ = new Observable<SchedulerEvent>((subscriber) => core.scheduler.on((event) => subscriber.next(event)));
+  }
+
+  /** Whether a cron job, interval or timeout of that name is registered. */
+  doesExist(type: SchedulerType, name: string): boolean {
+    switch (type) {
+      case 'cron':
+        return this.core.cronJobs.has(name);
+      case 'interval':
+        return this.core.intervals.has(name);
+      case 'timeout':
+        return this.core.timeouts.has(name);
+      default:
+        return false;
+    }
+  }
+
+  /** The cron job of that name: a decorated `@Cron`, or one added with {@link addCronJob}. */
+  getCronJob(name: string): CronJob {
+    const job = this.core.cronJobs.get(name);
+    if (!job) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND('Cron Job', name));
+    return job as CronJob;
+  }
+
+  /** The timer of an interval: for a decorated `@Interval`, a handle that `clearInterval` stops. */
+  getInterval(name: string): any {
+    return this.timerHandle(this.core.intervals, 'Interval', name);
+  }
+
+  /** The timer of a timeout: for a decorated `@Timeout`, a handle that `clearTimeout` stops. */
+  getTimeout(name: string): any {
+    return this.timerHandle(this.core.timeouts, 'Timeout', name);
+  }
+
+  /**
+   * Adds a cron job: this package's `CronJob` or one from the `cron` package. It then runs on the
+   * application's scheduler (graceful shutdown, events) and is started with `job.start()`.
+   */
+  addCronJob(name: string, job: CronJob<any> | CronPackageJob): void {
+    if (this.core.cronJobs.has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER('Cron Job', name));
+    this.assertFree(name, 'Cron Job');
+    if (job instanceof CronJob) job.attachTo(this.core.scheduler, name);
+    else if (isCronPackageJob(job)) adoptCronPackageJob(job, this.core.scheduler, name);
+    else throw new InvalidScheduleError(name, 'job', job, "is not a CronJob (from this package or from 'cron').");
+    this.core.cronJobs.set(name, job);
+  }
+
+  /** Registers an interval you started yourself (`setInterval`), so it can be found and deleted by name. */
+  addInterval<T = any>(name: string, intervalId: T): void {
+    this.addTimer(this.core.intervals, 'Interval', name, intervalId);
+  }
+
+  /** Registers a timeout you started yourself (`setTimeout`), so it can be found and deleted by name. */
+  addTimeout<T = any>(name: string, timeoutId: T): void {
+    this.addTimer(this.core.timeouts, 'Timeout', name, timeoutId);
+  }
+
+  /** Every cron job by name. */
+  getCronJobs(): Map<string, CronJob> {
+    return new Map(this.core.cronJobs as Map<string, CronJob>);
+  }
+
+  /** Stops a cron job and removes it. */
+  deleteCronJob(name: string): void {
+    const job = this.getCronJob(name);
+    void job.stop();
+    this.core.forget(name);
+  }
+
+  /** Names of every interval. */
+  getIntervals(): string[] {
+    return [...this.core.intervals.keys()];
+  }
+
+  /** Stops an interval and removes it. */
+  deleteInterval(name: string): void {
+    this.deleteTimer(this.core.intervals, 'Interval', name);
+  }
+
+  /** Names of every timeout. */
+  getTimeouts(): string[] {
+    return [...this.core.timeouts.keys()];
+  }
+
+  /** Stops a timeout and removes it. */
+  deleteTimeout(name: string): void {
+    this.deleteTimer(this.core.timeouts, 'Timeout', name);
+  }
+
+  /** A snapshot of one job (any kind): trigger, options, next and last run, recent history. */
+  getJob(name: string): JobInfo {
+    return this.core.scheduler.info(name);
+  }
+
+  /** Snapshots of every job. */
+  listJobs(): JobInfo[] {
+    return this.core.scheduler.list();
+  }
+
+  /** Pauses a job: its ticks stop running until {@link resumeJob}. */
+  pauseJob(name: string): void {
+    this.core.scheduler.pause(name);
+  }
+
+  /** Resumes a paused job; ticks that fell in the pause go through its misfire policy. */
+  resumeJob(name: string): void {
+    this.core.scheduler.resume(name);
+  }
+
+  /** Runs a job now, under its overlap policy; resolves when that run settles. */
+  triggerJob(name: string): Promise<void> {
+    return this.core.scheduler.trigger(name);
+  }
+
+  /** Removes a job of any kind; runs in flight finish. */
+  removeJob(name: string): void {
+    if (!this.core.scheduler.has(name)) throw new JobNotFoundError(name);
+    this.core.forget(name);
+  }
+
+  /** Pauses the whole scheduler; ticks that fall in the pause go through each job's misfire policy on {@link resume}. */
+  pause(): void {
+    this.core.scheduler.pauseAll();
+  }
+
+  /** Resumes the scheduler after {@link pause}. */
+  resume(): void {
+    this.core.scheduler.resumeAll();
+  }
+
+  private timerHandle(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string): unknown {
+    const entry = entries.get(name);
+    const handle = entry === undefined ? undefined : 'handle' in entry ? entry.handle : entry.driver.current;
+    if (handle === undefined || handle === null) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(kind, name));
+    return handle;
+  }
+
+  private addTimer(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string, handle: unknown): void {
+    if (entries.has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(kind, name));
+    entries.set(name, { handle });
+  }
+
+  private deleteTimer(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string): void {
+    const entry = entries.get(name);
+    if (!entry) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(kind, name));
+    if ('handle' in entry) {
+      clearTimeout(entry.handle as ReturnType<typeof setTimeout>);
+      entries.delete(name);
+    } else {
+      this.core.forget(name);
+    }
+  }
+
+  /** A job of another kind may hold the name in the engine, where names are shared. */
+  private assertFree(name: string, kind: SchedulerKind): void {
+    if (this.core.scheduler.has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(kind, name));
+  }
+}

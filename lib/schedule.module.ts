@@ -1,0 +1,55 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
+import { ScheduleExplorer } from './discovery/schedule.explorer';
+import { ScheduleModuleAsyncOptions, ScheduleModuleOptions, ScheduleModuleOptionsFactory } from './interfaces/schedule-module-options.interface';
+import { SchedulerCore } from './registry/scheduler-core';
+import { SchedulerRegistry } from './registry/scheduler.registry';
+import { SCHEDULE_MODULE_OPTIONS } from './schedule.constants';
+
+/** One core per application, shared by every import of the module. */
+const coreProvider: Provider = {
+  provide: SchedulerCore,
+  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined) => SchedulerCore.for(modules, options),
+  inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS],
+};
+
+/**
+ * Scheduling for the application: import `ScheduleModule.forRoot()` once, in the root module.
+ * The module is global: `SchedulerRegistry` can be injected anywhere. Importing it in several
+ * modules is harmless: each job still runs once.
+ * @publicApi
+ */
+@Module({ imports: [DiscoveryModule] })
+export class ScheduleModule {
+  static forRoot(options: ScheduleModuleOptions = {}): DynamicModule {
+    return ScheduleModule.create([{ provide: SCHEDULE_MODULE_OPTIONS, useValue: options }]);
+  }
+
+  static forRootAsync(options: ScheduleModuleAsyncOptions): DynamicModule {
+    return ScheduleModule.create(ScheduleModule.asyncOptionsProviders(options), options.imports ?? []);
+  }
+
+  private static create(optionsProviders: Provider[], imports: DynamicModule['imports'] = []): DynamicModule {
+    return {
+      global: true,
+      module: ScheduleModule,
+      imports,
+      providers: [...optionsProviders, coreProvider, SchedulerRegistry, ScheduleExplorer],
+      exports: [SchedulerRegistry],
+    };
+  }
+
+  private static asyncOptionsProviders(options: ScheduleModuleAsyncOptions): Provider[] {
+    if (options.useFactory) {
+      return [{ provide: SCHEDULE_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }];
+    }
+    const factory = options.useClass ?? options.useExisting;
+    if (!factory) throw new TypeError('ScheduleModule.forRootAsync() needs useFactory, useClass or useExisting.');
+    const provider: Provider = {
+      provide: SCHEDULE_MODULE_OPTIONS,
+      useFactory: (optionsFactory: ScheduleModuleOptionsFactory) => optionsFactory.createScheduleOptions(),
+      inject: [factory],
+    };
+    return options.useClass ? [provider, { provide: options.useClass, useClass: options.useClass }] : [provider];
+  }
+}
