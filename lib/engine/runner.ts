@@ -119,10 +119,11 @@ export class Runner {
    */
   drain(timeoutMs: number): Promise<string[]> {
     if (this.inFlight.size === 0) return Promise.resolve([]);
+    if (timeoutMs <= 0) return Promise.resolve(this.runningJobs());
     return new Promise((resolve) => {
       const timer = this.clock.setTimer(() => {
         this.drained = null;
-        resolve([...new Set([...this.inFlight].map((run) => run.job.name))]);
+        resolve(this.runningJobs());
       }, Math.min(timeoutMs, this.clock.maxDelay));
       this.drained = () => {
         this.clock.clearTimer(timer);
@@ -130,6 +131,11 @@ export class Runner {
         resolve([]);
       };
     });
+  }
+
+  /** Names of the jobs with runs in flight. */
+  private runningJobs(): string[] {
+    return [...new Set([...this.inFlight].map((run) => run.job.name))];
   }
 
   private start(job: Job, scheduledAt: number, attempt: number, onDone?: () => void): void {
