@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { ScheduleModule } from 'nestjs-metronome';
+import { DynamicJobs } from './dynamic-jobs.service';
+import { ReportsService } from './reports.service';
+
+@Module({
+  imports: [ScheduleModule.forRoot({ shutdownTimeout: 15_000 })],
+  providers: [ReportsService, DynamicJobs],
+})
+export class AppModule {}

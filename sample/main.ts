@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+
+/**
+ * The sample application: scheduled jobs on the in-memory store. Stop it with Ctrl-C: the job in
+ * flight gets its abort signal and is awaited, nothing new starts, and the process exits cleanly.
+ */
+async function bootstrap() {
+  const app = await NestFactory.createApplicationContext(AppModule);
+  app.enableShutdownHooks(['SIGINT', 'SIGTERM'], { useProcessExit: true });
+  await app.init();
+  console.log('Sample running. Press Ctrl-C to stop it gracefully.');
+}
+
+void bootstrap();
