@@ -1,26 +1,25 @@
 /**
- * Tests are compiled with SWC (decorators and their metadata as TypeScript emits them).
- * NestJS 12 ships as ES modules, which Jest's CommonJS runtime cannot require on Node 20,
- * so those packages are compiled to CommonJS too. Types are checked by `npm run typecheck`.
+ * TypeScript is compiled by ts-jest file by file (decorators and their metadata as `tsc` emits
+ * them); types are checked once for the whole project by `npm run typecheck`.
+ * NestJS 12 ships as ES modules, which Jest's CommonJS runtime cannot load on Node 20, so those
+ * packages are turned into CommonJS by Babel.
  */
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/lib', '<rootDir>/test'],
-  testMatch: ['**/*.spec.ts', '**/*.test.ts'],
+  testMatch: ['**/*.spec.ts'],
   transform: {
-    '^.+\\.(t|j|mj)s$': [
-      '@swc/jest',
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+    '^.+\\.m?js$': [
+      'babel-jest',
       {
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-          target: 'es2022',
-        },
-        module: { type: 'commonjs' },
+        babelrc: false,
+        configFile: false,
+        plugins: ['babel-plugin-transform-import-meta', '@babel/plugin-transform-dynamic-import', '@babel/plugin-transform-modules-commonjs'],
       },
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@fastify)/)'],
-  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
 };
