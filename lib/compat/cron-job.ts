@@ -40,7 +40,7 @@ let standaloneIds = 0;
 function standaloneScheduler(): Scheduler {
   if (!standalone) {
     standalone = new Scheduler();
-    logEvents(standalone, console);
+    logEvents(standalone, { error: console.error, warn: console.warn });
     standalone.start();
   }
   return standalone;

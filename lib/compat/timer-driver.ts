@@ -42,12 +42,14 @@ export class TimerDriver implements Waker {
     const { clock } = this.scheduler;
     const delay = Math.max(0, at - clock.now());
     if (this.handle !== null && this.repeating) {
-      if (delay === this.periodMs) return;
       const timer = this.handle as RephasableTimer;
+      // Node re-arms an interval `_repeat` ms after its callback began: aim that at the next tick.
+      // Set on every wake-up, so that one off-period correction never outlives its tick.
       if (typeof timer._repeat === 'number') {
-        timer._repeat = Math.max(1, Math.round(delay));
+        timer._repeat = Math.min(Math.max(1, Math.round(delay)), clock.maxDelay);
         return;
       }
+      if (delay === this.periodMs) return;
     }
     this.cancel();
     if (this.periodMs !== null && delay === this.periodMs && delay <= clock.maxDelay) {
