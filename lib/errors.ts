@@ -77,7 +77,8 @@ export class InvalidScheduleError extends SchedulerError {
     readonly field: string,
     /** The value that was refused. */
     readonly value: unknown,
-    reason: string,
+    /** What is wrong with it, e.g. `must not be negative.` */
+    readonly reason: string,
     options?: { cause?: unknown },
   ) {
     const where = jobName === '' ? 'in the ScheduleModule options' : `for job "${jobName}"`;

@@ -40,12 +40,19 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   /** Set once decorated methods were discovered, so a second module instance does not add them again. */
   discovered = false;
   private readonly logger = new Logger('Scheduler');
+  /** The options as the first import gave them. */
+  private given: ScheduleModuleOptions | undefined;
 
   private constructor(readonly options: ResolvedModuleOptions) {
     if (options.shutdownTimeout !== undefined && !(Number.isFinite(options.shutdownTimeout) && options.shutdownTimeout >= 0)) {
       throw new InvalidScheduleError('', 'shutdownTimeout', options.shutdownTimeout, 'must be a finite number of milliseconds, 0 or more.');
     }
-    resolveJobOptions('', options.defaults);
+    try {
+      resolveJobOptions('', options.defaults);
+    } catch (error) {
+      if (!(error instanceof InvalidScheduleError)) throw error;
+      throw new InvalidScheduleError('', `defaults.${error.field}`, error.value, error.reason);
+    }
     this.scheduler = new Scheduler({
       clock: options.clock,
       shutdownTimeout: options.shutdownTimeout,
@@ -57,10 +64,13 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * The core of the application that `modules` (Nest's `ModulesContainer`) belongs to, made on
-   * first call. When `forRoot()` is imported twice with different options, the first wins.
+   * first call. When `forRoot()` is imported twice with different options, the first call wins.
    */
   static for(modules: object, options: ScheduleModuleOptions | undefined): SchedulerCore {
     let core = SchedulerCore.byApplication.get(modules);
+    if (core && core.given !== options && !sameOptions(core.given, options)) {
+      core.logger.warn('ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.');
+    }
     if (!core) {
       core = new SchedulerCore({
         cronJobs: true,
@@ -69,6 +79,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
         instanceId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
         ...options,
       });
+      core.given = options;
       SchedulerCore.byApplication.set(modules, core);
     }
     return core;
@@ -96,4 +107,9 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
       if (entry && 'driver' in entry) entries.delete(name);
     }
   }
+}
+
+function sameOptions(a: ScheduleModuleOptions = {}, b: ScheduleModuleOptions = {}): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ScheduleModuleOptions>;
+  return [...keys].every((key) => a[key] === b[key] || JSON.stringify(a[key]) === JSON.stringify(b[key]));
 }

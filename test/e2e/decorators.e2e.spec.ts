@@ -2,7 +2,7 @@ import { Controller, Injectable, Module, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cron, CronExpression, Interval, JobContext, ScheduleModule, ScheduleModuleOptions, ScheduleModuleOptionsFactory, SchedulerRegistry, Timeout } from '../../lib';
 import { CronExpression as PeerCronExpression } from '@nestjs/schedule';
-import { closeWhileRunning, startApp, T0, useFakeTime } from '../support/nest';
+import { closeWhileRunning, RecordingLogger, startApp, T0, useFakeTime } from '../support/nest';
 
 useFakeTime();
 
@@ -121,6 +121,19 @@ describe('@Cron, @Interval and @Timeout', () => {
     await jest.advanceTimersByTimeAsync(3_000);
     expect(calls.of('tick')).toEqual([1_000, 2_000, 3_000]);
     expect(app.get(SchedulerRegistry).getCronJobs().size).toBe(1);
+    await app.close();
+  });
+
+  it('warn when the imports of ScheduleModule disagree on options', async () => {
+    @Module({ imports: [ScheduleModule.forRoot({ shutdownTimeout: 1 })] })
+    class FeatureModule {}
+    @Module({ imports: [ScheduleModule.forRoot({ shutdownTimeout: 5_000 }), FeatureModule] })
+    class AppModule {}
+    const logger = new RecordingLogger();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).setLogger(logger).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    expect(logger.find('warn', 'ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.')).toHaveLength(1);
     await app.close();
   });
 

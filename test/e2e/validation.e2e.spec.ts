@@ -108,7 +108,7 @@ describe('bad schedules make app.init() reject with a typed error naming the job
       'Invalid shutdownTimeout in the ScheduleModule options: -1 must be a finite number of milliseconds, 0 or more.',
     );
     await expect(startApp([], { defaults: { overlap: 'sometimes' as 'skip' } })).rejects.toThrow(
-      "Invalid overlap in the ScheduleModule options: \"sometimes\" must be one of 'skip', 'queue', 'allow'.",
+      "Invalid defaults.overlap in the ScheduleModule options: \"sometimes\" must be one of 'skip', 'queue', 'allow'.",
     );
   });
 });
