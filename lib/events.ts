@@ -89,10 +89,13 @@ export interface RunTimedOutEvent extends RunEventBase {
   timeoutMs: number;
   willRetry: boolean;
 }
-/** A tick did not run because the job was still running (`overlap: 'skip'`). */
+/**
+ * A run did not happen: a tick came while the job was still running (`overlap: 'skip'`), or a
+ * held-back run or a retry came due while the job or the scheduler was paused.
+ */
 export interface RunSkippedEvent extends RunEventBase {
   type: 'run.skipped';
-  reason: 'overlap';
+  reason: 'overlap' | 'paused';
   /** How many ticks in a row were skipped so far, this one included. */
   consecutive: number;
 }
@@ -104,6 +107,8 @@ export interface RunMissedEvent extends RunEventBase {
   type: 'run.missed';
   /** How many ticks were missed. */
   count: number;
+  /** True when there were more than 100: counting stopped there, and `count` is a lower bound. */
+  truncated: boolean;
   /** The last missed tick (equal to `scheduledAt` when `count` is 1). */
   lastScheduledAt: Date;
   /** How late the first missed tick was found, in ms. */

@@ -1,4 +1,5 @@
 export { ScheduleModule } from './schedule.module';
+export { ScheduleExplorer } from './discovery/schedule.explorer';
 export type { ScheduleModuleOptions, ScheduleModuleOptionsFactory, ScheduleModuleAsyncOptions } from './interfaces/schedule-module-options.interface';
 export * from './decorators';
 export { SchedulerRegistry } from './registry/scheduler.registry';

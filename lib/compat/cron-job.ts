@@ -3,6 +3,7 @@ import { InvalidScheduleError } from '../errors';
 import { JobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
 import { DateTrigger } from '../triggers/date.trigger';
+import { Trigger } from '../triggers/trigger';
 import { CronTime, CronTimeLike, CronTimeSource, cronTimeTrigger, nextDates } from './cron-time';
 import { logEvents } from '../engine/log-events';
 
@@ -31,19 +32,35 @@ export interface CronJobParams<C = null> {
 interface Binding {
   scheduler: Scheduler;
   job: string;
+  /** On the process-wide scheduler of jobs not added to a registry: there only while started. */
+  standalone: boolean;
 }
 
 let standalone: Scheduler | undefined;
 let standaloneIds = 0;
 
-/** The scheduler of `CronJob`s not (yet) added to a `SchedulerRegistry`, started on first use. */
+/**
+ * The scheduler of `CronJob`s not (yet) added to a `SchedulerRegistry`, started on first use.
+ * A job is on it only while started or running, so stopped jobs can be garbage-collected.
+ */
 function standaloneScheduler(): Scheduler {
   if (!standalone) {
-    standalone = new Scheduler();
-    logEvents(standalone, { error: console.error, warn: console.warn });
-    standalone.start();
+    const scheduler = (standalone = new Scheduler());
+    logEvents(scheduler, { error: console.error, warn: console.warn });
+    scheduler.on((event) => event.type === 'job.completed' && releaseWhenIdle(scheduler, event.job), ['job.completed']);
+    scheduler.start();
   }
   return standalone;
+}
+
+/** Removes a stopped or completed standalone job once its runs in flight are over. */
+function releaseWhenIdle(scheduler: Scheduler, name: string): void {
+  const job = scheduler.job(name);
+  if (!job) return;
+  void scheduler.whenIdle(name).then(() => {
+    const current = scheduler.job(name);
+    if (current === job && (current.paused || current.completed) && current.running === 0) scheduler.remove(name);
+  });
 }
 
 /**
@@ -67,8 +84,11 @@ export class CronJob<C = null> {
   errorHandler?: (error: unknown) => void;
   /** Whether the job fires once, at a date. */
   runOnce = false;
+  /** When the job last fired, or `null`. */
+  lastExecution: Date | null = null;
   private callbacks: Array<CronCallback<unknown>> = [];
   private binding!: Binding;
+  private trigger!: Trigger;
 
   constructor(
     cronTime: CronTimeSource,
@@ -89,15 +109,17 @@ export class CronJob<C = null> {
     if (typeof onTick !== 'function') {
       throw new InvalidScheduleError(label, 'onTick', onTick, 'must be a function.');
     }
-    cronTimeTrigger(label, { source: cronTime, timeZone, utcOffset });
-    this.init({ cronTime: new CronTime(cronTime, timeZone, utcOffset), name, waitForCompletion, threshold, unrefTimeout });
+    const job = `${label}#${++standaloneIds}`;
+    const time = { source: cronTime, timeZone, utcOffset };
+    let trigger = cronTimeTrigger(label, time);
+    // `H` fields are hashed by job name; give each job its own, not the shared label.
+    if (typeof cronTime === 'string' && cronTime.includes('H')) trigger = cronTimeTrigger(job, time);
+    this.init({ trigger, cronTime: new CronTime(cronTime, timeZone, utcOffset), name, waitForCompletion, threshold, unrefTimeout });
     this.context = (context ?? this) as C extends null ? CronJob<C> : C;
     if (onComplete) this.onComplete = onComplete;
     if (errorHandler) this.errorHandler = errorHandler;
     this.callbacks.push(onTick as CronCallback<unknown>);
-    const scheduler = standaloneScheduler();
-    this.binding = { scheduler, job: `${label}#${++standaloneIds}` };
-    scheduler.add({ ...this.definition(this.binding.job), paused: true });
+    this.binding = { scheduler: standaloneScheduler(), job, standalone: true };
     if (runOnInit) void this.fireOnTick();
     if (start) this.start();
   }
@@ -125,15 +147,15 @@ export class CronJob<C = null> {
   }
 
   /**
-   * A handle on a job the scheduler already runs (a decorated `@Cron`).
+   * A handle on a job the scheduler already runs (a decorated `@Cron`), sharing its trigger.
    * @internal
    */
-  static attached(scheduler: Scheduler, job: string, fields: { cronTime: CronTime; waitForCompletion: boolean; threshold?: number; unrefTimeout?: boolean }): CronJob {
+  static attached(scheduler: Scheduler, job: string, fields: { trigger: Trigger; cronTime: CronTime; waitForCompletion: boolean; threshold?: number; unrefTimeout?: boolean }): CronJob {
     const handle = Object.create(CronJob.prototype) as CronJob;
-    handle.callbacks = [];
+    Object.assign(handle, { waitForCompletion: false, threshold: 250, unrefTimeout: false, runOnce: false, lastExecution: null, callbacks: [] });
     handle.init({ ...fields, name: job });
     handle.context = handle;
-    handle.binding = { scheduler, job };
+    handle.binding = { scheduler, job, standalone: false };
     return handle;
   }
 
@@ -152,11 +174,11 @@ export class CronJob<C = null> {
   start(): void {
     if (this.isActive) return;
     const { scheduler, job } = this.binding;
-    const trigger = this.cronTime.trigger;
-    if (trigger instanceof DateTrigger && trigger.at <= scheduler.clock.now()) {
-      throw new InvalidScheduleError(this.name ?? job, 'cronTime', new Date(trigger.at), 'is in the past; it will never fire.');
+    if (this.trigger instanceof DateTrigger && this.trigger.at <= scheduler.clock.now()) {
+      throw new InvalidScheduleError(this.name ?? job, 'cronTime', new Date(this.trigger.at), 'is in the past; it will never fire.');
     }
-    if (this.job()?.completed) scheduler.reschedule(job, trigger);
+    this.ensureJob();
+    if (this.job()!.completed) scheduler.reschedule(job, this.trigger);
     scheduler.resume(job, { skipMissed: true });
   }
 
@@ -165,8 +187,11 @@ export class CronJob<C = null> {
    * once the run in flight finished.
    */
   stop(): Promise<void> | undefined {
-    const { scheduler, job } = this.binding;
-    if (scheduler.has(job)) scheduler.pause(job);
+    const { scheduler, job, standalone } = this.binding;
+    if (scheduler.has(job)) {
+      scheduler.pause(job);
+      if (standalone) releaseWhenIdle(scheduler, job);
+    }
     const complete = async () => {
       try {
         await this.onComplete?.call(this.context);
@@ -184,7 +209,7 @@ export class CronJob<C = null> {
   /** When the job last fired, or `null`. */
   lastDate(): Date | null {
     const at = this.job()?.lastRunAt;
-    return at == null ? null : new Date(at);
+    return at == null ? this.lastExecution : new Date(at);
   }
 
   /** The next fire time, in the job's zone. */
@@ -195,13 +220,16 @@ export class CronJob<C = null> {
   /** The next `count` fire times, in the job's zone. */
   nextDates(count = 0): DateTime[] {
     const { scheduler, job } = this.binding;
-    return nextDates(this.name ?? job, this.cronTime.trigger, this.cronTime.zoneName(), scheduler.clock.now(), count);
+    return nextDates(this.name ?? job, this.trigger, this.cronTime.zoneName(), scheduler.clock.now(), count);
   }
 
   /** Runs the job now, whether started or not; resolves when the run settles. */
   fireOnTick(): Promise<void> {
-    const { scheduler, job } = this.binding;
-    return scheduler.trigger(job);
+    const { scheduler, job, standalone } = this.binding;
+    this.ensureJob();
+    const run = scheduler.trigger(job);
+    if (standalone && !this.isActive) void run.then(() => releaseWhenIdle(scheduler, job));
+    return run;
   }
 
   /** Gives the job a new time, keeping it started or stopped. Takes this package's or `cron`'s `CronTime`. */
@@ -209,12 +237,12 @@ export class CronJob<C = null> {
     if (!isCronTime(time)) {
       throw new InvalidScheduleError(this.name ?? this.binding.job, 'time', time, 'must be an instance of CronTime.');
     }
-    const cronTime = time instanceof CronTime ? time : new CronTime(time.source as CronTimeSource, time.timeZone, time.utcOffset);
     const { scheduler, job } = this.binding;
-    cronTimeTrigger(this.name ?? job, cronTime);
-    this.cronTime = cronTime;
-    this.runOnce = cronTime.realDate;
-    if (scheduler.has(job)) scheduler.reschedule(job, cronTime.trigger);
+    const trigger = cronTimeTrigger(job, time);
+    this.cronTime = time instanceof CronTime ? time : new CronTime(time.source as CronTimeSource, time.timeZone, time.utcOffset);
+    this.trigger = trigger;
+    this.runOnce = this.cronTime.realDate;
+    if (scheduler.has(job)) scheduler.reschedule(job, trigger);
   }
 
   /** Adds a function to run on each tick, after the others. */
@@ -229,17 +257,25 @@ export class CronJob<C = null> {
   attachTo(scheduler: Scheduler, name: string): void {
     const previous = this.binding;
     const active = this.isActive;
-    scheduler.add({ ...this.definition(name), paused: !active });
+    // Cron expressions with `H` are hashed by job name: the job gets the one it is known by now.
+    const trigger = this.cronTime.realDate ? this.trigger : cronTimeTrigger(name, this.cronTime);
+    scheduler.add({ ...this.definition(name, trigger), paused: !active });
+    this.trigger = trigger;
     if (previous.scheduler.has(previous.job)) previous.scheduler.remove(previous.job);
-    this.binding = { scheduler, job: name };
+    this.binding = { scheduler, job: name, standalone: false };
   }
 
-  /** The job's name in its scheduler. @internal */
-  get jobName(): string {
-    return this.binding.job;
+  /**
+   * For a decorated job's handle: runs the callbacks added with `addCallback` after the method.
+   * @internal
+   */
+  afterTick(result: unknown): unknown {
+    if (this.callbacks.length === 0) return result;
+    return Promise.resolve(result).then(() => this.runCallbacks());
   }
 
-  private init(fields: { cronTime: CronTime; name?: string | null; waitForCompletion?: boolean | null; threshold?: number | null; unrefTimeout?: boolean | null }): void {
+  private init(fields: { trigger: Trigger; cronTime: CronTime; name?: string | null; waitForCompletion?: boolean | null; threshold?: number | null; unrefTimeout?: boolean | null }): void {
+    this.trigger = fields.trigger;
     this.cronTime = fields.cronTime;
     this.runOnce = fields.cronTime.realDate;
     if (fields.name != null) this.name = fields.name;
@@ -248,16 +284,23 @@ export class CronJob<C = null> {
     this.unrefTimeout = Boolean(fields.unrefTimeout);
   }
 
-  private definition(name: string) {
+  /** Puts the job on its scheduler, stopped, if it is not there. */
+  private ensureJob(): void {
+    const { scheduler, job } = this.binding;
+    if (!scheduler.has(job)) scheduler.add({ ...this.definition(job, this.trigger), paused: true });
+  }
+
+  private definition(name: string, trigger: Trigger) {
     const options: JobOptions = {
       overlap: this.waitForCompletion ? 'skip' : 'allow',
-      misfire: { graceMs: this.threshold, policy: 'skip' },
+      misfire: { graceMs: this.threshold },
       unref: this.unrefTimeout,
     };
-    return { name, trigger: this.cronTime.trigger, handler: () => this.runCallbacks(), options, meta: { kind: 'cron' } };
+    return { name, trigger, handler: () => this.runCallbacks(), options, meta: { kind: 'cron' } };
   }
 
   private async runCallbacks(): Promise<void> {
+    this.lastExecution = new Date(this.binding.scheduler.clock.now());
     for (const callback of this.callbacks) {
       try {
         await callback.call(this.context, this.onComplete);

@@ -19,9 +19,10 @@ interface RephasableTimer {
  * grid anchor + k × period), applies overlap, misfire, pause and shutdown, and cancels the timer
  * when the job is removed or the scheduler stops. Node re-arms an interval from the moment its
  * callback ran, which drifts by about a millisecond a tick; after each wake-up the driver sets the
- * next period so that the timer lands on the grid again (Node's `_repeat`; fake timers do not drift).
- * Where that is not possible (a wake-up off the period, as with jitter, under fake timers) it falls
- * back to one-shot timers, and the handle changes.
+ * next period so that the timer lands on the grid again (Node's `_repeat`; fake timers do not drift),
+ * so the handle stays the same for the life of the job. Where re-phasing is not possible (a wake-up
+ * off the period, as with jitter, under fake timers) it falls back to one-shot timers, and the
+ * handle changes; the next one is armed before the run starts, so a handler can still stop its job.
  */
 export class TimerDriver implements Waker {
   private handle: TimerHandle | null = null;
@@ -52,12 +53,18 @@ export class TimerDriver implements Waker {
       if (delay === this.periodMs) return;
     }
     this.cancel();
-    if (this.periodMs !== null && delay === this.periodMs && delay <= clock.maxDelay) {
-      this.repeating = true;
-      this.handle = clock.setTimer(() => this.scheduler.wake(job), delay, { repeat: true, unref: job.options.unref });
-    } else {
-      this.once(job, delay);
+    if (this.periodMs !== null && delay <= clock.maxDelay) {
+      // A repeating timer whose first wake-up is `delay` away. Node's can be re-phased at every
+      // wake-up; a timer that cannot (fake timers) is only kept when it is on the grid already.
+      const handle = clock.setTimer(() => this.scheduler.wake(job), Math.max(1, delay), { repeat: true, unref: job.options.unref });
+      if (typeof (handle as RephasableTimer)._repeat === 'number' || delay === this.periodMs) {
+        this.handle = handle;
+        this.repeating = true;
+        return;
+      }
+      clock.clearTimer(handle);
     }
+    this.once(job, delay);
   }
 
   cancel(): void {

@@ -11,8 +11,8 @@ export type CronOptions = JobOptions & {
   /** Skip ticks while a run is still going (`overlap: 'skip'`); `false` allows overlap (`'allow'`). */
   waitForCompletion?: boolean;
   /**
-   * Ticks found later than this many ms are skipped, as in `cron` (misfire `graceMs` with policy
-   * `'skip'`, unless `misfire` is given).
+   * Ticks found later than this many ms are missed: reported, then handled by the misfire policy
+   * (run once by default, as `cron` does with a late timer). The same as `misfire.graceMs`.
    */
   threshold?: number;
   /** Wait this many ms after the application starts before the first tick counts. */

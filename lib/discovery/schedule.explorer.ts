@@ -43,12 +43,13 @@ export class ScheduleExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    if (this.core.discovered) return;
-    this.core.discovered = true;
     this.explore();
   }
 
-  private explore(): void {
+  /** Registers every decorated method of the application, once. */
+  explore(): void {
+    if (this.core.discovered) return;
+    this.core.discovered = true;
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const instance: unknown = wrapper.instance;
       if (!instance || typeof instance !== 'object') continue;
@@ -104,13 +105,15 @@ export class ScheduleExplorer implements OnModuleInit {
     const merged: JobOptions = {
       ...jobOptions,
       overlap: jobOptions.overlap ?? (waitForCompletion === undefined ? undefined : waitForCompletion ? 'skip' : 'allow'),
-      misfire: jobOptions.misfire ?? (threshold === undefined ? undefined : { graceMs: threshold, policy: 'skip' }),
+      misfire: threshold === undefined ? jobOptions.misfire : { graceMs: threshold, ...jobOptions.misfire },
       unref: jobOptions.unref ?? unrefTimeout,
     };
-    scheduler.add({ name, trigger, handler, options: merged, paused: disabled === true, startDelayMs: initialDelay, meta });
     const source = isDate ? new Date((trigger as DateTrigger).at) : (cronTime as string);
-    const cronTimeObject = new CronTime(source, timeZone, utcOffset);
-    this.core.cronJobs.set(name, CronJob.attached(scheduler, name, { cronTime: cronTimeObject, waitForCompletion: Boolean(waitForCompletion), threshold, unrefTimeout }));
+    const handle = CronJob.attached(scheduler, name, { trigger, cronTime: new CronTime(source, timeZone, utcOffset), waitForCompletion: Boolean(waitForCompletion), threshold, unrefTimeout });
+    // Callbacks added to the handle with addCallback() run after the method, as with cron.
+    const run: JobHandler = (context) => handle.afterTick(handler(context));
+    scheduler.add({ name, trigger, handler: run, options: merged, paused: disabled === true, startDelayMs: initialDelay, meta });
+    this.core.cronJobs.set(name, handle);
   }
 
   private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, handler: JobHandler, meta: Record<string, unknown>): void {

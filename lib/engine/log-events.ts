@@ -30,7 +30,9 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         logger.error(`Job "${event.job}" timed out after ${event.timeoutMs} ms (attempt ${event.attempt}); its signal was aborted${event.willRetry ? '; it will be retried' : ''}.`);
         break;
       case 'run.skipped':
-        if (event.consecutive === 1) {
+        if (event.reason === 'paused') {
+          logger.debug?.(`Job "${event.job}" dropped a held-back run (attempt ${event.attempt}): it is paused.`);
+        } else if (event.consecutive === 1) {
           logger.warn(`Job "${event.job}" skipped the tick of ${event.scheduledAt.toISOString()}: its previous run is still going (overlap: 'skip').`);
         } else {
           logger.debug?.(`Job "${event.job}" skipped the tick of ${event.scheduledAt.toISOString()}: still running (${event.consecutive} ticks in a row).`);
@@ -38,7 +40,7 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
       case 'run.missed':
         logger.warn(
-          `Job "${event.job}" missed ${event.count} tick${event.count === 1 ? '' : 's'} (from ${event.scheduledAt.toISOString()}, found ${event.lateByMs} ms late).`,
+          `Job "${event.job}" missed ${event.truncated ? 'more than ' : ''}${event.count} tick${event.count === 1 ? '' : 's'} (from ${event.scheduledAt.toISOString()}, found ${event.lateByMs} ms late).`,
         );
         break;
       case 'scheduler.stopped':

@@ -35,6 +35,8 @@ export class SchedulerShutdownError extends Error {
 export interface RunnerHost {
   /** False once shutdown began: no new run may start. */
   accepting(): boolean;
+  /** Whether the job, or the whole scheduler, is paused: held-back runs and retries are dropped. */
+  paused(job: Job): boolean;
   /** The job reached `maxRuns`. */
   complete(job: Job, reason: 'max-runs'): void;
 }
@@ -87,13 +89,15 @@ export class Runner {
         (job.backlog ??= []).push({ scheduledAt, attempt, onDone });
         return;
       }
-      if (overlap !== 'allow') {
-        const consecutive = ++job.skipped;
-        this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(scheduledAt), attempt, reason: 'overlap' as const, consecutive }));
-        return onDone?.();
-      }
+      if (overlap !== 'allow') return this.skip(job, { scheduledAt, attempt, onDone }, 'overlap');
     }
     this.start(job, scheduledAt, attempt, onDone);
+  }
+
+  private skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused'): void {
+    const consecutive = ++job.skipped;
+    this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
+    run.onDone?.();
   }
 
   /** Resolves once no run of the job is in flight. */
@@ -206,11 +210,12 @@ export class Runner {
     if (this.inFlight.size === 0) this.drained?.();
   }
 
-  /** Starts the next held-back run, if any. */
+  /** Starts the next held-back run, if any; a paused job drops it. */
   private next(job: Job): void {
     const pending = job.backlog?.shift();
     if (!pending) return;
     if (job.removed || !this.host.accepting()) return pending.onDone?.();
+    if (this.host.paused(job)) return this.skip(job, pending, 'paused');
     this.start(job, pending.scheduledAt, pending.attempt, pending.onDone);
   }
 
@@ -225,6 +230,7 @@ export class Runner {
       job.retriesPending--;
       if (job.removed || !this.host.accepting()) return;
       const pending = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1 };
+      if (this.host.paused(job)) return this.skip(job, pending, 'paused');
       // A retry takes its turn: after the run still holding the slot, never beside it.
       if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
       else this.start(job, pending.scheduledAt, pending.attempt);

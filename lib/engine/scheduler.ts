@@ -6,6 +6,7 @@ import { EventHub, SchedulerEventListener } from './event-hub';
 import { Job, JobDefinition, JobInfo, PendingRun } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
 import { Runner, SchedulerShutdownError, TimerTask } from './runner';
+import { countTicks, lastTicks, lastTickUpTo } from './ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
 
 /** Where the scheduler is in its life. */
@@ -25,8 +26,6 @@ export interface SchedulerOptions {
   onListenerError?: (error: unknown) => void;
 }
 
-/** How many due ticks of one job a wake-up looks at before jumping ahead (a long suspension). */
-const MAX_TICKS_PER_WAKE = 10_000;
 /** An external timer may fire this much before the tick, by rounding; the tick is then due. */
 const EARLY_WAKE_SLACK_MS = 5;
 
@@ -57,6 +56,7 @@ export class Scheduler {
     this.queue = new TimerQueue(this.clock, () => this.onWake());
     this.runner = new Runner(this.clock, this.queue, this.events, {
       accepting: () => this.currentState === 'running',
+      paused: (job) => job.paused || this.paused,
       complete: (job, reason) => this.complete(job, reason),
     });
   }
@@ -234,6 +234,7 @@ export class Scheduler {
     this.disarm(job);
     job.trigger = trigger;
     job.completed = false;
+    job.nextTick = null;
     if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
     this.events.emit('job.rescheduled', () => ({ at: this.now(), job: name, trigger: trigger.toString() }));
   }
@@ -266,54 +267,53 @@ export class Scheduler {
 
   /**
    * Handles every tick of `job` due by `now`. Ticks found later than `misfire.graceMs` are missed
-   * (one `run.missed` event); then `skip` runs only an on-time tick, `once` runs the latest tick,
-   * `all` runs each (at most `maxCatchUp`, one after another). Several on-time ticks coalesce into one run.
+   * (one `run.missed` event); then `skip` runs the latest tick only if it is on time, `once` runs
+   * the latest tick, `all` runs each (the most recent `maxCatchUp`, one after another). Several
+   * on-time ticks coalesce into one run. Nothing here walks the ticks one by one: after a long
+   * suspension there may be millions.
    */
   private process(job: Job, now: number): void {
     const { misfire, endAt } = job.options;
-    const keep = misfire.policy === 'all' ? misfire.maxCatchUp : 1;
-    const due: number[] = [];
-    let missed = 0;
-    let firstMissed = 0;
-    let lastMissed = 0;
-    let lastOnTime: number | null = null;
-    let tick = job.nextTick;
-    for (let count = 0; tick !== null && tick <= now && (endAt === null || tick <= endAt); count++) {
-      // The first tick was due at its wake-up time (jitter included); later ones at the tick itself.
-      const dueAt = count === 0 ? Math.max(job.at, tick) : tick;
-      if (now - dueAt > misfire.graceMs) {
-        if (missed++ === 0) firstMissed = tick;
-        lastMissed = tick;
-      } else {
-        lastOnTime = tick;
+    const { trigger, anchor } = job;
+    const first = job.nextTick!;
+    // The first tick was due at its wake-up time (jitter included); later ones at the tick itself.
+    const firstDueAt = Math.max(job.at, first);
+    const last = endAt === null ? now : Math.min(now, endAt);
+    const latest = first <= last ? lastTickUpTo(trigger, anchor, first, last) : null;
+    job.nextTick = trigger.next(latest ?? last, anchor);
+    const exhausted = job.nextTick === null || (endAt !== null && job.nextTick > endAt);
+    // Arm the next wake-up before any run starts: a handler that clears its job's timer clears that one.
+    if (!exhausted) this.schedule(job, job.nextTick! + this.jitter(job, job.nextTick!));
+    if (latest !== null) {
+      const firstMissed = now - firstDueAt > misfire.graceMs;
+      if (firstMissed) this.reportMissed(job, now, first, Math.min(latest, Math.max(first, now - misfire.graceMs)));
+      const latestOnTime = latest === first ? !firstMissed : now - latest <= misfire.graceMs;
+      if (misfire.policy === 'all') {
+        const ticks = lastTicks(trigger, anchor, first, latest, misfire.maxCatchUp);
+        if (ticks.length === 1) this.runner.dispatch(job, ticks[0]);
+        else this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1 })));
+      } else if (misfire.policy === 'once' || latestOnTime) {
+        this.runner.dispatch(job, latest);
       }
-      due.push(tick);
-      if (due.length > keep) due.shift();
-      if (count === MAX_TICKS_PER_WAKE) {
-        tick = job.trigger.next(now, job.anchor);
-        break;
-      }
-      tick = job.trigger.next(tick, job.anchor);
     }
-    job.nextTick = tick;
-    if (missed > 0) {
-      this.events.emit('run.missed', () => ({
-        at: new Date(now),
-        job: job.name,
-        scheduledAt: new Date(firstMissed),
-        lastScheduledAt: new Date(lastMissed),
-        attempt: 1,
-        count: missed,
-        lateByMs: now - firstMissed,
-      }));
-    }
-    if (misfire.policy === 'all' && due.length > 1) {
-      this.runner.enqueue(job, due.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1 })));
-    } else {
-      const run = misfire.policy === 'skip' ? lastOnTime : due[due.length - 1];
-      if (run !== null && run !== undefined) this.runner.dispatch(job, run);
-    }
-    if (!job.completed && !job.removed && !job.paused) this.scheduleNext(job);
+    if (exhausted && !job.completed && !job.removed) this.complete(job, job.nextTick === null ? 'trigger-exhausted' : 'end-at');
+  }
+
+  /** One `run.missed` event for the ticks from `first` to the last one at or before `until`. */
+  private reportMissed(job: Job, now: number, first: number, until: number): void {
+    if (!this.events.wants('run.missed')) return;
+    const lastMissed = lastTickUpTo(job.trigger, job.anchor, first, until);
+    const { count, truncated } = countTicks(job.trigger, job.anchor, first, lastMissed);
+    this.events.emit('run.missed', () => ({
+      at: new Date(now),
+      job: job.name,
+      scheduledAt: new Date(first),
+      lastScheduledAt: new Date(lastMissed),
+      attempt: 1,
+      count,
+      truncated,
+      lateByMs: now - first,
+    }));
   }
 
   /**

@@ -55,13 +55,13 @@ export class SchedulerRegistry {
   }
 
   /** The timer of an interval: for a decorated `@Interval`, a handle that `clearInterval` stops. */
-  getInterval(name: string): any {
-    return this.timerHandle(this.core.intervals, 'Interval', name);
+  getInterval<T = any>(name: string): T {
+    return this.timerHandle(this.core.intervals, 'Interval', name) as T;
   }
 
   /** The timer of a timeout: for a decorated `@Timeout`, a handle that `clearTimeout` stops. */
-  getTimeout(name: string): any {
-    return this.timerHandle(this.core.timeouts, 'Timeout', name);
+  getTimeout<T = any>(name: string): T {
+    return this.timerHandle(this.core.timeouts, 'Timeout', name) as T;
   }
 
   /**

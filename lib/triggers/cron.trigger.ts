@@ -73,7 +73,7 @@ export class CronTrigger implements Trigger {
     return trigger;
   }
 
-  next(after: number): number | null {
+  next(after: number): number {
     return this.schedule.next(after);
   }
 
@@ -85,15 +85,18 @@ export class CronTrigger implements Trigger {
 /** Parsed schedules, shared by every job with the same expression and zone. */
 const schedules = new Map<string, CronSchedule>();
 
+/** How many answers a schedule remembers. */
+const ANSWERS_KEPT = 256;
+
 /**
- * One expression in one zone. Jobs on the same expression ask for the same instants, so the last
- * answer is kept: ten thousand jobs on `* * * * * *` cost one computation per second, not ten thousand.
+ * One expression in one zone. Jobs on the same expression ask for the same instants, so recent
+ * answers are kept: ten thousand jobs on `* * * * * *` cost one computation per second, not ten
+ * thousand, and jobs catching up after a suspension share their searches.
  */
 class CronSchedule {
   /** The hour field allows every hour: such expressions follow real time through a repeated hour. */
   private readonly everyHour: boolean;
-  private lastAfter = NaN;
-  private lastNext: number | null = null;
+  private readonly answers = new Map<number, number>();
 
   constructor(
     private readonly expression: CronExpression,
@@ -102,12 +105,14 @@ class CronSchedule {
     this.everyHour = expression.fields.hour.values.length === 24;
   }
 
-  next(after: number): number | null {
-    if (after !== this.lastAfter) {
-      this.lastNext = this.compute(after);
-      this.lastAfter = after;
+  next(after: number): number {
+    let next = this.answers.get(after);
+    if (next === undefined) {
+      next = this.compute(after);
+      if (this.answers.size === ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value!);
+      this.answers.set(after, next);
     }
-    return this.lastNext;
+    return next;
   }
 
   /** The smallest matching wall-clock time strictly after `wall` (both as if UTC). */

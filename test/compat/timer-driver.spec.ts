@@ -55,6 +55,39 @@ describe('TimerDriver', () => {
     expect(driver.current).toBe(handle);
   });
 
+  it('keeps one handle from the start, even when the first wake-up is not one period away', () => {
+    const clock = new NodeLikeClock(1);
+    const scheduler = new Scheduler({ clock });
+    const driver = new TimerDriver(scheduler, 1_000);
+    let runs = 0;
+    scheduler.add({ name: 'tick', trigger: new IntervalTrigger(1_000), handler: () => void runs++, waker: driver, options: { startAt: 250 } });
+    scheduler.start();
+    const handle = driver.current;
+    clock.runUntil(20_000);
+    expect(runs).toBe(19);
+    expect(driver.current).toBe(handle);
+  });
+
+  it('stops when a handler clears its own timer, as the NestJS docs do', () => {
+    const clock = new NodeLikeClock(2);
+    const scheduler = new Scheduler({ clock });
+    const driver = new TimerDriver(scheduler, 1_000);
+    let runs = 0;
+    scheduler.add({
+      name: 'once-then-stop',
+      trigger: new IntervalTrigger(1_000),
+      handler: () => {
+        runs++;
+        clock.clearTimer(driver.current);
+      },
+      waker: driver,
+      options: { jitterMs: 300 },
+    });
+    scheduler.start();
+    clock.runUntil(20_000);
+    expect(runs).toBe(1);
+  });
+
   it('without the correction the same timer would drift by the lateness on every tick', () => {
     const clock = new NodeLikeClock(3);
     const at: number[] = [];

@@ -1,6 +1,6 @@
 import { Controller, Injectable, Module, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { Cron, CronExpression, Interval, JobContext, ScheduleModule, ScheduleModuleOptions, ScheduleModuleOptionsFactory, SchedulerRegistry, Timeout } from '../../lib';
+import { Cron, CronExpression, Interval, JobContext, ScheduleModule, ScheduleModuleOptions, ScheduleModuleOptionsFactory, SchedulerRegistry, Timeout, VirtualClock } from '../../lib';
 import { CronExpression as PeerCronExpression } from '@nestjs/schedule';
 import { closeWhileRunning, RecordingLogger, startApp, T0, useFakeTime } from '../support/nest';
 
@@ -301,24 +301,28 @@ describe('CronOptions', () => {
     await app.close();
   });
 
-  it('threshold skips a tick found later than it, with a warning naming the job', async () => {
-    const calls = new Calls();
+  it('threshold reports a tick found later than it as missed, naming the job, and runs it once', async () => {
+    jest.useRealTimers();
+    const clock = new VirtualClock(T0);
+    const runs: Array<[tick: number, at: number]> = [];
     @Injectable()
     class Jobs {
       @Cron('* * * * * *', { name: 'strict', threshold: 100 })
-      strict() {
-        calls.add('strict');
-        if (Date.now() - T0 === 1_000) {
-          // Block the event loop for 1.5 s: the tick of second 2 is found 500 ms late.
-          jest.setSystemTime(Date.now() + 1_500);
-        }
+      strict({ scheduledAt }: JobContext) {
+        runs.push([scheduledAt.getTime() - T0, clock.now() - T0]);
+        // The first run blocks the event loop for 1.5 s: the tick of second 2 is found 500 ms late.
+        if (runs.length === 1) clock.jump(1_500);
       }
     }
-    const { app, logger } = await startApp([Jobs]);
-    await jest.advanceTimersByTimeAsync(4_000);
-    // The tick of second 2 is missed; the next ones run as usual.
-    expect(calls.of('strict')).toEqual([1_000, 3_000, 4_000, 5_000]);
-    expect(logger.find('warn', 'Job "strict" missed 1 tick')).toHaveLength(1);
+    const { app, logger } = await startApp([Jobs], { clock });
+    await clock.advanceAsync(4_000);
+    expect(runs).toEqual([
+      [1_000, 1_000],
+      [2_000, 2_500],
+      [3_000, 3_000],
+      [4_000, 4_000],
+    ]);
+    expect(logger.find('warn', 'Job "strict" missed 1 tick (from 2026-01-01T00:00:02.000Z, found 500 ms late).')).toHaveLength(1);
     await app.close();
   });
 });

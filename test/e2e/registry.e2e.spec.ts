@@ -146,6 +146,34 @@ describe('SchedulerRegistry: cron job handles', () => {
     await app.close();
   });
 
+  it('addCallback() adds a function that runs after the decorated method on each tick', async () => {
+    const { app, registry } = await setup();
+    const extra: number[] = [];
+    registry.getCronJob('cron').addCallback(() => void extra.push(Date.now() - T0));
+    await jest.advanceTimersByTimeAsync(2_000);
+    expect(extra).toEqual([1_000, 2_000]);
+    expect(fired.filter((f) => f.startsWith('cron'))).toEqual(['cron@1000', 'cron@2000']);
+    await app.close();
+  });
+
+  it('nextDate() agrees with when the job fires, also for hashed (H) expressions', async () => {
+    @Injectable()
+    class Hashed {
+      @Cron('H H * * * *', { name: 'spread' })
+      spread() {
+        fired.push(`spread@${Date.now() - T0}`);
+      }
+    }
+    fired = [];
+    const { app } = await startApp([Hashed]);
+    const registry = app.get(SchedulerRegistry);
+    const next = registry.getCronJob('spread').nextDate().toMillis();
+    expect(registry.getJob('spread').nextRunAt!.getTime()).toBe(next);
+    await jest.advanceTimersByTimeAsync(next - T0);
+    expect(fired).toEqual([`spread@${next - T0}`]);
+    await app.close();
+  });
+
   it('setTime() moves the job to a new CronTime', async () => {
     const { app, registry } = await setup();
     const job = registry.getCronJob('cron');
@@ -206,6 +234,28 @@ describe('SchedulerRegistry: intervals and timeouts', () => {
     clearInterval(registry.getInterval('interval'));
     await jest.advanceTimersByTimeAsync(3_000);
     expect(fired.filter((f) => f.startsWith('interval'))).toEqual(['interval@1000', 'interval@2000']);
+    await app.close();
+  });
+
+  it('a decorated interval can stop itself from its handler, jitter or not', async () => {
+    const runs: Record<string, number> = { plain: 0, jittered: 0 };
+    @Injectable()
+    class SelfStopping {
+      constructor(private readonly registry: SchedulerRegistry) {}
+      @Interval('plain', 1_000)
+      plain() {
+        runs.plain++;
+        clearInterval(this.registry.getInterval('plain'));
+      }
+      @Interval('jittered', 1_000, { jitterMs: 400 })
+      jittered() {
+        runs.jittered++;
+        clearInterval(this.registry.getInterval('jittered'));
+      }
+    }
+    const { app } = await startApp([SelfStopping]);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(runs).toEqual({ plain: 1, jittered: 1 });
     await app.close();
   });
 

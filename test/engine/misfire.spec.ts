@@ -1,0 +1,124 @@
+import { SchedulerEvent } from '../../lib/events';
+import { MisfireOptions } from '../../lib/engine/job-options';
+import { Scheduler } from '../../lib/engine/scheduler';
+import { VirtualClock } from '../../lib/engine/virtual-clock';
+import { CronTrigger } from '../../lib/triggers/cron.trigger';
+import { IntervalTrigger } from '../../lib/triggers/interval.trigger';
+import { Trigger } from '../../lib/triggers/trigger';
+
+/** A scheduler on a VirtualClock at 0 with one job; runs are recorded as [tick, started at]. */
+function setup(trigger: Trigger, misfire: MisfireOptions, handler?: () => unknown) {
+  const clock = new VirtualClock(0);
+  const scheduler = new Scheduler({ clock });
+  const events: SchedulerEvent[] = [];
+  const runs: Array<[number, number]> = [];
+  scheduler.on((event) => events.push(event));
+  scheduler.add({
+    name: 'job',
+    trigger,
+    handler: (context) => {
+      runs.push([context.scheduledAt.getTime(), clock.now()]);
+      return handler?.();
+    },
+    options: { misfire },
+  });
+  scheduler.start();
+  return { clock, scheduler, events, runs };
+}
+
+const missed = (events: SchedulerEvent[]) =>
+  events.filter((e) => e.type === 'run.missed').map((e) => e.type === 'run.missed' && [e.scheduledAt.getTime(), e.lastScheduledAt.getTime(), e.count, e.truncated, e.lateByMs]);
+
+describe('misfire handling', () => {
+  it("'skip': ticks found later than graceMs do not run; the job carries on from the next tick", async () => {
+    const { clock, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy: 'skip' });
+    await clock.advanceAsync(1_000);
+    clock.jump(3_500); // suspended: ticks 2000, 3000, 4000 pass; found at 4500
+    await clock.advanceAsync(1_000);
+    expect(runs).toEqual([
+      [1_000, 1_000],
+      [5_000, 5_000],
+    ]);
+    expect(missed(events)).toEqual([[2_000, 4_000, 3, false, 2_500]]);
+  });
+
+  it("'skip' still runs the latest tick when it is within graceMs", async () => {
+    const { clock, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 600, policy: 'skip' });
+    await clock.advanceAsync(1_000);
+    clock.jump(2_500); // found at 3500: tick 2000 is 1500 ms late, tick 3000 500 ms
+    await clock.advanceAsync(0);
+    expect(runs).toEqual([
+      [1_000, 1_000],
+      [3_000, 3_500],
+    ]);
+    expect(missed(events)).toEqual([[2_000, 2_000, 1, false, 1_500]]);
+  });
+
+  it("'once' (the default): the missed ticks run once, as the latest of them", async () => {
+    const { clock, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200 });
+    await clock.advanceAsync(1_000);
+    clock.jump(3_500);
+    await clock.advanceAsync(1_000);
+    expect(runs).toEqual([
+      [1_000, 1_000],
+      [4_000, 4_500],
+      [5_000, 5_000],
+    ]);
+    expect(missed(events)).toEqual([[2_000, 4_000, 3, false, 2_500]]);
+  });
+
+  it("'all': each missed tick runs, in order, one after another, at most maxCatchUp", async () => {
+    const { clock, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy: 'all', maxCatchUp: 2 });
+    await clock.advanceAsync(1_000);
+    clock.jump(3_500);
+    await clock.advanceAsync(0);
+    expect(runs).toEqual([
+      [1_000, 1_000],
+      [3_000, 4_500],
+      [4_000, 4_500],
+    ]);
+    expect(missed(events)).toEqual([[2_000, 4_000, 3, false, 2_500]]);
+  });
+
+  it('coalesces several on-time ticks found at one wake-up into one run', async () => {
+    const { clock, events, runs } = setup(new IntervalTrigger(100), { graceMs: 1_000 });
+    await clock.advanceAsync(100);
+    clock.jump(450); // ticks 200..500 are due at 550, all within the grace
+    await clock.advanceAsync(0);
+    expect(runs).toEqual([
+      [100, 100],
+      [500, 550],
+    ]);
+    expect(missed(events)).toEqual([]);
+  });
+
+  it('after a day suspended, accounts for 86,400 missed ticks without walking them', async () => {
+    let calls = 0;
+    const cron = CronTrigger.create('every-second', '* * * * * *', { timeZone: 'America/New_York' });
+    const counting: Trigger = { kind: 'cron', next: (after) => (calls++, cron.next(after)), toString: () => cron.toString() };
+    const { clock, events, runs } = setup(counting, { graceMs: 1_000 });
+    await clock.advanceAsync(1_000);
+    clock.jump(86_400_000);
+    calls = 0;
+    await clock.advanceAsync(0);
+    expect(calls).toBeLessThan(200);
+    expect(runs.at(-1)).toEqual([86_401_000, 86_401_000]);
+    expect(missed(events)).toEqual([[2_000, 86_400_000, 100, true, 86_399_000]]);
+  });
+
+  it('a scheduler-wide pause sends the ticks that fell in it through the misfire policy on resume', async () => {
+    const { clock, scheduler, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200 });
+    await clock.advanceAsync(1_000);
+    scheduler.pauseAll();
+    await clock.advanceAsync(3_500);
+    expect(runs).toHaveLength(1);
+    scheduler.resumeAll();
+    await clock.advanceAsync(500);
+    expect(runs).toEqual([
+      [1_000, 1_000],
+      [4_000, 4_500],
+      [5_000, 5_000],
+    ]);
+    expect(missed(events)).toEqual([[2_000, 4_000, 3, false, 2_500]]);
+  });
+});
