@@ -94,12 +94,6 @@ export class Runner {
     this.start(job, scheduledAt, attempt, onDone);
   }
 
-  private skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused'): void {
-    const consecutive = ++job.skipped;
-    this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
-    run.onDone?.();
-  }
-
   /** Resolves once no run of the job is in flight. */
   whenIdle(job: Job): Promise<void> {
     if (job.running === 0) return Promise.resolve();
@@ -140,6 +134,13 @@ export class Runner {
   /** Names of the jobs with runs in flight. */
   private runningJobs(): string[] {
     return [...new Set([...this.inFlight].map((run) => run.job.name))];
+  }
+
+  /** Reports a run that does not happen, and lets its caller go. */
+  private skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused'): void {
+    const consecutive = ++job.skipped;
+    this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
+    run.onDone?.();
   }
 
   private start(job: Job, scheduledAt: number, attempt: number, onDone?: () => void): void {

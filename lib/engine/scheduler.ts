@@ -239,11 +239,6 @@ export class Scheduler {
     this.events.emit('job.rescheduled', () => ({ at: this.now(), job: name, trigger: trigger.toString() }));
   }
 
-  /** The next tick of a job, or `null`. */
-  nextTick(name: string): number | null {
-    return this.get(name).nextTick;
-  }
-
   /** Called by a job's own {@link Waker} when its timer fires. */
   wake(job: Job): void {
     if (this.jobs.get(job.name) !== job) return;
@@ -281,9 +276,8 @@ export class Scheduler {
     const last = endAt === null ? now : Math.min(now, endAt);
     const latest = first <= last ? lastTickUpTo(trigger, anchor, first, last) : null;
     job.nextTick = trigger.next(latest ?? last, anchor);
-    const exhausted = job.nextTick === null || (endAt !== null && job.nextTick > endAt);
     // Arm the next wake-up before any run starts: a handler that clears its job's timer clears that one.
-    if (!exhausted) this.schedule(job, job.nextTick! + this.jitter(job, job.nextTick!));
+    const done = this.scheduleNext(job);
     if (latest !== null) {
       const firstMissed = now - firstDueAt > misfire.graceMs;
       if (firstMissed) this.reportMissed(job, now, first, Math.min(latest, Math.max(first, now - misfire.graceMs)));
@@ -296,7 +290,7 @@ export class Scheduler {
         this.runner.dispatch(job, latest);
       }
     }
-    if (exhausted && !job.completed && !job.removed) this.complete(job, job.nextTick === null ? 'trigger-exhausted' : 'end-at');
+    if (done && !job.completed && !job.removed) this.complete(job, done);
   }
 
   /** One `run.missed` event for the ticks from `first` to the last one at or before `until`. */
@@ -327,16 +321,18 @@ export class Scheduler {
     job.anchor = startAt ?? from;
     const after = startAt !== null && startAt > from ? startAt - 1 : from;
     job.nextTick = job.trigger.next(after, job.anchor);
-    this.scheduleNext(job);
+    const done = this.scheduleNext(job);
+    if (done) this.complete(job, done);
   }
 
-  /** Queues the job for `job.nextTick`, or completes it when there is none. */
-  private scheduleNext(job: Job): void {
+  /** Queues the job for `job.nextTick`; when there is none, returns why the job is complete. */
+  private scheduleNext(job: Job): 'trigger-exhausted' | 'end-at' | null {
     const tick = job.nextTick;
     const { endAt } = job.options;
-    if (tick === null) return this.complete(job, 'trigger-exhausted');
-    if (endAt !== null && tick > endAt) return this.complete(job, 'end-at');
+    if (tick === null) return 'trigger-exhausted';
+    if (endAt !== null && tick > endAt) return 'end-at';
     this.schedule(job, tick + this.jitter(job, tick));
+    return null;
   }
 
   private schedule(job: Job, at: number): void {
