@@ -3,6 +3,7 @@ export { ScheduleExplorer } from './discovery/schedule.explorer';
 export type { ScheduleModuleOptions, ScheduleModuleOptionsFactory, ScheduleModuleAsyncOptions } from './interfaces/schedule-module-options.interface';
 export * from './decorators';
 export { SchedulerRegistry } from './registry/scheduler.registry';
+export type { AddJobDefinition, TriggerDefinition, ProviderTarget, WorkerTarget } from './registry/job-definition';
 export type { SchedulerType } from './registry/scheduler.registry';
 export { CronExpression } from './compat/cron-expression.enum';
 export { CronJob } from './compat/cron-job';

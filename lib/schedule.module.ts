@@ -1,5 +1,6 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
+import { JobTargets } from './discovery/job-targets';
 import { ScheduleExplorer } from './discovery/schedule.explorer';
 import { ScheduleModuleAsyncOptions, ScheduleModuleOptions, ScheduleModuleOptionsFactory } from './interfaces/schedule-module-options.interface';
 import { SchedulerCore } from './registry/scheduler-core';
@@ -34,7 +35,7 @@ export class ScheduleModule {
       global: true,
       module: ScheduleModule,
       imports,
-      providers: [...optionsProviders, coreProvider, SchedulerRegistry, ScheduleExplorer],
+      providers: [...optionsProviders, coreProvider, SchedulerRegistry, ScheduleExplorer, JobTargets],
       exports: [SchedulerRegistry],
     };
   }

@@ -220,7 +220,9 @@ export class CronJob<C = null> {
   /** The next `count` fire times, in the job's zone. */
   nextDates(count = 0): DateTime[] {
     const { scheduler, job } = this.binding;
-    return nextDates(this.name ?? job, this.trigger, this.cronTime.zoneName(), scheduler.clock.now(), count);
+    // The scheduler's trigger, if the job was given another one with rescheduleJob().
+    const trigger = this.job()?.trigger ?? this.trigger;
+    return nextDates(this.name ?? job, trigger, this.cronTime.zoneName(), scheduler.clock.now(), count);
   }
 
   /** Runs the job now, whether started or not; resolves when the run settles. */

@@ -27,6 +27,8 @@ interface RephasableTimer {
 export class TimerDriver implements Waker {
   private handle: TimerHandle | null = null;
   private repeating = false;
+  /** When the repeating timer first fires: it fires every period from then. */
+  private phase = 0;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -50,7 +52,8 @@ export class TimerDriver implements Waker {
         timer._repeat = Math.min(Math.max(1, Math.round(delay)), clock.maxDelay);
         return;
       }
-      if (delay === this.periodMs) return;
+      // A timer that does not drift (fake timers) still fires on its own grid: keep it if `at` is on it.
+      if ((at - this.phase) % this.periodMs! === 0) return;
     }
     this.cancel();
     if (this.periodMs !== null && delay <= clock.maxDelay) {
@@ -60,6 +63,7 @@ export class TimerDriver implements Waker {
       if (typeof (handle as RephasableTimer)._repeat === 'number' || delay === this.periodMs) {
         this.handle = handle;
         this.repeating = true;
+        this.phase = at;
         return;
       }
       clock.clearTimer(handle);

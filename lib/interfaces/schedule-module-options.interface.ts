@@ -21,6 +21,8 @@ export interface ScheduleModuleOptions {
   instanceId?: string;
   /** The time source; inject a `VirtualClock` in tests. Default: `Date.now()` and the global timers. */
   clock?: Clock;
+  /** How many worker threads off-thread jobs may use at once. Default: the CPU count less one (at least 1). */
+  workers?: number;
 }
 
 /** A class that provides the module options, for `forRootAsync({ useClass })`. */

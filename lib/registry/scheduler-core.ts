@@ -9,6 +9,8 @@ import { logEvents } from '../engine/log-events';
 import { resolveJobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
+import { WorkerPool, WorkerTargetError } from '../workers/worker-pool';
+import { WorkerTarget } from './job-definition';
 
 /** A name in the interval or timeout registry: a decorated job's timer, or a timer the user added. */
 export type TimerEntry = { driver: TimerDriver } | { handle: unknown };
@@ -39,6 +41,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   readonly timeouts = new Map<string, TimerEntry>();
   /** Set once decorated methods were discovered, so a second module instance does not add them again. */
   discovered = false;
+  private pool: WorkerPool | undefined;
   private readonly logger = new Logger('Scheduler');
   /** The options as the first import gave them. */
   private given: ScheduleModuleOptions | undefined;
@@ -46,6 +49,9 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   private constructor(readonly options: ResolvedModuleOptions) {
     if (options.shutdownTimeout !== undefined && !(Number.isFinite(options.shutdownTimeout) && options.shutdownTimeout >= 0)) {
       throw new InvalidScheduleError('', 'shutdownTimeout', options.shutdownTimeout, 'must be a finite number of milliseconds, 0 or more.');
+    }
+    if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1)) {
+      throw new InvalidScheduleError('', 'workers', options.workers, 'must be a whole number, 1 or more.');
     }
     try {
       resolveJobOptions('', options.defaults);
@@ -91,11 +97,43 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     if (this.scheduler.state === 'running' || this.scheduler.state === 'stopping') await this.scheduler.shutdown();
+    await this.pool?.close();
+    this.pool = undefined;
     for (const entries of [this.intervals, this.timeouts]) {
       for (const entry of entries.values()) if ('handle' in entry) clearTimeout(entry.handle as ReturnType<typeof setTimeout>);
       entries.clear();
     }
     this.cronJobs.clear();
+  }
+
+  /** The pool of worker threads for off-thread jobs, started on first use. */
+  workerPool(): WorkerPool {
+    return (this.pool ??= new WorkerPool(this.options.workers));
+  }
+
+  /**
+   * Resolves a worker module from the working directory and checks, in a worker thread, that it
+   * exports the function. Throws `InvalidScheduleError` naming `worker.module` or `worker.export`.
+   */
+  async workerTarget(job: string, worker: WorkerTarget): Promise<{ module: string; exportName: string }> {
+    if (typeof worker !== 'object' || worker === null || typeof worker.module !== 'string') {
+      throw new InvalidScheduleError(job, 'worker', worker, 'must be { module, export? } with module a path or package name.');
+    }
+    const exportName = worker.export ?? 'default';
+    let module: string;
+    try {
+      module = require.resolve(worker.module, { paths: [process.cwd()] });
+    } catch {
+      throw new InvalidScheduleError(job, 'worker.module', worker.module, `cannot be found from ${process.cwd()}.`);
+    }
+    try {
+      await this.workerPool().check(module, exportName);
+    } catch (error) {
+      if (!(error instanceof WorkerTargetError)) throw error;
+      const field = error.missing === 'export' ? 'worker.export' : 'worker.module';
+      throw new InvalidScheduleError(job, field, field === 'worker.export' ? exportName : worker.module, `cannot be used: ${error.message}.`);
+    }
+    return { module, exportName };
   }
 
   /** Removes the engine job `name` and every registry name that points at it. */

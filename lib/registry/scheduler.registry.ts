@@ -4,7 +4,11 @@ import { CronJob } from '../compat/cron-job';
 import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
 import { DUPLICATE_SCHEDULER, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
 import { DuplicateJobError, InvalidScheduleError, JobNotFoundError } from '../errors';
-import { JobInfo } from '../engine/job';
+import { JobHandler, JobInfo } from '../engine/job';
+import { assertKnownJobOptionKeys } from '../engine/job-options';
+import { JobTargets } from '../discovery/job-targets';
+import { assertCloneableArgs, assertJsonArgs } from './job-args';
+import { AddJobDefinition, buildTrigger, TriggerDefinition } from './job-definition';
 import { SchedulerEvent } from '../events';
 import { SchedulerCore, TimerEntry } from './scheduler-core';
 
@@ -29,7 +33,10 @@ export class SchedulerRegistry {
   /** Every event of the scheduler: job added, run started, failed, missed… */
   readonly events$: Observable<SchedulerEvent>;
 
-  constructor(private readonly core: SchedulerCore) {
+  constructor(
+    private readonly core: SchedulerCore,
+    private readonly targets: JobTargets,
+  ) {
     this.events$ = new Observable<SchedulerEvent>((subscriber) => core.scheduler.on((event) => subscriber.next(event)));
   }
 
@@ -117,6 +124,50 @@ export class SchedulerRegistry {
   /** Stops a timeout and removes it. */
   deleteTimeout(name: string): void {
     this.deleteTimer(this.core.timeouts, 'Timeout', name);
+  }
+
+  /**
+   * Adds a job at run time: a trigger (`{ cron }`, `{ every }` or `{ at }`), exactly one of a
+   * provider method (`target`), a function (`handler`) or a worker module (`worker`), and any job
+   * options. Rejects with `InvalidScheduleError` (naming the field), `JobTargetNotAllowedError` or
+   * `DuplicateJobError`; nothing is added then.
+   */
+  async addJob(definition: AddJobDefinition): Promise<JobInfo> {
+    const { name, trigger, target, handler, worker, args = [], paused, ...options } = definition;
+    if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(String(name), 'name', name, 'must be a non-empty string.');
+    if (this.core.scheduler.has(name)) throw new DuplicateJobError(name);
+    assertKnownJobOptionKeys(name, options);
+    const built = buildTrigger(name, trigger, this.core.scheduler.clock.now());
+    const given = [target, handler, worker].filter((value) => value !== undefined);
+    if (given.length !== 1) {
+      throw new InvalidScheduleError(name, 'target', given.length, 'targets were given: give exactly one of target, handler or worker.');
+    }
+    let run: JobHandler;
+    let description: string;
+    if (target !== undefined) {
+      assertJsonArgs(name, args);
+      const resolved = this.targets.resolve(name, target);
+      run = (context) => resolved.invoke(context, args);
+      description = resolved.description;
+    } else if (handler !== undefined) {
+      if (typeof handler !== 'function') throw new InvalidScheduleError(name, 'handler', handler, 'must be a function.');
+      run = (context) => handler(context, ...args);
+      description = 'handler';
+    } else {
+      assertCloneableArgs(name, args);
+      const { module, exportName } = await this.core.workerTarget(name, worker!);
+      const pool = this.core.workerPool();
+      run = (context) => pool.run(module, exportName, args, context);
+      description = `worker ${module}#${exportName}`;
+    }
+    return this.core.scheduler.add({ name, trigger: built, handler: run, options, paused, meta: { kind: 'dynamic', target: description } });
+  }
+
+  /** Gives a job of any kind a new trigger (`{ cron }`, `{ every }` or `{ at }`); an interval counts from now. */
+  rescheduleJob(name: string, trigger: TriggerDefinition): JobInfo {
+    if (!this.core.scheduler.has(name)) throw new JobNotFoundError(name);
+    this.core.scheduler.reschedule(name, buildTrigger(name, trigger, this.core.scheduler.clock.now()));
+    return this.core.scheduler.info(name);
   }
 
   /** A snapshot of one job (any kind): trigger, options, next and last run, recent history. */

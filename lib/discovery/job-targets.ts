@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
+import { getJobHandler, getSchedules } from '../decorators/schedule-metadata';
+import { describeValue, InvalidScheduleError, JobTargetNotAllowedError } from '../errors';
+import { JobContext } from '../engine/job-context';
+import { ProviderTarget } from '../registry/job-definition';
+
+/** A provider method a job may call, found and checked. */
+export interface ResolvedTarget {
+  /** `ClassName.method`, for messages and job info. */
+  readonly description: string;
+  /** Calls the method on the provider's live instance. */
+  invoke(context: JobContext, args: readonly unknown[]): unknown;
+}
+
+/**
+ * Finds the provider method a job refers to by provider (class, class name or token) and handler
+ * name. Only methods declared as job handlers — `@JobHandler()`, or a schedule decorator — may be
+ * called: a job is data, and data must not be able to call arbitrary code.
+ */
+@Injectable()
+export class JobTargets {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+  ) {}
+
+  /** Throws {@link InvalidScheduleError} if the provider or method does not exist, {@link JobTargetNotAllowedError} if it is not a handler. */
+  resolve(job: string, target: ProviderTarget): ResolvedTarget {
+    if (typeof target !== 'object' || target === null) {
+      throw new InvalidScheduleError(job, 'target', target, 'must be { provider, method }.');
+    }
+    const wrapper = this.provider(job, target.provider);
+    const instance = wrapper.instance as Record<string, unknown>;
+    const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
+    const className = (prototype.constructor as { name?: string } | undefined)?.name || String(wrapper.name);
+    const method = this.method(job, prototype, className, target.method);
+    return {
+      description: `${className}.${method}`,
+      invoke: (context, args) => {
+        // The live instance, read at each run.
+        const live = wrapper.instance as Record<string, (...params: unknown[]) => unknown>;
+        return live[method](context, ...args);
+      },
+    };
+  }
+
+  private provider(job: string, provider: ProviderTarget['provider']): InstanceWrapper {
+    const kind = typeof provider;
+    if (kind !== 'function' && kind !== 'string' && kind !== 'symbol') {
+      throw new InvalidScheduleError(job, 'target.provider', provider, 'must be a provider class or an injection token.');
+    }
+    const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
+    let matches = wrappers.filter((wrapper) => wrapper.token === provider || (kind === 'function' && wrapper.metatype === provider));
+    // A class is stored by its name: find it by name when the token is not the name itself.
+    if (matches.length === 0 && kind === 'string') matches = wrappers.filter((wrapper) => wrapper.metatype?.name === provider && typeof wrapper.token === 'function');
+    const unique = [...new Set(matches.map((wrapper) => wrapper.instance))];
+    if (matches.length === 0 || !matches[0].instance) {
+      throw new InvalidScheduleError(job, 'target.provider', provider, 'is not a provider of this application.');
+    }
+    if (unique.length > 1) {
+      throw new InvalidScheduleError(job, 'target.provider', provider, 'names more than one provider; use its injection token.');
+    }
+    if (!matches[0].isDependencyTreeStatic()) {
+      throw new InvalidScheduleError(job, 'target.provider', provider, 'is request-scoped or transient; jobs need a provider with one instance.');
+    }
+    return matches[0];
+  }
+
+  private method(job: string, prototype: Record<string, unknown>, className: string, name: string): string {
+    if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(job, 'target.method', name, 'must be a handler name.');
+    const methods = this.scanner.getAllMethodNames(prototype);
+    const named = methods.find((method) => getJobHandler(prototype[method])?.name === name);
+    if (named) return named;
+    if (!methods.includes(name)) {
+      throw new InvalidScheduleError(job, 'target.method', name, `is not a method of ${className}.`);
+    }
+    const handler = getJobHandler(prototype[name]);
+    if (handler?.name !== undefined && handler.name !== name) {
+      throw new JobTargetNotAllowedError(job, `${className}.${name}`, `its handler name is ${describeValue(handler.name)}.`);
+    }
+    if (!handler && getSchedules(prototype[name]).length === 0) {
+      throw new JobTargetNotAllowedError(job, `${className}.${name}`, 'the method is not marked @JobHandler() nor scheduled with a decorator.');
+    }
+    return name;
+  }
+}

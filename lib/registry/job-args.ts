@@ -1,0 +1,69 @@
+import { InvalidScheduleError } from '../errors';
+
+/** Keys refused in JSON arguments: they would reach an object's prototype when merged elsewhere. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Checks that `args` is an array of plain JSON values (null, booleans, finite numbers, strings,
+ * arrays, plain objects), as a stored job needs; throws {@link InvalidScheduleError} naming the
+ * path of the first value that is not (`args[1].when`).
+ */
+export function assertJsonArgs(job: string, args: unknown): void {
+  if (!Array.isArray(args)) throw new InvalidScheduleError(job, 'args', args, 'must be an array.');
+  const visit = (value: unknown, path: string, seen: Set<object>): void => {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new InvalidScheduleError(job, path, value, 'is not a JSON value (numbers must be finite).');
+      return;
+    }
+    if (typeof value !== 'object') throw new InvalidScheduleError(job, path, value, `is not a JSON value (${typeof value}).`);
+    if (seen.has(value)) throw new InvalidScheduleError(job, path, '[Circular]', 'is a circular reference.');
+    seen.add(value);
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => visit(item, `${path}[${index}]`, seen));
+    } else {
+      const prototype = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) {
+        throw new InvalidScheduleError(job, path, value, `is not a plain JSON object (it is a ${prototype?.constructor?.name ?? 'class instance'}).`);
+      }
+      for (const key of Object.keys(value)) {
+        if (FORBIDDEN_KEYS.has(key)) throw new InvalidScheduleError(job, `${path}.${key}`, key, 'is a key that JSON arguments may not use.');
+        visit((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
+      }
+    }
+    seen.delete(value);
+  };
+  visit(args, 'args', new Set());
+}
+
+/**
+ * Checks that `args` survives `structuredClone`, as anything sent to a worker thread must; throws
+ * {@link InvalidScheduleError} naming the path of the deepest field that cannot cross (`args[1].file`).
+ */
+export function assertCloneableArgs(job: string, args: unknown): void {
+  if (!Array.isArray(args)) throw new InvalidScheduleError(job, 'args', args, 'must be an array.');
+  const found = uncloneable(args, 'args');
+  if (found) {
+    throw new InvalidScheduleError(job, found.path, found.value, `cannot be sent to a worker thread: ${found.error.message}`, { cause: found.error });
+  }
+}
+
+/**
+ * The value that `structuredClone` refuses, with its path, or `null` if it takes the whole. Arrays
+ * and plain objects are searched further; anything else (a file handle, a socket) is the culprit.
+ */
+function uncloneable(value: unknown, path: string): { path: string; value: unknown; error: Error } | null {
+  try {
+    structuredClone(value);
+    return null;
+  } catch (error) {
+    const prototype = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : undefined;
+    if (Array.isArray(value) || prototype === Object.prototype || prototype === null) {
+      for (const [key, child] of Object.entries(value as object)) {
+        const found = uncloneable(child, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);
+        if (found) return found;
+      }
+    }
+    return { path, value, error: error as Error };
+  }
+}

@@ -1,0 +1,78 @@
+import { Type } from '@nestjs/common';
+import { InvalidScheduleError } from '../errors';
+import { JobContext } from '../engine/job-context';
+import { JobOptions } from '../engine/job-options';
+import { CronTrigger } from '../triggers/cron.trigger';
+import { DateLike, dateTrigger } from '../triggers/date.trigger';
+import { intervalTrigger } from '../triggers/interval.trigger';
+import { Trigger } from '../triggers/trigger';
+
+/** When a job added at run time fires: a cron expression, a fixed interval, or once at a date. */
+export type TriggerDefinition =
+  | { cron: string; timeZone?: string; utcOffset?: number }
+  | { every: number }
+  | { at: DateLike };
+
+/** A provider method, named by the provider's class or injection token. */
+export interface ProviderTarget {
+  /** The provider's class, or its injection token (a string, or a symbol for jobs that are not stored). */
+  provider: Type<unknown> | string | symbol;
+  /** The handler: the name given to `@JobHandler(name)`, or the method's own name. */
+  method: string;
+}
+
+/** A function exported by a module, run in a worker thread. */
+export interface WorkerTarget {
+  /** The module: an absolute path, or a package name resolvable from the working directory. */
+  module: string;
+  /** The exported function's name. Default `'default'`. */
+  export?: string;
+}
+
+/**
+ * A job added at run time with `SchedulerRegistry.addJob()`: a name, a trigger, exactly one of
+ * `target`, `handler` or `worker`, and any job options.
+ *
+ * ```ts
+ * await registry.addJob({ name: 'cleanup', trigger: { cron: '0 3 * * *' }, target: { provider: CleanupService, method: 'run' }, args: [30] });
+ * await registry.addJob({ name: 'ping', trigger: { every: 5_000 }, handler: () => this.ping() });
+ * await registry.addJob({ name: 'hash', trigger: { every: 60_000 }, worker: { module: require.resolve('./hash.worker') }, args: ['/data'] });
+ * ```
+ */
+export interface AddJobDefinition extends JobOptions {
+  name: string;
+  trigger: TriggerDefinition;
+  /** A provider method marked `@JobHandler()` (or carrying a schedule decorator), called as `method(context, ...args)`. */
+  target?: ProviderTarget;
+  /** A function in this process, called as `handler(context, ...args)`. */
+  handler?: (context: JobContext, ...args: any[]) => unknown;
+  /** A function run in a worker thread, called as `fn(context, ...args)`; see the README on off-thread jobs. */
+  worker?: WorkerTarget;
+  /** Arguments after the context: JSON values for a `target`, values that survive `structuredClone` for a `worker`. */
+  args?: unknown[];
+  /** Add the job paused; start it with `resumeJob`. */
+  paused?: boolean;
+}
+
+/** The fields of an {@link AddJobDefinition} that are not job options. */
+export const DEFINITION_KEYS = ['name', 'trigger', 'target', 'handler', 'worker', 'args', 'paused'] as const;
+
+/** Builds the trigger of a job added at run time; throws {@link InvalidScheduleError} naming the field. */
+export function buildTrigger(job: string, trigger: unknown, now: number): Trigger {
+  if (typeof trigger !== 'object' || trigger === null) {
+    throw new InvalidScheduleError(job, 'trigger', trigger, 'must be an object with one of cron, every or at.');
+  }
+  const kinds = (['cron', 'every', 'at'] as const).filter((key) => key in trigger);
+  if (kinds.length !== 1) {
+    throw new InvalidScheduleError(job, 'trigger', trigger, 'must have exactly one of cron, every or at.');
+  }
+  const spec = trigger as Record<string, unknown>;
+  switch (kinds[0]) {
+    case 'cron':
+      return CronTrigger.create(job, spec.cron, { timeZone: spec.timeZone as string | undefined, utcOffset: spec.utcOffset as number | undefined });
+    case 'every':
+      return intervalTrigger(job, spec.every, 'trigger.every');
+    case 'at':
+      return dateTrigger(job, 'trigger.at', spec.at, now);
+  }
+}
