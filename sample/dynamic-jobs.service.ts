@@ -1,24 +1,56 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { join } from 'node:path';
 import { CronJob, SchedulerRegistry } from 'nestjs-metronome';
+import { ReportsService } from './reports.service';
 
-/** A job added at run time through the registry, as with @nestjs/schedule, and the event stream. */
+/** Jobs added at run time, the control calls, and the event stream. */
 @Injectable()
 export class DynamicJobs implements OnApplicationBootstrap {
   private readonly logger = new Logger(DynamicJobs.name);
 
   constructor(private readonly registry: SchedulerRegistry) {}
 
-  onApplicationBootstrap() {
-    const job = new CronJob('*/15 * * * * *', () => this.logger.log('dynamic job ran'));
+  async onApplicationBootstrap() {
+    // As with @nestjs/schedule: a CronJob added through the registry.
+    const job = new CronJob('*/15 * * * * *', () => this.logger.log('dynamic cron job ran'));
     this.registry.addCronJob('dynamic', job);
     job.start();
-    this.logger.log(`dynamic job added; next run at ${job.nextDate().toISO()}`);
+
+    // A provider method marked @JobHandler, with JSON arguments.
+    await this.registry.addJob({ name: 'cleanup', trigger: { cron: '*/30 * * * * *' }, target: { provider: ReportsService, method: 'cleanup' }, args: [30] });
+    // A function in this process.
+    await this.registry.addJob({ name: 'heartbeat', trigger: { every: 5_000 }, handler: () => this.logger.log('heartbeat'), overlap: 'allow' });
+    // CPU-bound work in a worker thread; only the arguments cross.
+    await this.registry.addJob({
+      name: 'checksum',
+      trigger: { every: 12_000 },
+      worker: { module: join(__dirname, 'workers', 'checksum.js'), export: 'checksum' },
+      args: [__filename, 200_000],
+      timeoutMs: 10_000,
+    });
+
     this.logger.log(`jobs: ${this.registry.listJobs().map((info) => `${info.name} (${info.trigger})`).join(', ')}`);
 
-    // Every event of the scheduler is on one stream; here, its lifecycle.
+    // Every event of the scheduler is on one stream; here, the lifecycle and the control calls.
     this.registry.events$.subscribe((event) => {
       if (event.type === 'scheduler.stopping') this.logger.log(`stopping; waiting for ${event.inFlight} run(s) in flight`);
       if (event.type === 'scheduler.stopped') this.logger.log('stopped; no timer left');
+      if (event.type.startsWith('job.') && 'job' in event) this.logger.log(`${event.type}: ${event.job}`);
     });
+
+    this.tour();
+  }
+
+  /** The control calls, one after another. */
+  private tour() {
+    const at = (seconds: number, step: () => unknown) => setTimeout(() => void step(), seconds * 1_000).unref();
+    at(8, () => this.registry.pauseJob('heartbeat'));
+    at(18, () => this.registry.resumeJob('heartbeat')); // ticks missed in the pause run once (misfire 'once')
+    at(20, () => this.registry.triggerJob('cleanup')); // run now
+    at(22, () => this.registry.rescheduleJob('heartbeat', { every: 3_000 }));
+    at(25, () => this.logger.log(`heartbeat: ${JSON.stringify(this.registry.getJob('heartbeat').history.slice(-2))}`));
+    at(40, () => this.registry.removeJob('heartbeat'));
+    at(45, () => this.registry.pause()); // the whole scheduler
+    at(50, () => this.registry.resume());
   }
 }

@@ -1,26 +1,34 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Cron, CronExpression, Interval, JobContext, Timeout } from 'nestjs-metronome';
+import { Cron, CronExpression, Interval, JobContext, JobHandler, Timeout } from 'nestjs-metronome';
 
-/** Decorated jobs: a cron job in a time zone, an interval, a one-off timeout. */
+/** Decorated jobs, each showing some job options. */
 @Injectable()
 export class ReportsService {
   private readonly logger = new Logger(ReportsService.name);
+  private flakyCalls = 0;
 
   /** Every 10 seconds, read in Paris time; the context says which tick this run is for. */
-  @Cron('*/10 * * * * *', { name: 'report', timeZone: 'Europe/Paris' })
-  report({ scheduledAt }: JobContext) {
-    this.logger.log(`report for the tick of ${scheduledAt.toISOString()}`);
+  @Cron('*/10 * * * * *', { name: 'report', timeZone: 'Europe/Paris', jitterMs: 500 })
+  report({ scheduledAt, firedAt }: JobContext) {
+    this.logger.log(`report for the tick of ${scheduledAt.toISOString()} (started ${firedAt.getTime() - scheduledAt.getTime()} ms after it: jitter)`);
   }
 
   /**
    * Every 7 seconds a job that takes 4 seconds and listens to its abort signal: stop the sample
-   * while it runs to see the graceful shutdown wait for it.
+   * while it runs to see the graceful shutdown wait for it. `overlap: 'skip'` is the default.
    */
-  @Interval('export', 7_000)
+  @Interval('export', 7_000, { timeoutMs: 6_000 })
   async export({ signal }: JobContext) {
     this.logger.log('export started');
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     this.logger.log(signal.aborted ? 'export finished after the shutdown signal' : 'export finished');
+  }
+
+  /** Fails twice, then succeeds: the retries count up in `attempt`. */
+  @Interval('flaky', 20_000, { retry: { attempts: 3, backoffMs: 1_000, factor: 2 } })
+  flaky({ attempt }: JobContext) {
+    if (++this.flakyCalls % 3 !== 0) throw new Error(`flaky failed on attempt ${attempt}`);
+    this.logger.log(`flaky succeeded on attempt ${attempt}`);
   }
 
   /** Once, three seconds after start. */
@@ -29,9 +37,15 @@ export class ReportsService {
     this.logger.log('caches warmed up');
   }
 
-  /** The peer's ready-made expressions work as they are. */
-  @Cron(CronExpression.EVERY_MINUTE, { name: 'minutely' })
+  /** The peer's ready-made expressions work as they are; this one runs three times, then completes. */
+  @Cron(CronExpression.EVERY_MINUTE, { name: 'minutely', maxRuns: 3 })
   minutely() {
     this.logger.log('a minute went by');
+  }
+
+  /** A method that jobs added at run time may call, by class and handler name, with JSON arguments. */
+  @JobHandler('cleanup')
+  cleanUp(_context: JobContext, olderThanDays: number) {
+    this.logger.log(`cleaning up what is older than ${olderThanDays} days`);
   }
 }

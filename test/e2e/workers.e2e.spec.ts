@@ -93,7 +93,7 @@ describe('worker jobs', () => {
     while (spin.calls() === 0) await new Promise((resolve) => setImmediate(resolve));
     await clock.advanceAsync(1_000);
     await run;
-    expect(events.filter((e) => e.job === 'spin' && e.type.startsWith('run.')).map((e) => e.type)).toEqual(['run.started', 'run.timed-out']);
+    expect(events.filter((e) => 'job' in e && e.job === 'spin' && e.type.startsWith('run.')).map((e) => e.type)).toEqual(['run.started', 'run.timed-out']);
     expect(registry.getJob('spin')).toMatchObject({ running: 0, lastOutcome: 'timed-out' });
     const sum = cells();
     await registry.addJob({ name: 'after', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [sum.shared, 1, 1] });
@@ -116,7 +116,7 @@ describe('worker jobs', () => {
     while (calls() === 0) await new Promise((resolve) => setImmediate(resolve));
     await app.close();
     expect(value()).toBe(42);
-    expect(events.filter((e) => e.job === 'until-aborted' && e.type === 'run.succeeded')).toHaveLength(1);
+    expect(events.filter((e) => 'job' in e && e.job === 'until-aborted' && e.type === 'run.succeeded')).toHaveLength(1);
   });
 });
 

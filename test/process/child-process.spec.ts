@@ -21,6 +21,7 @@ describe('the built package', () => {
       format: file.endsWith('.mjs') ? 'esm' : 'cjs',
       fired: ['2026-01-01T00:01:00.000Z', '2026-01-01T00:02:00.000Z'],
       jobs: ['minutely'],
+      ...(file.endsWith('.cjs') ? { workerSum: 42 } : {}),
     });
   });
 });
