@@ -37,6 +37,15 @@ export interface SchedulerStoppedEvent extends EventBase {
   abandoned: string[];
 }
 
+/** The whole scheduler was paused: no tick runs until it resumes. */
+export interface SchedulerPausedEvent extends EventBase {
+  type: 'scheduler.paused';
+}
+/** The scheduler resumed after a pause; ticks that fell in it went through each job's misfire policy. */
+export interface SchedulerResumedEvent extends EventBase {
+  type: 'scheduler.resumed';
+}
+
 /** A job was added. */
 export interface JobAddedEvent extends JobEventBase {
   type: 'job.added';
@@ -90,12 +99,13 @@ export interface RunTimedOutEvent extends RunEventBase {
   willRetry: boolean;
 }
 /**
- * A run did not happen: a tick came while the job was still running (`overlap: 'skip'`), or a
- * held-back run or a retry came due while the job or the scheduler was paused.
+ * A run did not happen: a tick came while the job was still running (`overlap`), a held-back run
+ * or a retry came due while the job or the scheduler was paused (`paused`), or the job already
+ * made its `maxRuns` (`completed`).
  */
 export interface RunSkippedEvent extends RunEventBase {
   type: 'run.skipped';
-  reason: 'overlap' | 'paused';
+  reason: 'overlap' | 'paused' | 'completed';
   /** How many ticks in a row were skipped so far, this one included. */
   consecutive: number;
 }
@@ -120,6 +130,8 @@ export type SchedulerEvent =
   | SchedulerStartedEvent
   | SchedulerStoppingEvent
   | SchedulerStoppedEvent
+  | SchedulerPausedEvent
+  | SchedulerResumedEvent
   | JobAddedEvent
   | JobRemovedEvent
   | JobPausedEvent

@@ -1,9 +1,11 @@
 import { TimerHandle } from '../engine/clock';
 import { Job, Waker } from '../engine/job';
 import { Scheduler } from '../engine/scheduler';
+import { IntervalTrigger } from '../triggers/interval.trigger';
 
 interface RephasableTimer {
   _repeat?: unknown;
+  _destroyed?: unknown;
   refresh?(): unknown;
 }
 
@@ -30,11 +32,10 @@ export class TimerDriver implements Waker {
   /** When the repeating timer first fires: it fires every period from then. */
   private phase = 0;
 
-  constructor(
-    private readonly scheduler: Scheduler,
-    /** The interval's period; `null` for a timeout. */
-    private readonly periodMs: number | null,
-  ) {}
+  /** The period of the repeating timer, when there is one. */
+  private periodMs = 0;
+
+  constructor(private readonly scheduler: Scheduler) {}
 
   /** The timer that wakes the job now (or last did), as `clearInterval`/`clearTimeout` accept it. */
   get current(): TimerHandle | null {
@@ -44,8 +45,11 @@ export class TimerDriver implements Waker {
   schedule(job: Job, at: number): void {
     const { clock } = this.scheduler;
     const delay = Math.max(0, at - clock.now());
-    if (this.handle !== null && this.repeating) {
-      const timer = this.handle as RephasableTimer;
+    // An interval (as rescheduled, maybe) repeats on one timer; anything else wakes once.
+    const period = job.trigger instanceof IntervalTrigger ? job.trigger.periodMs : null;
+    const timer = this.handle as RephasableTimer | null;
+    // A Node timer cleared with clearInterval is replaced only when the job is armed again (resumed).
+    if (this.repeating && period === this.periodMs && timer !== null && timer._destroyed !== true) {
       // Node re-arms an interval `_repeat` ms after its callback began: aim that at the next tick.
       // Set on every wake-up, so that one off-period correction never outlives its tick.
       if (typeof timer._repeat === 'number') {
@@ -53,16 +57,17 @@ export class TimerDriver implements Waker {
         return;
       }
       // A timer that does not drift (fake timers) still fires on its own grid: keep it if `at` is on it.
-      if ((at - this.phase) % this.periodMs! === 0) return;
+      if ((at - this.phase) % this.periodMs === 0) return;
     }
     this.cancel();
-    if (this.periodMs !== null && delay <= clock.maxDelay) {
+    if (period !== null && delay <= clock.maxDelay) {
       // A repeating timer whose first wake-up is `delay` away. Node's can be re-phased at every
       // wake-up; a timer that cannot (fake timers) is only kept when it is on the grid already.
       const handle = clock.setTimer(() => this.scheduler.wake(job), Math.max(1, delay), { repeat: true, unref: job.options.unref });
-      if (typeof (handle as RephasableTimer)._repeat === 'number' || delay === this.periodMs) {
+      if (typeof (handle as RephasableTimer)._repeat === 'number' || delay === period) {
         this.handle = handle;
         this.repeating = true;
+        this.periodMs = period;
         this.phase = at;
         return;
       }

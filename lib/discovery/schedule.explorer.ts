@@ -120,7 +120,7 @@ export class ScheduleExplorer implements OnModuleInit {
     assertKnownJobOptionKeys(name, options);
     const scheduler = this.core.scheduler;
     const period = validateDelay(name, kind, ms);
-    const driver = new TimerDriver(scheduler, kind === 'interval' ? period : null);
+    const driver = new TimerDriver(scheduler);
     const trigger = kind === 'interval' ? new IntervalTrigger(period) : new DelayTrigger(period);
     scheduler.add({ name, trigger, handler, options, waker: driver, meta });
     (kind === 'interval' ? this.core.intervals : this.core.timeouts).set(name, { driver });

@@ -83,6 +83,9 @@ const KNOWN_KEYS = new Set(['overlap', 'misfire', 'jitterMs', 'startAt', 'endAt'
  */
 export function resolveJobOptions(job: string, options: JobOptions = {}, defaults: JobOptions = {}): ResolvedJobOptions {
   const pick = <K extends keyof JobOptions>(key: K): JobOptions[K] => (options[key] !== undefined ? options[key] : defaults[key]);
+  for (const [field, keys] of Object.entries(NESTED_KEYS)) {
+    for (const source of [defaults, options]) assertObjectWithKeys(job, field, source[field as keyof typeof NESTED_KEYS], keys);
+  }
   const misfire = { ...defaults.misfire, ...options.misfire };
   const retry = pick('retry');
   const resolved: ResolvedJobOptions = {
@@ -120,6 +123,19 @@ export function assertKnownJobOptionKeys(job: string, options: object, extra: re
     if (!KNOWN_KEYS.has(key) && !extra.includes(key)) {
       throw new InvalidScheduleError(job, key, (options as Record<string, unknown>)[key], 'is not a known job option.');
     }
+  }
+}
+
+const NESTED_KEYS = { misfire: ['graceMs', 'policy', 'maxCatchUp'], retry: ['attempts', 'backoffMs', 'factor'] } as const;
+
+/** An optional nested option must be an object with only the known keys. */
+function assertObjectWithKeys(job: string, field: string, value: unknown, keys: readonly string[]): void {
+  if (value == null) return;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidScheduleError(job, field, value, `must be an object with ${keys.join(', ')}.`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) throw new InvalidScheduleError(job, `${field}.${key}`, (value as Record<string, unknown>)[key], 'is not a known option.');
   }
 }
 

@@ -95,8 +95,8 @@ export class Job implements QueueEntry {
   /** The tick the job waits for; `null` when not armed or exhausted. */
   nextTick: number | null = null;
   running = 0;
-  /** Retries waiting for their time. */
-  retriesPending = 0;
+  /** Retries waiting for their time, as timer-queue entries. */
+  retries: Set<QueueEntry> | null = null;
   backlog: PendingRun[] | null = null;
   /** Called once no run is in flight (see `Scheduler.whenIdle`). */
   idleWaiters: Array<() => void> | null = null;
@@ -125,7 +125,7 @@ export class Job implements QueueEntry {
 
   /** Whether a run is going or a retry is waiting: what `overlap` looks at. */
   get busy(): boolean {
-    return this.running > 0 || this.retriesPending > 0;
+    return this.running > 0 || (this.retries?.size ?? 0) > 0;
   }
 
   record(run: RunRecord): void {

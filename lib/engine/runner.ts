@@ -50,9 +50,16 @@ class ActiveRun {
     readonly scheduledAt: number,
     readonly startedAt: number,
     readonly attempt: number,
-    readonly onDone: (() => void) | undefined,
+    private onDone: (() => void) | undefined,
   ) {
     this.context = new RunContext(job.name, scheduledAt, startedAt, attempt);
+  }
+
+  /** Tells whoever waits on the run that its outcome is known (once: at timeout or when it settles). */
+  done(): void {
+    const onDone = this.onDone;
+    this.onDone = undefined;
+    onDone?.();
   }
 }
 
@@ -100,9 +107,14 @@ export class Runner {
     return new Promise((resolve) => (job.idleWaiters ??= []).push(resolve));
   }
 
-  /** Queues runs to go one after another, whatever the overlap policy (missed ticks caught up). */
-  enqueue(job: Job, runs: PendingRun[]): void {
-    (job.backlog ??= []).push(...runs);
+  /**
+   * Queues missed ticks to run one after another. At most `limit` wait at any time: the oldest
+   * beyond are dropped, reported skipped.
+   */
+  enqueue(job: Job, runs: PendingRun[], limit: number): void {
+    const backlog = (job.backlog ??= []);
+    backlog.push(...runs);
+    while (backlog.length > limit) this.skip(job, backlog.shift()!, 'overlap');
     if (!job.busy) this.next(job);
   }
 
@@ -137,7 +149,7 @@ export class Runner {
   }
 
   /** Reports a run that does not happen, and lets its caller go. */
-  private skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused'): void {
+  private skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused' | 'completed'): void {
     const consecutive = ++job.skipped;
     this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
     run.onDone?.();
@@ -145,7 +157,10 @@ export class Runner {
 
   private start(job: Job, scheduledAt: number, attempt: number, onDone?: () => void): void {
     const { maxRuns, timeoutMs } = job.options;
-    if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) return onDone?.();
+    if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) {
+      this.host.complete(job, 'max-runs');
+      return this.skip(job, { scheduledAt, attempt, onDone }, 'completed');
+    }
     const startedAt = this.clock.now();
     const run = new ActiveRun(job, scheduledAt, startedAt, attempt, onDone);
     this.inFlight.add(run);
@@ -183,6 +198,8 @@ export class Runner {
     const willRetry = this.retry(run);
     this.record(run, 'timed-out');
     this.events.emit('run.timed-out', () => ({ at: this.now(), job: run.job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, timeoutMs, willRetry }));
+    // The outcome is known; the slot stays taken until the handler settles.
+    run.done();
   }
 
   private settle(run: ActiveRun, error: unknown, failed: boolean): void {
@@ -200,7 +217,7 @@ export class Runner {
         this.events.emit('run.succeeded', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, durationMs }));
       }
     }
-    run.onDone?.();
+    run.done();
     if (job.running === 0 && job.idleWaiters) {
       const waiters = job.idleWaiters;
       job.idleWaiters = null;
@@ -226,9 +243,8 @@ export class Runner {
     const retry = job.options.retry;
     if (!retry || run.attempt > retry.attempts || job.removed || !this.host.accepting()) return false;
     const delay = retry.backoffMs * retry.factor ** (run.attempt - 1);
-    job.retriesPending++;
-    const task = new TimerTask(() => {
-      job.retriesPending--;
+    const task: TimerTask = new TimerTask(() => {
+      job.retries!.delete(task);
       if (job.removed || !this.host.accepting()) return;
       const pending = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1 };
       if (this.host.paused(job)) return this.skip(job, pending, 'paused');
@@ -236,8 +252,15 @@ export class Runner {
       if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
       else this.start(job, pending.scheduledAt, pending.attempt);
     }, job.ref);
+    (job.retries ??= new Set()).add(task);
     this.queue.schedule(task, this.clock.now() + delay);
     return true;
+  }
+
+  /** Forgets a removed job's waiting retries, so their timers go too. */
+  cancelRetries(job: Job): void {
+    for (const task of job.retries ?? []) this.queue.cancel(task);
+    job.retries = null;
   }
 
   private record(run: ActiveRun, outcome: 'succeeded' | 'failed' | 'timed-out', error?: unknown): void {

@@ -179,21 +179,22 @@ export class Scheduler {
    */
   resume(name: string, { skipMissed = false }: { skipMissed?: boolean } = {}): void {
     const job = this.get(name);
-    if (!job.paused || job.completed) return;
+    if (!job.paused) return;
     job.paused = false;
-    if (this.currentState === 'running') {
-      const now = this.clock.now();
-      if (skipMissed || job.nextTick === null) this.arm(job, now);
-      else if (job.nextTick <= now && !this.paused) this.process(job, now);
-      else this.schedule(job, job.nextTick);
-    }
     this.events.emit('job.resumed', () => ({ at: this.now(), job: name }));
+    if (this.currentState !== 'running' || job.completed) return;
+    const now = this.clock.now();
+    if (skipMissed || job.nextTick === null) this.arm(job, now);
+    else if (job.nextTick <= now && !this.paused) this.process(job, now);
+    else this.schedule(job, job.nextTick);
   }
 
   /** Pauses every job; ticks that fall in the pause go through each job's misfire policy on {@link resumeAll}. */
   pauseAll(): void {
     this.assertRunning('pause the scheduler');
+    if (this.paused) return;
     this.paused = true;
+    this.events.emit('scheduler.paused', () => ({ at: this.now() }));
   }
 
   /** Resumes after {@link pauseAll}. */
@@ -201,6 +202,7 @@ export class Scheduler {
     this.assertRunning('resume the scheduler');
     if (!this.paused) return;
     this.paused = false;
+    this.events.emit('scheduler.resumed', () => ({ at: this.now() }));
     const now = this.clock.now();
     for (const job of this.jobs.values()) {
       if (job.paused || job.completed || job.nextTick === null) continue;
@@ -228,12 +230,13 @@ export class Scheduler {
     return this.jobs.get(name);
   }
 
-  /** Gives a job a new trigger; an interval counts from now. */
+  /** Gives a job a new trigger, and a fresh start: an interval counts from now, `maxRuns` from 0. */
   reschedule(name: string, trigger: Trigger): void {
     const job = this.get(name);
     this.disarm(job);
     job.trigger = trigger;
     job.completed = false;
+    job.runs = 0;
     job.nextTick = null;
     if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
     this.events.emit('job.rescheduled', () => ({ at: this.now(), job: name, trigger: trigger.toString() }));
@@ -280,23 +283,25 @@ export class Scheduler {
     const done = this.scheduleNext(job);
     if (latest !== null) {
       const firstMissed = now - firstDueAt > misfire.graceMs;
-      if (firstMissed) this.reportMissed(job, now, first, Math.min(latest, Math.max(first, now - misfire.graceMs)));
-      const latestOnTime = latest === first ? !firstMissed : now - latest <= misfire.graceMs;
-      if (misfire.policy === 'all') {
-        const ticks = lastTicks(trigger, anchor, first, latest, misfire.maxCatchUp);
-        if (ticks.length === 1) this.runner.dispatch(job, ticks[0]);
-        else this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1 })));
-      } else if (misfire.policy === 'once' || latestOnTime) {
+      // The missed ticks run from `first` to `lastMissed`; later ones are on time.
+      const lastMissed = firstMissed ? lastTickUpTo(trigger, anchor, first, Math.min(latest, Math.max(first, now - misfire.graceMs))) : null;
+      if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed);
+      const latestOnTime = latest !== lastMissed;
+      if (misfire.policy === 'all' && lastMissed !== null && !(job.busy && job.options.overlap === 'skip')) {
+        // Each missed tick runs, one after another, then the on-time ones as one run.
+        const ticks = lastTicks(trigger, anchor, first, lastMissed, misfire.maxCatchUp);
+        if (latestOnTime) ticks.push(latest);
+        this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1 })), misfire.maxCatchUp + 1);
+      } else if (misfire.policy !== 'skip' || latestOnTime) {
         this.runner.dispatch(job, latest);
       }
     }
     if (done && !job.completed && !job.removed) this.complete(job, done);
   }
 
-  /** One `run.missed` event for the ticks from `first` to the last one at or before `until`. */
-  private reportMissed(job: Job, now: number, first: number, until: number): void {
+  /** One `run.missed` event for the ticks from `first` to `lastMissed`. */
+  private reportMissed(job: Job, now: number, first: number, lastMissed: number): void {
     if (!this.events.wants('run.missed')) return;
-    const lastMissed = lastTickUpTo(job.trigger, job.anchor, first, until);
     const { count, truncated } = countTicks(job.trigger, job.anchor, first, lastMissed);
     this.events.emit('run.missed', () => ({
       at: new Date(now),
@@ -358,9 +363,10 @@ export class Scheduler {
     return Math.max(0, Math.floor(this.random() * (room + 1)));
   }
 
-  /** Marks a job gone and lets callers waiting on its held-back runs go. */
+  /** Marks a job gone, drops its waiting retries, and lets callers waiting on its held-back runs go. */
   private release(job: Job): void {
     job.removed = true;
+    this.runner.cancelRetries(job);
     const backlog = job.backlog;
     job.backlog = null;
     backlog?.forEach((pending) => pending.onDone?.());

@@ -106,6 +106,11 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     this.cronJobs.clear();
   }
 
+  /** Worker threads alive now. */
+  get workerThreads(): number {
+    return this.pool?.threads ?? 0;
+  }
+
   /** The pool of worker threads for off-thread jobs, started on first use. */
   workerPool(): WorkerPool {
     return (this.pool ??= new WorkerPool(this.options.workers));
@@ -127,7 +132,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
       throw new InvalidScheduleError(job, 'worker.module', worker.module, `cannot be found from ${process.cwd()}.`);
     }
     try {
-      await this.workerPool().check(module, exportName);
+      await WorkerPool.check(module, exportName);
     } catch (error) {
       if (!(error instanceof WorkerTargetError)) throw error;
       const field = error.missing === 'export' ? 'worker.export' : 'worker.module';

@@ -3,7 +3,7 @@ import { Observable } from 'rxjs';
 import { CronJob } from '../compat/cron-job';
 import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
 import { DUPLICATE_SCHEDULER, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
-import { DuplicateJobError, InvalidScheduleError, JobNotFoundError } from '../errors';
+import { DuplicateJobError, InvalidScheduleError, JobNotFoundError, SchedulerNotRunningError } from '../errors';
 import { JobHandler, JobInfo } from '../engine/job';
 import { assertKnownJobOptionKeys } from '../engine/job-options';
 import { JobTargets } from '../discovery/job-targets';
@@ -134,8 +134,10 @@ export class SchedulerRegistry {
    */
   async addJob(definition: AddJobDefinition): Promise<JobInfo> {
     const { name, trigger, target, handler, worker, args = [], paused, ...options } = definition;
+    const { scheduler } = this.core;
+    if (scheduler.state === 'stopping' || scheduler.state === 'stopped') throw new SchedulerNotRunningError('add a job', scheduler.state);
     if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(String(name), 'name', name, 'must be a non-empty string.');
-    if (this.core.scheduler.has(name)) throw new DuplicateJobError(name);
+    if (scheduler.has(name)) throw new DuplicateJobError(name);
     assertKnownJobOptionKeys(name, options);
     const built = buildTrigger(name, trigger, this.core.scheduler.clock.now());
     const given = [target, handler, worker].filter((value) => value !== undefined);
@@ -147,7 +149,9 @@ export class SchedulerRegistry {
     if (target !== undefined) {
       assertJsonArgs(name, args);
       const resolved = this.targets.resolve(name, target);
-      run = (context) => resolved.invoke(context, args);
+      // Each run gets its own copy: neither the caller nor a run can change what the next run gets.
+      const json = JSON.stringify(args);
+      run = (context) => resolved.invoke(context, JSON.parse(json));
       description = resolved.description;
     } else if (handler !== undefined) {
       if (typeof handler !== 'function') throw new InvalidScheduleError(name, 'handler', handler, 'must be a function.');
@@ -155,12 +159,13 @@ export class SchedulerRegistry {
       description = 'handler';
     } else {
       assertCloneableArgs(name, args);
+      const copy = structuredClone(args);
       const { module, exportName } = await this.core.workerTarget(name, worker!);
       const pool = this.core.workerPool();
-      run = (context) => pool.run(module, exportName, args, context);
+      run = (context) => pool.run(module, exportName, copy, context);
       description = `worker ${module}#${exportName}`;
     }
-    return this.core.scheduler.add({ name, trigger: built, handler: run, options, paused, meta: { kind: 'dynamic', target: description } });
+    return scheduler.add({ name, trigger: built, handler: run, options, paused, meta: { kind: 'dynamic', target: description } });
   }
 
   /** Gives a job of any kind a new trigger (`{ cron }`, `{ every }` or `{ at }`); an interval counts from now. */

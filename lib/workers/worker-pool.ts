@@ -17,6 +17,11 @@ interface Slot {
   current: { id: number; resolve: (reply: Reply) => void; reject: (error: unknown) => void } | null;
 }
 
+interface Waiter {
+  resolve: (slot: Slot) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Why a worker module cannot be used: it does not load, or has no such exported function. */
 export class WorkerTargetError extends Error {
   constructor(
@@ -32,31 +37,45 @@ const SCRIPT = join(__dirname, 'worker-thread.js');
 /**
  * A pool of worker threads for off-thread jobs, started on first use. Each thread runs one job at
  * a time; runs beyond the pool's size wait their turn. A run that times out has its thread
- * terminated (and replaced on demand); on shutdown, runs get their signal aborted inside the thread.
+ * terminated (and replaced on demand); on shutdown, runs get their signal aborted inside the
+ * thread, runs still waiting for a thread do not start, and `close()` ends every thread.
  */
 export class WorkerPool {
   private readonly slots = new Set<Slot>();
   private readonly idle: Slot[] = [];
-  private readonly waiting: Array<(slot: Slot) => void> = [];
+  private readonly waiting: Waiter[] = [];
   private nextId = 1;
+  private closed = false;
 
   constructor(readonly size = Math.max(1, availableParallelism() - 1)) {}
 
-  /** Resolves if `module` loads in a worker and exports a function `name`; else rejects with {@link WorkerTargetError}. */
-  async check(module: string, name: string): Promise<void> {
-    const slot = await this.acquire();
+  /** Threads alive now. */
+  get threads(): number {
+    return this.slots.size;
+  }
+
+  /**
+   * Resolves if `module` loads and exports a function `name`; else rejects with
+   * {@link WorkerTargetError}. Checked in a thread of its own, so a busy pool does not delay it.
+   */
+  static async check(module: string, name: string): Promise<void> {
+    const worker = new Worker(SCRIPT);
     try {
-      const reply = await this.request(slot, { type: 'check', module, export: name });
+      const reply = await new Promise<Reply>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage({ type: 'check', id: 0, module, export: name });
+      });
       if (!reply.ok) throw new WorkerTargetError(reply.missing ?? 'module', reply.message ?? 'cannot be loaded');
     } finally {
-      this.release(slot);
+      await worker.terminate();
     }
   }
 
   /** Runs `module[name](context, ...args)` in a worker thread; settles when it does. */
   async run(module: string, name: string, args: readonly unknown[], context: JobContext): Promise<void> {
-    const slot = await this.acquire();
     const { signal } = context;
+    const slot = await this.acquire(signal);
     const data = { name: context.name, scheduledAt: context.scheduledAt.getTime(), firedAt: context.firedAt.getTime(), attempt: context.attempt };
     const onAbort = () => {
       if (signal.reason instanceof RunTimeoutError) {
@@ -67,9 +86,9 @@ export class WorkerPool {
         slot.worker.postMessage({ type: 'abort', id: slot.current.id, reason: String((signal.reason as Error)?.message ?? signal.reason) });
       }
     };
-    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      if (signal.aborted) onAbort();
+      if (signal.aborted) throw signal.reason;
+      signal.addEventListener('abort', onAbort, { once: true });
       const reply = await this.request(slot, { type: 'run', module, export: name, args, context: data });
       if (!reply.ok) throw Object.assign(new Error(reply.error?.message), { name: reply.error?.name ?? 'Error', stack: reply.error?.stack });
     } finally {
@@ -78,11 +97,13 @@ export class WorkerPool {
     }
   }
 
-  /** Terminates every thread; waiting runs are rejected. */
+  /** Ends every thread; runs waiting for one are rejected, and no thread starts after. */
   async close(): Promise<void> {
+    this.closed = true;
+    const error = new Error('The worker pool is closed');
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
     const workers = [...this.slots].map((slot) => slot.worker);
-    for (const slot of [...this.slots]) this.destroy(slot, new Error('The worker pool was closed'));
-    this.idle.length = 0;
+    for (const slot of [...this.slots]) this.destroy(slot, error);
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
 
@@ -94,24 +115,44 @@ export class WorkerPool {
     });
   }
 
-  private acquire(): Promise<Slot> {
+  /** A free thread: an idle one, a new one while under the size, or the next to free up. */
+  private acquire(signal: AbortSignal): Promise<Slot> {
+    if (this.closed) return Promise.reject(new Error('The worker pool is closed'));
+    if (signal.aborted) return Promise.reject(signal.reason);
     const slot = this.idle.pop() ?? (this.slots.size < this.size ? this.spawn() : undefined);
     if (slot) {
       slot.worker.ref();
       return Promise.resolve(slot);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (free) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(free);
+        },
+        reject,
+      };
+      // A run aborted while it waits (timed out, or shutdown) leaves the queue and never starts.
+      const onAbort = () => {
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
   }
 
   private release(slot: Slot): void {
     slot.current = null;
+    if (this.closed) return;
     if (!this.slots.has(slot)) {
       // The thread is gone; let a waiting run have a fresh one.
-      if (this.waiting.length > 0 && this.slots.size < this.size) this.waiting.shift()!(this.spawn());
+      if (this.waiting.length > 0 && this.slots.size < this.size) this.waiting.shift()!.resolve(this.spawn());
       return;
     }
     const next = this.waiting.shift();
-    if (next) return next(slot);
+    if (next) return next.resolve(slot);
     slot.worker.unref();
     this.idle.push(slot);
   }

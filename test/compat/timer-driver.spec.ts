@@ -41,7 +41,7 @@ describe('TimerDriver', () => {
     const clock = new NodeLikeClock(3);
     const scheduler = new Scheduler({ clock });
     const fired: Array<[scheduled: number, at: number]> = [];
-    const driver = new TimerDriver(scheduler, 1_000);
+    const driver = new TimerDriver(scheduler);
     scheduler.add({ name: 'tick', trigger: new IntervalTrigger(1_000), handler: (ctx) => void fired.push([ctx.scheduledAt.getTime(), clock.now()]), waker: driver });
     scheduler.start();
     const handle = driver.current;
@@ -58,7 +58,7 @@ describe('TimerDriver', () => {
   it('keeps one handle from the start, even when the first wake-up is not one period away', () => {
     const clock = new NodeLikeClock(1);
     const scheduler = new Scheduler({ clock });
-    const driver = new TimerDriver(scheduler, 1_000);
+    const driver = new TimerDriver(scheduler);
     let runs = 0;
     scheduler.add({ name: 'tick', trigger: new IntervalTrigger(1_000), handler: () => void runs++, waker: driver, options: { startAt: 250 } });
     scheduler.start();
@@ -71,7 +71,7 @@ describe('TimerDriver', () => {
   it('stops when a handler clears its own timer, as the NestJS docs do', () => {
     const clock = new NodeLikeClock(2);
     const scheduler = new Scheduler({ clock });
-    const driver = new TimerDriver(scheduler, 1_000);
+    const driver = new TimerDriver(scheduler);
     let runs = 0;
     scheduler.add({
       name: 'once-then-stop',

@@ -10,6 +10,7 @@ import {
   JobTargetNotAllowedError,
   SchedulerEvent,
   SchedulerRegistry,
+  Timeout,
 } from '../../lib';
 import { startApp, T0, useFakeTime } from '../support/nest';
 
@@ -183,9 +184,9 @@ describe('control calls', () => {
     expect(calls.filter((c) => c.startsWith('decorated'))).toEqual(['decorated@10000', 'decorated@10000', 'decorated@12000']);
     expect(log().filter((l) => l.endsWith(':decorated'))).toEqual([
       'job.paused@0:decorated',
+      'job.resumed@10000:decorated',
       'run.started@10000:decorated',
       'run.succeeded@10000:decorated',
-      'job.resumed@10000:decorated',
       'run.started@10000:decorated',
       'run.succeeded@10000:decorated',
       'job.rescheduled@10000:decorated',
@@ -212,8 +213,8 @@ describe('control calls', () => {
     expect(log().filter((l) => l.endsWith(':dyn'))).toEqual([
       'job.added@0:dyn',
       'job.paused@0:dyn',
-      'run.missed@3000:dyn',
       'job.resumed@3000:dyn',
+      'run.missed@3000:dyn',
       'run.started@3000:dyn',
       'run.succeeded@3000:dyn',
       'job.rescheduled@3000:dyn',
@@ -235,6 +236,48 @@ describe('control calls', () => {
     await jest.advanceTimersByTimeAsync(3_000);
     expect(calls.filter((c) => c.startsWith('interval'))).toEqual(['interval@9000', 'interval@12000']);
     expect(registry.getInterval('decorated-interval')).toBe(handle);
+    await closed(app);
+  });
+
+  it('on a decorated interval: trigger, reschedule (its handle still stops it), remove (its timer goes)', async () => {
+    const { app, registry } = await setup();
+    await registry.triggerJob('decorated-interval');
+    registry.rescheduleJob('decorated-interval', { every: 2_500 });
+    const handle = registry.getInterval('decorated-interval');
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(registry.getInterval('decorated-interval')).toBe(handle);
+    clearInterval(handle);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(calls.filter((c) => c.startsWith('interval'))).toEqual(['interval@0', 'interval@2500', 'interval@5000']);
+    registry.removeJob('decorated-interval');
+    expect(registry.getIntervals()).toEqual([]);
+    registry.removeJob('decorated');
+    expect(jest.getTimerCount()).toBe(0);
+    await closed(app);
+  });
+
+  it('on a decorated timeout: trigger runs it early, reschedule moves it, remove cancels it', async () => {
+    @Injectable()
+    class Once {
+      @Timeout('once', 10_000)
+      once() {
+        calls.push(`once@${at()}`);
+      }
+      @Timeout('cancelled', 10_000)
+      cancelled() {
+        calls.push(`cancelled@${at()}`);
+      }
+    }
+    calls.length = 0;
+    const { app } = await startApp([Once]);
+    const registry = app.get(SchedulerRegistry);
+    await registry.triggerJob('once');
+    registry.rescheduleJob('once', { at: new Date(T0 + 3_000) });
+    registry.removeJob('cancelled');
+    await jest.advanceTimersByTimeAsync(20_000);
+    expect(calls).toEqual(['once@0', 'once@3000']);
+    expect(registry.getJob('once')).toMatchObject({ completed: true, runs: 1 });
+    expect(jest.getTimerCount()).toBe(0);
     await closed(app);
   });
 

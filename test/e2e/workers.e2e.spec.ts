@@ -2,7 +2,8 @@ import { INestApplication } from '@nestjs/common';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
-import { InvalidScheduleError, SchedulerEvent, SchedulerRegistry, VirtualClock } from '../../lib';
+import { InvalidScheduleError, SchedulerEvent, SchedulerNotRunningError, SchedulerRegistry, VirtualClock } from '../../lib';
+import { SchedulerCore } from '../../lib/registry/scheduler-core';
 import { startApp, T0 } from '../support/nest';
 
 /**
@@ -117,6 +118,93 @@ describe('worker jobs', () => {
     await app.close();
     expect(value()).toBe(42);
     expect(events.filter((e) => 'job' in e && e.job === 'until-aborted' && e.type === 'run.succeeded')).toHaveLength(1);
+  });
+});
+
+describe('the worker pool', () => {
+  const until = async (condition: () => boolean) => {
+    while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('runs no more jobs at once than it has threads; the others wait their turn', async () => {
+    const hold = cells();
+    const sum = cells();
+    await registry.addJob({ name: 'hold-1', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'untilAborted' }, args: [hold.shared] });
+    await registry.addJob({ name: 'hold-2', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'untilAborted' }, args: [hold.shared] });
+    await registry.addJob({ name: 'waits', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [sum.shared, 5] });
+    void registry.triggerJob('hold-1');
+    void registry.triggerJob('hold-2');
+    await until(() => hold.calls() === 2);
+    void registry.triggerJob('waits');
+    // Adding a job still works while every thread is busy.
+    await registry.addJob({ name: 'added-while-busy', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [sum.shared, 1] });
+    expect(sum.calls()).toBe(0);
+    expect(app.get(SchedulerCore).workerThreads).toBe(2);
+  });
+
+  it('a run that times out while waiting for a thread never starts, and the pool keeps its threads', async () => {
+    await app.close();
+    ({ app } = await startApp([], { clock, workers: 1 }));
+    registry = app.get(SchedulerRegistry);
+    registry.events$.subscribe((event) => events.push(event));
+    const hold = cells();
+    const short = cells();
+    await registry.addJob({ name: 'hold', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'untilAborted' }, args: [hold.shared] });
+    await registry.addJob({ name: 'short', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [short.shared, 1], timeoutMs: 500 });
+    void registry.triggerJob('hold');
+    await until(() => hold.calls() === 1);
+    const waiting = registry.triggerJob('short');
+    await clock.advanceAsync(500);
+    await waiting;
+    expect(short.calls()).toBe(0);
+    expect(registry.getJob('short')).toMatchObject({ running: 0, lastOutcome: 'timed-out' });
+    expect(app.get(SchedulerCore).workerThreads).toBe(1);
+  });
+
+  it('on shutdown, runs still waiting for a thread never start, and nothing happens after the scheduler stopped', async () => {
+    await app.close();
+    ({ app } = await startApp([], { clock, workers: 1 }));
+    registry = app.get(SchedulerRegistry);
+    events = [];
+    registry.events$.subscribe((event) => events.push(event));
+    const hold = cells();
+    const queued = cells();
+    await registry.addJob({ name: 'hold', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'untilAborted' }, args: [hold.shared] });
+    await registry.addJob({ name: 'queued', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [queued.shared, 1] });
+    void registry.triggerJob('hold');
+    await until(() => hold.calls() === 1);
+    void registry.triggerJob('queued');
+    await app.close();
+    expect(queued.calls()).toBe(0);
+    expect(hold.value()).toBe(42);
+    expect(events.at(-1)?.type).toBe('scheduler.stopped');
+    expect(app.get(SchedulerCore).workerThreads).toBe(0);
+  });
+
+  it.each([
+    ['exits', 'exit', 'The worker thread exited with code 3'],
+    ['throws outside the run', 'throwLater', 'thrown in the worker'],
+  ])('a job whose thread %s fails, and the next run gets a fresh thread', async (_label, fn, message) => {
+    const crash = cells();
+    await registry.addJob({ name: 'crash', trigger: { every: 60_000 }, worker: { module: JOBS, export: fn }, args: [crash.shared] });
+    await registry.triggerJob('crash');
+    expect(events.find((e) => e.type === 'run.failed')).toMatchObject({ job: 'crash', error: expect.objectContaining({ message }) });
+    const sum = cells();
+    await registry.addJob({ name: 'next', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [sum.shared, 2, 2] });
+    await registry.triggerJob('next');
+    expect(sum.value()).toBe(4);
+  });
+
+  it('leaves no thread behind once the application closed, and refuses new worker jobs', async () => {
+    const { shared } = cells();
+    await registry.addJob({ name: 'sum', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [shared, 1] });
+    await registry.triggerJob('sum');
+    const core = app.get(SchedulerCore);
+    expect(core.workerThreads).toBe(1);
+    await app.close();
+    expect(core.workerThreads).toBe(0);
+    await expect(registry.addJob({ name: 'late', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' } })).rejects.toThrow(SchedulerNotRunningError);
+    expect(core.workerThreads).toBe(0);
   });
 });
 

@@ -106,6 +106,57 @@ describe('misfire handling', () => {
     expect(missed(events)).toEqual([[2_000, 86_400_000, 100, true, 86_399_000]]);
   });
 
+  it("'all' while the job still runs under overlap 'skip': the catch-up is skipped, and nothing piles up", async () => {
+    const { clock, scheduler, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy: 'all', maxCatchUp: 3 }, () => new Promise(() => undefined));
+    await clock.advanceAsync(1_000);
+    for (let i = 0; i < 5; i++) {
+      clock.jump(3_500);
+      await clock.advanceAsync(0);
+    }
+    expect(runs).toEqual([[1_000, 1_000]]);
+    expect(events.filter((e) => e.type === 'run.skipped')).toHaveLength(5);
+    expect(scheduler.job('job')!.backlog?.length ?? 0).toBe(0);
+  });
+
+  it("'all' bounds what waits in total, not per wake-up", async () => {
+    let release: () => void = () => undefined;
+    const { clock, scheduler, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy: 'all', maxCatchUp: 2 }, () => new Promise<void>((resolve) => (release = resolve)));
+    await clock.advanceAsync(1_000);
+    release();
+    clock.jump(5_500); // ticks 2000..6000 missed: the last two run, one after another
+    await clock.advanceAsync(0);
+    expect(scheduler.job('job')!.backlog!.length).toBeLessThanOrEqual(3);
+    for (let i = 0; i < 3; i++) {
+      release();
+      await clock.advanceAsync(0);
+    }
+    expect(runs.map(([tick]) => tick)).toEqual([1_000, 5_000, 6_000]);
+  });
+
+  it.each([
+    ['skip', [[1_000, 1_000], [5_000, 5_000]]],
+    ['once', [[1_000, 1_000], [4_000, 4_500], [5_000, 5_000]]],
+    ['all', [[1_000, 1_000], [2_000, 4_500], [3_000, 4_500], [4_000, 4_500], [5_000, 5_000]]],
+  ] as const)("a scheduler-wide pause, policy '%s': the ticks that fell in it on resume", async (policy, expected) => {
+    const { clock, scheduler, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy });
+    await clock.advanceAsync(1_000);
+    scheduler.pauseAll();
+    await clock.advanceAsync(3_500);
+    scheduler.resumeAll();
+    await clock.advanceAsync(500);
+    expect(runs).toEqual(expected);
+    expect(events.map((e) => e.type)).toEqual([
+      'job.added',
+      'scheduler.started',
+      'run.started',
+      'run.succeeded',
+      'scheduler.paused',
+      'scheduler.resumed',
+      'run.missed',
+      ...Array(expected.length - 1).fill(['run.started', 'run.succeeded']).flat(),
+    ]);
+  });
+
   it('a scheduler-wide pause sends the ticks that fell in it through the misfire policy on resume', async () => {
     const { clock, scheduler, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200 });
     await clock.advanceAsync(1_000);

@@ -239,10 +239,10 @@ describe('options combined', () => {
       'run.started@1000#1(1000)',
       'run.succeeded@1000#1(1000)',
       'job.paused@1000',
+      'job.resumed@4500',
       'run.missed@4500#1(2000):3',
       'run.started@4500#1(4000)',
       'run.succeeded@4500#1(4000)',
-      'job.resumed@4500',
     ]);
     const skip = setup(every(1_000), () => undefined, { misfire: { graceMs: 100, policy: 'skip' } });
     await skip.clock.advanceAsync(1_000);
@@ -250,7 +250,7 @@ describe('options combined', () => {
     await skip.clock.advanceAsync(3_500);
     skip.scheduler.resume('j');
     await skip.clock.advanceAsync(500);
-    expect(skip.log().slice(3)).toEqual(['run.missed@4500#1(2000):3', 'job.resumed@4500', 'run.started@5000#1(5000)', 'run.succeeded@5000#1(5000)']);
+    expect(skip.log().slice(3)).toEqual(['job.resumed@4500', 'run.missed@4500#1(2000):3', 'run.started@5000#1(5000)', 'run.succeeded@5000#1(5000)']);
   });
 
   it('endAt and maxRuns together: whichever comes first completes the job', async () => {
@@ -260,6 +260,65 @@ describe('options combined', () => {
     const byEnd = setup(every(1_000), () => undefined, { maxRuns: 20, endAt: 3_000 });
     await byEnd.clock.advanceAsync(20_000);
     expect(byEnd.log().filter((l) => l.startsWith('job.completed'))).toEqual(['job.completed@3000:end-at']);
+  });
+});
+
+describe('completed jobs', () => {
+  it('a job rescheduled after maxRuns starts afresh, and completes again', async () => {
+    const { clock, scheduler, log } = setup(every(1_000), () => undefined, { maxRuns: 1 });
+    await clock.advanceAsync(2_000);
+    scheduler.reschedule('j', every(500));
+    await clock.advanceAsync(2_000);
+    expect(log()).toEqual([
+      'run.started@1000#1(1000)',
+      'job.completed@1000:max-runs',
+      'run.succeeded@1000#1(1000)',
+      'job.rescheduled@2000',
+      'run.started@2500#1(2500)',
+      'job.completed@2500:max-runs',
+      'run.succeeded@2500#1(2500)',
+    ]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('triggering a job that made its maxRuns runs nothing and says so', async () => {
+    const { clock, scheduler, log } = setup(every(1_000), () => undefined, { maxRuns: 1 });
+    await clock.advanceAsync(1_000);
+    await scheduler.trigger('j');
+    expect(log().slice(-1)).toEqual(['run.skipped@1000#1(1000):completed']);
+  });
+
+  it('resuming a job that completed while paused leaves it completed, and not paused', async () => {
+    const { clock, scheduler } = setup(every(1_000), () => undefined, { endAt: 1_500 });
+    await clock.advanceAsync(1_000);
+    scheduler.pause('j');
+    await clock.advanceAsync(1_000);
+    scheduler.resume('j');
+    expect(scheduler.info('j')).toMatchObject({ paused: false, completed: true, nextRunAt: null });
+  });
+});
+
+describe('timeouts and waiting callers', () => {
+  it('trigger() resolves when its run times out, even if the handler never settles', async () => {
+    const { clock, scheduler, log } = setup(every(60_000), () => new Promise(() => undefined), { timeoutMs: 100 });
+    let resolved = false;
+    const run = scheduler.trigger('j').then(() => (resolved = true));
+    await clock.advanceAsync(100);
+    await run;
+    expect(resolved).toBe(true);
+    expect(log()).toEqual(['run.started@0#1(0)', 'run.timed-out@100#1(0)']);
+    expect(scheduler.info('j')).toMatchObject({ running: 1, lastOutcome: 'timed-out' });
+  });
+
+  it("retries of a timed-out run wait for its handler under 'queue' and run beside it under 'allow'", async () => {
+    const settleAfter = (ms: number): Handler => (context, clock) =>
+      new Promise<void>((resolve) => context.attempt === 1 ? clock.setTimer(resolve, ms) : resolve());
+    const queued = setup(every(60_000), settleAfter(1_000), { overlap: 'queue', timeoutMs: 100, retry: { attempts: 1, backoffMs: 50 } });
+    await queued.clock.advanceAsync(61_000);
+    expect(queued.log().filter((l) => l.startsWith('run.started'))).toEqual(['run.started@60000#1(60000)', 'run.started@61000#2(60000)']);
+    const allowed = setup(every(60_000), settleAfter(1_000), { overlap: 'allow', timeoutMs: 100, retry: { attempts: 1, backoffMs: 50 } });
+    await allowed.clock.advanceAsync(61_000);
+    expect(allowed.log().filter((l) => l.startsWith('run.started'))).toEqual(['run.started@60000#1(60000)', 'run.started@60150#2(60000)']);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * Soak test: a million runs on the engine with a VirtualClock, across every job option, checking
- * that memory does not grow with the number of runs and that job history stays bounded.
+ * Soak test: a million runs on the engine with a VirtualClock, across every job option, with
+ * control calls, pauses, blocked stretches, jobs coming and going, and runs in worker threads,
+ * checking that memory does not grow with the number of runs and that job history stays bounded.
  *
  *   npm run soak            (node --expose-gc; exits 1 if a limit is exceeded)
  */
@@ -11,6 +12,8 @@ import { VirtualClock } from '../../lib/engine/virtual-clock';
 import { CronTrigger } from '../../lib/triggers/cron.trigger';
 import { IntervalTrigger } from '../../lib/triggers/interval.trigger';
 import { Trigger } from '../../lib/triggers/trigger';
+import { WorkerPool } from '../../lib/workers/worker-pool';
+import { join } from 'node:path';
 
 const TARGET_RUNS = 1_000_000;
 const MAX_HEAP_GROWTH_MB = 10;
@@ -20,7 +23,11 @@ if (!gc) throw new Error('Run with node --expose-gc (npm run soak does).');
 
 const clock = new VirtualClock(Date.parse('2026-01-01T00:00:00Z'));
 const scheduler = new Scheduler({ clock, shutdownTimeout: 0 });
+const pool = new WorkerPool(2);
+const WORKER_MODULE = join(process.cwd(), 'test', 'fixtures', 'workers', 'jobs.cjs');
+const shared = new SharedArrayBuffer(12);
 let runs = 0;
+let workerRuns = 0;
 let events = 0;
 scheduler.on(() => events++);
 
@@ -47,10 +54,50 @@ function addJobs(): void {
   }
   for (let i = 0; i < 10; i++) jobs.push([`limited-${i}`, new IntervalTrigger(7), { maxRuns: 1_000 + i }, () => void runs++]);
   for (const [name, trigger, options, run] of jobs) scheduler.add({ name, trigger, options, handler: (context) => run(context.attempt) });
+  // Off-thread runs through the worker pool.
+  scheduler.add({
+    name: 'worker',
+    trigger: new IntervalTrigger(100),
+    options: { timeoutMs: 5_000 },
+    handler: (context) => pool.run(WORKER_MODULE, 'sum', [shared, 1], context).then(() => void workerRuns++),
+  });
 }
 
+/** Control calls, pauses and blocked stretches, cycled through as virtual time goes by. */
+function disturb(slice: number): void {
+  const job = `interval-${slice % 40}`;
+  switch (slice % 8) {
+    case 0:
+      scheduler.pause(job);
+      break;
+    case 1:
+      scheduler.resume(`interval-${(slice - 1) % 40}`);
+      break;
+    case 2:
+      void scheduler.trigger(`retry-${slice % 20}`);
+      break;
+    case 3:
+      scheduler.add({ name: `short-lived-${slice}`, trigger: new IntervalTrigger(3), handler: () => void runs++ });
+      break;
+    case 4:
+      scheduler.remove(`short-lived-${slice - 1}`);
+      break;
+    case 5:
+      clock.jump(2_500); // a blocked event loop: ticks are found late, misfire policies apply
+      break;
+    case 6:
+      scheduler.pauseAll();
+      break;
+    case 7:
+      scheduler.resumeAll();
+      break;
+  }
+}
+
+let slice = 0;
 async function runUntil(target: number): Promise<void> {
   while (runs < target) {
+    disturb(slice++);
     clock.advance(1_000);
     // Let async runs settle between slices of virtual time.
     await new Promise((resolve) => setImmediate(resolve));
@@ -75,6 +122,8 @@ async function main(): Promise<void> {
   const growth = final - baseline;
   const report = {
     runs,
+    workerRuns,
+    jobs: scheduler.names().length,
     events,
     virtualHours: +((clock.now() - Date.parse('2026-01-01T00:00:00Z')) / 3_600_000).toFixed(2),
     wallSeconds: +((Date.now() - started) / 1_000).toFixed(1),
@@ -85,8 +134,10 @@ async function main(): Promise<void> {
   };
   console.log(JSON.stringify(report, null, 2));
   await scheduler.shutdown();
+  await pool.close();
   const failures = [
     runs < TARGET_RUNS && `only ${runs} runs`,
+    workerRuns === 0 && 'no worker run',
     growth >= MAX_HEAP_GROWTH_MB && `heap grew by ${growth.toFixed(2)} MB (limit ${MAX_HEAP_GROWTH_MB} MB)`,
     longestHistory > HISTORY_SIZE && `a history holds ${longestHistory} runs (limit ${HISTORY_SIZE})`,
   ].filter(Boolean);
