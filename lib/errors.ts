@@ -98,12 +98,17 @@ export class JobTargetNotAllowedError extends SchedulerError {
   }
 }
 
-/** The job store could not be reached. */
+/** The job store could not be reached, or cannot be used (its driver is not installed). */
 export class StoreUnavailableError extends SchedulerError {
   readonly code = 'STORE_UNAVAILABLE' as const;
-  constructor(store: string, options?: { cause?: unknown }) {
-    const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`The job store (${store}) is unavailable${cause}`, options);
+  constructor(
+    /** The store's kind: `postgres`, `redis`. */
+    readonly store: string,
+    detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    const reason = detail ?? (options?.cause instanceof Error ? options.cause.message : undefined);
+    super(`The job store (${store}) is unavailable${reason ? `: ${reason}` : '.'}`, options);
   }
 }
 

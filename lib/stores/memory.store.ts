@@ -1,0 +1,145 @@
+import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
+
+interface Row {
+  anchor: number;
+  lastTick: number | null;
+  paused: boolean;
+  fencing: number;
+  definition: StoredJobDefinition | null;
+  lease: { owner: string; until: number; token: number; tick: number; attempt: number; delivery: string } | null;
+}
+
+/** Options of {@link MemoryJobStore}. */
+export interface MemoryJobStoreOptions {
+  /**
+   * Several schedulers of this process use the store, as a cluster (tests do this): ticks are
+   * then claimed. Default `false`: one scheduler, nothing to claim.
+   */
+  shared?: boolean;
+  /** The store's clock for leases. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * The default store: everything in this process's memory, gone when it exits. On its own it is a
+ * plain, single-instance scheduler; `shared: true` lets several schedulers in one process share
+ * it as a cluster would share a database.
+ */
+export class MemoryJobStore implements JobStore {
+  readonly kind = 'memory';
+  readonly shared: boolean;
+  private readonly rows = new Map<string, Row>();
+  private readonly listeners = new Set<(change: JobChange) => void>();
+  private readonly now: () => number;
+
+  constructor(options: MemoryJobStoreOptions = {}) {
+    this.shared = options.shared ?? false;
+    this.now = options.now ?? Date.now;
+  }
+
+  async connect(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+
+  async register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]> {
+    return jobs.map(({ name, anchor }) => {
+      const row = this.row(name, anchor);
+      return { name, anchor: row.anchor, lastTick: row.lastTick, paused: row.paused };
+    });
+  }
+
+  async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
+    const now = this.now();
+    return claims.map((claim): ClaimOutcome => {
+      const row = this.rows.get(claim.job);
+      if (!row) return { status: 'gone' };
+      if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
+      row.lastTick = claim.tick;
+      if (row.paused) return { status: 'paused' };
+      if (claim.exclusive && row.lease && row.lease.until > now) return { status: 'busy' };
+      const token = ++row.fencing;
+      row.lease = { owner: instance, until: now + claim.leaseMs, token, tick: claim.tick, attempt: 1, delivery: claim.delivery };
+      return { status: 'won', fencingToken: token };
+    });
+  }
+
+  async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
+    const now = this.now();
+    return leases.map(({ job, fencingToken }) => {
+      const lease = this.rows.get(job)?.lease;
+      if (!lease || lease.token !== fencingToken || lease.owner !== instance) return false;
+      lease.until = now + leaseMs;
+      return true;
+    });
+  }
+
+  async release(leases: readonly Lease[]): Promise<void> {
+    for (const { job, fencingToken } of leases) {
+      const row = this.rows.get(job);
+      if (row?.lease?.token === fencingToken) row.lease = null;
+    }
+  }
+
+  async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+    const now = this.now();
+    const recovered: ExpiredRun[] = [];
+    const abandoned: ExpiredRun[] = [];
+    for (const [job, row] of this.rows) {
+      const lease = row.lease;
+      if (!lease || lease.until >= now) continue;
+      if (lease.delivery === 'at-least-once') {
+        const token = ++row.fencing;
+        row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt: lease.attempt + 1 };
+        recovered.push({ job, tick: lease.tick, attempt: lease.attempt + 1, fencingToken: token, owner: lease.owner });
+      } else {
+        row.lease = null;
+        abandoned.push({ job, tick: lease.tick, attempt: lease.attempt, fencingToken: lease.token, owner: lease.owner });
+      }
+    }
+    return { recovered, abandoned };
+  }
+
+  async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
+    const row = this.rows.get(job);
+    if (!row) return;
+    row.paused = paused;
+    this.announce({ kind: paused ? 'paused' : 'resumed', job, origin });
+  }
+
+  async remove(job: string, origin: string): Promise<void> {
+    if (this.rows.delete(job)) this.announce({ kind: 'removed', job, origin });
+  }
+
+  async saveDefinition(definition: StoredJobDefinition, anchor: number, origin: string): Promise<void> {
+    this.row(definition.name, anchor).definition = structuredClone(definition);
+    this.announce({ kind: 'saved', job: definition.name, origin });
+  }
+
+  async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
+    return [...this.rows]
+      .filter(([, row]) => row.definition !== null)
+      .map(([name, row]) => ({ name, definition: structuredClone(row.definition), paused: row.paused }));
+  }
+
+  async loadPaused(): Promise<Map<string, boolean>> {
+    return new Map([...this.rows].map(([name, row]) => [name, row.paused]));
+  }
+
+  async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
+    this.listeners.add(listener);
+    return async () => void this.listeners.delete(listener);
+  }
+
+  private row(name: string, anchor: number): Row {
+    let row = this.rows.get(name);
+    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fencing: 0, definition: null, lease: null }));
+    return row;
+  }
+
+  private announce(change: JobChange): void {
+    // Delivered later, as a database would.
+    for (const listener of this.listeners) queueMicrotask(() => listener(change));
+  }
+}

@@ -1,0 +1,318 @@
+import { createHash } from 'node:crypto';
+import { StoreUnavailableError } from '../errors';
+import { loadDriver } from './driver';
+import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, SAFE_NAME, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
+
+/** The parts of an `ioredis` client used here. */
+export interface RedisLike {
+  evalsha(sha: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
+  eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
+  publish(channel: string, message: string): Promise<unknown>;
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  smembers(key: string): Promise<string[]>;
+  hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
+  duplicate(): RedisLike;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  status?: string;
+}
+
+/** Options of {@link RedisJobStore}: a client of yours, or a URL for clients of its own. */
+export interface RedisJobStoreOptions {
+  /** An `ioredis` client to use; it is not closed by the store (a duplicate listens for changes). */
+  client?: RedisLike;
+  /** A Redis URL, for clients the store makes (and closes). */
+  url?: string;
+  /** Prefix of every key, to keep several schedulers in one database. Default `metronome:`. */
+  keyPrefix?: string;
+}
+
+/**
+ * Each script takes the key prefix as its first argument and names its keys from it, so that the
+ * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
+ * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
+ * watermark, p paused, f fencing counter, d definition, and lo/lu/lt/lk/la/ld the lease (owner,
+ * until, token, tick, attempt, delivery). `<prefix>names` holds every name, `<prefix>leases` the
+ * lease expiries.
+ */
+const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
+const SCRIPTS = {
+  register: `
+    local prefix = ARGV[1] local out = {}
+    for i = 2, #ARGV, 2 do
+      local key = prefix .. 'job:' .. ARGV[i]
+      redis.call('HSETNX', key, 'a', ARGV[i + 1])
+      redis.call('SADD', prefix .. 'names', ARGV[i])
+      local row = redis.call('HMGET', key, 'a', 't', 'p')
+      out[#out + 1] = row[1] out[#out + 1] = row[2] or '' out[#out + 1] = row[3] or '0'
+    end
+    return out`,
+  claim: `
+    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} local out = {}
+    for i = 3, #ARGV, 5 do
+      local name, tick, exclusive, leaseMs, delivery = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2] == '1', tonumber(ARGV[i + 3]), ARGV[i + 4]
+      local key = prefix .. 'job:' .. name
+      local row = redis.call('HMGET', key, 'a', 't', 'p', 'lo', 'lu')
+      if not row[1] then out[#out + 1] = 'gone'
+      elseif row[2] and tonumber(row[2]) >= tick then out[#out + 1] = 'lost'
+      else
+        redis.call('HSET', key, 't', ARGV[i + 1])
+        if row[3] == '1' then out[#out + 1] = 'paused'
+        elseif exclusive and row[4] and tonumber(row[5]) > now then out[#out + 1] = 'busy'
+        else
+          local token = redis.call('HINCRBY', key, 'f', 1)
+          redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', ARGV[i + 1], 'la', 1, 'ld', delivery)
+          redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
+          out[#out + 1] = token
+        end
+      end
+    end
+    return out`,
+  renew: `
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local out = {}
+    for i = 4, #ARGV, 2 do
+      local key = prefix .. 'job:' .. ARGV[i]
+      local row = redis.call('HMGET', key, 'lo', 'lt')
+      if row[1] == instance and row[2] == ARGV[i + 1] then
+        redis.call('HSET', key, 'lu', now + leaseMs)
+        redis.call('ZADD', prefix .. 'leases', now + leaseMs, ARGV[i])
+        out[#out + 1] = 1
+      else out[#out + 1] = 0 end
+    end
+    return out`,
+  release: `
+    local prefix = ARGV[1]
+    for i = 2, #ARGV, 2 do
+      local key = prefix .. 'job:' .. ARGV[i]
+      if redis.call('HGET', key, 'lt') == ARGV[i + 1] then
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+        redis.call('ZREM', prefix .. 'leases', ARGV[i])
+      end
+    end
+    return 1`,
+  recover: `
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local out = {}
+    for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now)) do
+      local key = prefix .. 'job:' .. name
+      local row = redis.call('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+      if not row[1] or tonumber(row[2]) >= now then
+        if not row[1] then redis.call('ZREM', prefix .. 'leases', name) end
+      elseif row[6] == 'at-least-once' then
+        local token = redis.call('HINCRBY', key, 'f', 1)
+        local attempt = tonumber(row[5]) + 1
+        redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt)
+        redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
+        out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] out[#out + 1] = attempt out[#out + 1] = token out[#out + 1] = row[1]
+      else
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+        redis.call('ZREM', prefix .. 'leases', name)
+        out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] out[#out + 1] = row[5] out[#out + 1] = row[3] out[#out + 1] = row[1]
+      end
+    end
+    return out`,
+  setPaused: `
+    local prefix = ARGV[1] local key = prefix .. 'job:' .. ARGV[2]
+    if redis.call('EXISTS', key) == 0 then return 0 end
+    redis.call('HSET', key, 'p', ARGV[3])
+    redis.call('PUBLISH', prefix .. 'changes', ARGV[4])
+    return 1`,
+  remove: `
+    local prefix = ARGV[1]
+    if redis.call('DEL', prefix .. 'job:' .. ARGV[2]) == 0 then return 0 end
+    redis.call('SREM', prefix .. 'names', ARGV[2])
+    redis.call('ZREM', prefix .. 'leases', ARGV[2])
+    redis.call('PUBLISH', prefix .. 'changes', ARGV[3])
+    return 1`,
+  save: `
+    local prefix = ARGV[1] local key = prefix .. 'job:' .. ARGV[2]
+    redis.call('HSETNX', key, 'a', ARGV[3])
+    redis.call('HSET', key, 'd', ARGV[4])
+    redis.call('SADD', prefix .. 'names', ARGV[2])
+    redis.call('PUBLISH', prefix .. 'changes', ARGV[5])
+    return 1`,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => [name, createHash('sha1').update(script).digest('hex')])) as Record<ScriptName, string>;
+
+/**
+ * A store on Redis (driver `ioredis`). A claim is one Lua script for every tick of a wake-up:
+ * compare-and-advance of each job's watermark and its run's lease, atomically. Leases use the
+ * server's clock. Changes are announced with pub/sub.
+ */
+export class RedisJobStore implements JobStore {
+  readonly kind = 'redis';
+  readonly shared = true;
+  private readonly client: RedisLike;
+  private readonly ownClient: boolean;
+  private readonly prefix: string;
+  private subscriber: RedisLike | null = null;
+
+  constructor(options: RedisJobStoreOptions) {
+    const prefix = options.keyPrefix ?? 'metronome:';
+    if (!/^[A-Za-z0-9_:{}.-]{1,64}$/.test(prefix)) {
+      throw new StoreUnavailableError('redis', `keyPrefix ${JSON.stringify(prefix)} is not a safe prefix (letters, digits and _ : { } . -, up to 64)`);
+    }
+    if (!options.client && !options.url) throw new StoreUnavailableError('redis', 'give it a client or a url');
+    this.prefix = prefix;
+    if (options.client) {
+      this.client = options.client;
+      this.ownClient = false;
+    } else {
+      const Redis = loadDriver<new (url: string, options: object) => RedisLike>('ioredis', 'redis');
+      // Fail fast while disconnected: a claim that waits for the reconnection would run late.
+      this.client = new Redis(options.url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+      this.client.on('error', () => undefined);
+      this.ownClient = true;
+    }
+  }
+
+  async connect(): Promise<void> {
+    await ready(this.client);
+    // The scripts are sent on first use; nothing else to create.
+    await this.script('release', []);
+  }
+
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = null;
+    subscriber?.disconnect();
+    if (this.ownClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  async register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]> {
+    if (jobs.length === 0) return [];
+    const reply = (await this.script('register', jobs.flatMap((job) => [job.name, job.anchor]))) as string[];
+    return jobs.map(({ name }, index) => ({
+      name,
+      anchor: Number(reply[index * 3]),
+      lastTick: reply[index * 3 + 1] === '' ? null : Number(reply[index * 3 + 1]),
+      paused: reply[index * 3 + 2] === '1',
+    }));
+  }
+
+  async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
+    if (claims.length === 0) return [];
+    const args = [instance, ...claims.flatMap((c) => [c.job, c.tick, c.exclusive ? '1' : '0', c.leaseMs, c.delivery])];
+    const reply = (await this.script('claim', args)) as Array<string | number>;
+    return reply.map((value) => (typeof value === 'number' ? { status: 'won', fencingToken: value } : { status: value as 'busy' | 'lost' | 'paused' | 'gone' }));
+  }
+
+  async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const reply = (await this.script('renew', [instance, leaseMs, ...leases.flatMap((l) => [l.job, l.fencingToken])])) as number[];
+    return reply.map((held) => held === 1);
+  }
+
+  async release(leases: readonly Lease[]): Promise<void> {
+    if (leases.length === 0) return;
+    await this.script('release', leases.flatMap((l) => [l.job, l.fencingToken]));
+  }
+
+  async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+    const reply = (await this.script('recover', [instance, leaseMs])) as Array<string | number>;
+    const recovered: ExpiredRun[] = [];
+    const abandoned: ExpiredRun[] = [];
+    for (let i = 0; i < reply.length; i += 6) {
+      const run = { job: String(reply[i + 1]), tick: Number(reply[i + 2]), attempt: Number(reply[i + 3]), fencingToken: Number(reply[i + 4]), owner: String(reply[i + 5]) };
+      (reply[i] === 'recovered' ? recovered : abandoned).push(run);
+    }
+    return { recovered, abandoned };
+  }
+
+  async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
+    await this.script('setPaused', [job, paused ? '1' : '0', JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin })]);
+  }
+
+  async remove(job: string, origin: string): Promise<void> {
+    await this.script('remove', [job, JSON.stringify({ kind: 'removed', job, origin })]);
+  }
+
+  async saveDefinition(definition: StoredJobDefinition, anchor: number, origin: string): Promise<void> {
+    await this.script('save', [definition.name, anchor, JSON.stringify(definition), JSON.stringify({ kind: 'saved', job: definition.name, origin })]);
+  }
+
+  async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
+    const rows = await this.rows(['d', 'p']);
+    return rows
+      .filter(({ values }) => values[0] !== null)
+      .map(({ name, values }) => {
+        let definition: unknown;
+        try {
+          definition = JSON.parse(values[0]!);
+        } catch {
+          definition = values[0];
+        }
+        return { name, definition, paused: values[1] === '1' };
+      });
+  }
+
+  async loadPaused(): Promise<Map<string, boolean>> {
+    const rows = await this.rows(['p']);
+    return new Map(rows.map(({ name, values }) => [name, values[0] === '1']));
+  }
+
+  async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
+    const channel = `${this.prefix}changes`;
+    // A client in subscriber mode can do nothing else: listen on a duplicate. It resubscribes by itself after reconnecting.
+    const subscriber = this.client.duplicate();
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (from: string, message: string) => {
+      if (from !== channel) return;
+      try {
+        listener(JSON.parse(message) as JobChange);
+      } catch {
+        // A message that is not ours is ignored.
+      }
+    });
+    this.subscriber = subscriber;
+    await ready(subscriber);
+    await this.run(() => subscriber.subscribe(channel));
+    return async () => {
+      if (this.subscriber === subscriber) this.subscriber = null;
+      subscriber.disconnect();
+    };
+  }
+
+  private async rows(fields: string[]): Promise<Array<{ name: string; values: Array<string | null> }>> {
+    const names = await this.run(() => this.client.smembers(`${this.prefix}names`));
+    const values = await Promise.all(names.sort().map((name) => this.run(() => this.client.hmget(`${this.prefix}job:${name}`, ...fields))));
+    return names.map((name, index) => ({ name, values: values[index] }));
+  }
+
+  /** Runs a script by its hash, sending it once when Redis does not know it yet. */
+  private script(name: ScriptName, args: Array<string | number>): Promise<unknown> {
+    return this.run(async () => {
+      try {
+        return await this.client.evalsha(SHAS[name], 0, this.prefix, ...args);
+      } catch (error) {
+        if (!String((error as Error).message).includes('NOSCRIPT')) throw error;
+        return this.client.eval(SCRIPTS[name], 0, this.prefix, ...args);
+      }
+    });
+  }
+
+  /** Runs a driver call; its failures become {@link StoreUnavailableError}. */
+  private async run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('redis', undefined, { cause: error });
+    }
+  }
+}
+
+/** Resolves once the client is connected; rejects with {@link StoreUnavailableError} after 10 s. */
+function ready(client: RedisLike): Promise<void> {
+  if (client.status === 'ready' || client.status === undefined) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreUnavailableError('redis', 'it did not answer within 10 s')), 10_000);
+    client.on('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

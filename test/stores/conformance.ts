@@ -1,0 +1,193 @@
+import { JobChange, JobStore, StoredJobDefinition, TickClaim } from '../../lib/stores/job-store';
+
+/**
+ * The behaviour every JobStore must have, run against each (memory, PostgreSQL, Redis). `open`
+ * returns a store on a fresh schema or key prefix, connected; calling it again returns another
+ * connection to the same data, as another instance of the application would have.
+ */
+export interface StoreHarness {
+  open(): Promise<JobStore>;
+  /** Removes the schema or keys; closes what `open` opened. */
+  cleanup(): Promise<void>;
+}
+
+const claim = (job: string, tick: number, extra: Partial<TickClaim> = {}): TickClaim => ({
+  job,
+  tick,
+  exclusive: true,
+  leaseMs: 60_000,
+  delivery: 'at-most-once',
+  ...extra,
+});
+
+const definition = (name: string, every = 1_000): StoredJobDefinition => ({
+  name,
+  trigger: { every },
+  target: { provider: 'ReportsService', method: 'build' },
+  args: [{ pages: 3 }, 'weekly'],
+  options: { overlap: 'queue', retry: { attempts: 2 } },
+});
+
+export function describeJobStore(label: string, makeHarness: () => StoreHarness): void {
+  describe(`${label}: JobStore conformance`, () => {
+    let harness: StoreHarness;
+    let store: JobStore;
+
+    beforeEach(async () => {
+      harness = makeHarness();
+      store = await harness.open();
+    });
+
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    it('connects again, and from several instances at once, without harm', async () => {
+      const others = await Promise.all(Array.from({ length: 5 }, () => harness.open()));
+      await Promise.all([store.connect(), ...others.map((other) => other.connect())]);
+      expect(await store.register([{ name: 'a', anchor: 1 }])).toEqual([{ name: 'a', anchor: 1, lastTick: null, paused: false }]);
+    });
+
+    it('registers jobs, keeping the anchor of the first instance', async () => {
+      const other = await harness.open();
+      await store.register([{ name: 'a', anchor: 100 }]);
+      expect(await other.register([{ name: 'a', anchor: 999 }, { name: 'b', anchor: 200 }])).toEqual([
+        { name: 'a', anchor: 100, lastTick: null, paused: false },
+        { name: 'b', anchor: 200, lastTick: null, paused: false },
+      ]);
+    });
+
+    it('claims a tick once: compare-and-advance of the watermark', async () => {
+      const other = await harness.open();
+      await store.register([{ name: 'a', anchor: 0 }]);
+      expect(await store.claim('i1', [claim('a', 1_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 1 }]);
+      expect(await other.claim('i2', [claim('a', 1_000, { exclusive: false })])).toEqual([{ status: 'lost' }]);
+      expect(await other.claim('i2', [claim('a', 500, { exclusive: false })])).toEqual([{ status: 'lost' }]);
+      expect(await other.claim('i2', [claim('a', 2_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 2 }]);
+      expect((await store.register([{ name: 'a', anchor: 0 }]))[0].lastTick).toBe(2_000);
+    });
+
+    it('claims every tick of a wake-up in one call, answering in order', async () => {
+      await store.register([{ name: 'a', anchor: 0 }, { name: 'b', anchor: 0 }]);
+      await store.claim('i1', [claim('b', 5_000)]);
+      expect(await store.claim('i1', [claim('a', 5_000), claim('missing', 5_000), claim('b', 5_000)])).toEqual([
+        { status: 'won', fencingToken: 1 },
+        { status: 'gone' },
+        { status: 'lost' },
+      ]);
+    });
+
+    it('gives each tick to exactly one of many instances claiming at once', async () => {
+      const instances = await Promise.all(Array.from({ length: 8 }, () => harness.open()));
+      const names = Array.from({ length: 20 }, (_, i) => `job-${i}`);
+      await store.register(names.map((name) => ({ name, anchor: 0 })));
+      for (const tick of [1_000, 2_000, 3_000]) {
+        const outcomes = await Promise.all(instances.map((instance, i) => instance.claim(`i${i}`, names.map((name) => claim(name, tick, { exclusive: false })))));
+        for (let job = 0; job < names.length; job++) {
+          expect(outcomes.filter((outcome) => outcome[job].status === 'won')).toHaveLength(1);
+        }
+      }
+    });
+
+    it("refuses an exclusive claim while the job's run holds a lease, still taking the tick", async () => {
+      await store.register([{ name: 'a', anchor: 0 }]);
+      const [first] = await store.claim('i1', [claim('a', 1_000)]);
+      expect(first).toEqual({ status: 'won', fencingToken: 1 });
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'busy' }]);
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'lost' }]);
+      expect(await store.claim('i2', [claim('a', 3_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 2 }]);
+      await store.release([{ job: 'a', fencingToken: 2 }]);
+      expect(await store.claim('i2', [claim('a', 4_000)])).toEqual([{ status: 'won', fencingToken: 3 }]);
+    });
+
+    it('renews only the leases it holds', async () => {
+      await store.register([{ name: 'a', anchor: 0 }, { name: 'b', anchor: 0 }]);
+      await store.claim('i1', [claim('a', 1_000), claim('b', 1_000)]);
+      expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }, { job: 'b', fencingToken: 7 }, { job: 'zzz', fencingToken: 1 }], 60_000)).toEqual([true, false, false]);
+      expect(await store.renew('i2', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
+    });
+
+    it('releases a lease only for its own fencing token', async () => {
+      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.claim('i1', [claim('a', 1_000)]);
+      await store.release([{ job: 'a', fencingToken: 99 }]);
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'busy' }]);
+      await store.release([{ job: 'a', fencingToken: 1 }]);
+      expect(await store.claim('i2', [claim('a', 3_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
+    });
+
+    it('recovers an expired at-least-once run on another instance: attempt + 1, a larger fencing token', async () => {
+      const other = await harness.open();
+      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once', leaseMs: -1 })]);
+      const { recovered, abandoned } = await other.recover('i2', 60_000);
+      expect(abandoned).toEqual([]);
+      expect(recovered).toEqual([{ job: 'a', tick: 1_000, attempt: 2, fencingToken: 2, owner: 'i1' }]);
+      expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
+      expect(await other.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
+      expect(await store.recover('i1', 60_000)).toEqual({ recovered: [], abandoned: [] });
+    });
+
+    it('gives up an expired at-most-once run, clearing its lease', async () => {
+      await store.register([{ name: 'a', anchor: 0 }, { name: 'live', anchor: 0 }]);
+      await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 }), claim('live', 1_000)]);
+      expect(await store.recover('i2', 60_000)).toEqual({ recovered: [], abandoned: [{ job: 'a', tick: 1_000, attempt: 1, fencingToken: 1, owner: 'i1' }] });
+      expect(await store.claim('i2', [claim('a', 2_000), claim('live', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }, { status: 'busy' }]);
+    });
+
+    it('pauses and resumes a job for every instance', async () => {
+      const other = await harness.open();
+      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.setPaused('a', true, 'i1');
+      expect((await other.register([{ name: 'a', anchor: 0 }]))[0].paused).toBe(true);
+      expect(await other.claim('i2', [claim('a', 1_000)])).toEqual([{ status: 'paused' }]);
+      expect((await other.loadPaused()).get('a')).toBe(true);
+      await store.setPaused('a', false, 'i1');
+      expect(await other.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    });
+
+    it('saves, replaces, loads and removes definitions, as data', async () => {
+      const other = await harness.open();
+      await store.saveDefinition(definition('persisted'), 123, 'i1');
+      expect(await other.loadDefinitions()).toEqual([{ name: 'persisted', definition: definition('persisted'), paused: false }]);
+      await store.saveDefinition(definition('persisted', 5_000), 456, 'i1');
+      expect(await other.loadDefinitions()).toEqual([{ name: 'persisted', definition: definition('persisted', 5_000), paused: false }]);
+      expect((await other.register([{ name: 'persisted', anchor: 0 }]))[0].anchor).toBe(123);
+      await store.register([{ name: 'decorated', anchor: 0 }]);
+      expect((await other.loadDefinitions()).map((d) => d.name)).toEqual(['persisted']);
+      await other.remove('persisted', 'i2');
+      expect(await store.loadDefinitions()).toEqual([]);
+      expect(await store.claim('i1', [claim('persisted', 1_000)])).toEqual([{ status: 'gone' }]);
+    });
+
+    it('stores names as data, whatever they hold', async () => {
+      const tricky = `x'); DROP TABLE jobs; --\u0000?`.replace('\u0000', '');
+      await store.register([{ name: tricky, anchor: 1 }]);
+      expect(await store.claim('i1', [claim(tricky, 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+      expect((await store.register([{ name: tricky, anchor: 2 }]))[0]).toMatchObject({ name: tricky, anchor: 1, lastTick: 1_000 });
+    });
+
+    it('announces changes made by any instance to every instance watching', async () => {
+      const other = await harness.open();
+      const changes: JobChange[] = [];
+      const arrived = (count: number) =>
+        new Promise<void>((resolve) => {
+          const check = () => (changes.length >= count ? resolve() : setTimeout(check, 5));
+          check();
+        });
+      const stop = await other.watch((change) => changes.push(change));
+      await store.saveDefinition(definition('watched'), 0, 'i1');
+      await store.setPaused('watched', true, 'i1');
+      await store.setPaused('watched', false, 'i1');
+      await store.remove('watched', 'i1');
+      await arrived(4);
+      expect(changes).toEqual([
+        { kind: 'saved', job: 'watched', origin: 'i1' },
+        { kind: 'paused', job: 'watched', origin: 'i1' },
+        { kind: 'resumed', job: 'watched', origin: 'i1' },
+        { kind: 'removed', job: 'watched', origin: 'i1' },
+      ]);
+      await stop();
+    });
+  });
+}
