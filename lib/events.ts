@@ -46,6 +46,20 @@ export interface SchedulerResumedEvent extends EventBase {
   type: 'scheduler.resumed';
 }
 
+/** The shared store could not be reached: ticks cannot be claimed and are reported missed until it is back. */
+export interface StoreUnavailableEvent extends EventBase {
+  type: 'store.unavailable';
+  store: string;
+  error: unknown;
+}
+/** The shared store answers again; claiming resumed. */
+export interface StoreRecoveredEvent extends EventBase {
+  type: 'store.recovered';
+  store: string;
+  /** How long it was unavailable, in ms. */
+  downMs: number;
+}
+
 /** A job was added. */
 export interface JobAddedEvent extends JobEventBase {
   type: 'job.added';
@@ -73,6 +87,17 @@ export interface JobCompletedEvent extends JobEventBase {
   type: 'job.completed';
   /** Why the job completed. */
   reason: 'trigger-exhausted' | 'end-at' | 'max-runs';
+}
+
+/**
+ * A job stored by some instance could not be loaded here: its data is corrupt, or it names a
+ * provider or method this application does not have or does not allow. Nothing of it runs.
+ */
+export interface JobRejectedEvent extends JobEventBase {
+  type: 'job.rejected';
+  /** Why, as the error that refused it says. */
+  reason: string;
+  error: unknown;
 }
 
 /** A run started. */
@@ -123,6 +148,18 @@ export interface RunMissedEvent extends RunEventBase {
   lastScheduledAt: Date;
   /** How late the first missed tick was found, in ms. */
   lateByMs: number;
+  /** `late`: found later than the grace; `unclaimed`: the shared store could not be asked to claim them. */
+  reason: 'late' | 'unclaimed';
+}
+
+/**
+ * A run's lease ran out: the instance that held it died or hung. With `delivery: 'at-most-once'`
+ * the run is given up (this event); with `'at-least-once'` it is run again elsewhere instead.
+ */
+export interface RunLostEvent extends RunEventBase {
+  type: 'run.lost';
+  /** The instance that held the run. */
+  owner: string;
 }
 
 /** Every event the scheduler emits, discriminated by `type`. */
@@ -132,18 +169,22 @@ export type SchedulerEvent =
   | SchedulerStoppedEvent
   | SchedulerPausedEvent
   | SchedulerResumedEvent
+  | StoreUnavailableEvent
+  | StoreRecoveredEvent
   | JobAddedEvent
   | JobRemovedEvent
   | JobPausedEvent
   | JobResumedEvent
   | JobRescheduledEvent
   | JobCompletedEvent
+  | JobRejectedEvent
   | RunStartedEvent
   | RunSucceededEvent
   | RunFailedEvent
   | RunTimedOutEvent
   | RunSkippedEvent
-  | RunMissedEvent;
+  | RunMissedEvent
+  | RunLostEvent;
 
 /** The `type` of a {@link SchedulerEvent}. */
 export type SchedulerEventType = SchedulerEvent['type'];

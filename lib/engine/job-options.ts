@@ -7,6 +7,8 @@ export type OverlapPolicy = 'skip' | 'queue' | 'allow';
 export type MisfirePolicy = 'skip' | 'once' | 'all';
 /** Whether a run lost to a crash is re-run (stores with leases only). */
 export type DeliveryGuarantee = 'at-most-once' | 'at-least-once';
+/** With a shared store: one run per tick across all instances (`cluster`), or on each (`instance`). */
+export type JobScope = 'cluster' | 'instance';
 
 /** Misfire handling: ticks found late (blocked event loop, suspended process, paused scheduler). */
 export interface MisfireOptions {
@@ -53,6 +55,11 @@ export interface JobOptions {
   delivery?: DeliveryGuarantee;
   /** Do not keep the process alive for this job's ticks (`unrefTimeout` in `cron`). */
   unref?: boolean;
+  /**
+   * With a shared store, `'cluster'` (the default) runs each tick on one instance; `'instance'`
+   * runs it on every instance, as for a local cache refresh.
+   */
+  scope?: JobScope;
 }
 
 /** {@link JobOptions} checked and completed with defaults. */
@@ -67,6 +74,7 @@ export interface ResolvedJobOptions {
   retry: Required<RetryOptions> | null;
   delivery: DeliveryGuarantee;
   unref: boolean;
+  scope: JobScope;
 }
 
 export const DEFAULT_GRACE_MS = 1_000;
@@ -75,7 +83,8 @@ const DEFAULT_MAX_CATCH_UP = 10;
 const OVERLAP: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
 const MISFIRE: readonly MisfirePolicy[] = ['skip', 'once', 'all'];
 const DELIVERY: readonly DeliveryGuarantee[] = ['at-most-once', 'at-least-once'];
-const KNOWN_KEYS = new Set(['overlap', 'misfire', 'jitterMs', 'startAt', 'endAt', 'maxRuns', 'timeoutMs', 'retry', 'delivery', 'unref']);
+const KNOWN_KEYS = new Set(['overlap', 'misfire', 'jitterMs', 'startAt', 'endAt', 'maxRuns', 'timeoutMs', 'retry', 'delivery', 'unref', 'scope']);
+const SCOPES: readonly JobScope[] = ['cluster', 'instance'];
 
 /**
  * Checks job options and fills in defaults: job options over module `defaults` over built-in
@@ -110,6 +119,7 @@ export function resolveJobOptions(job: string, options: JobOptions = {}, default
           },
     delivery: oneOf(job, 'delivery', pick('delivery') ?? 'at-most-once', DELIVERY),
     unref: Boolean(pick('unref')),
+    scope: oneOf(job, 'scope', pick('scope') ?? 'cluster', SCOPES),
   };
   if (resolved.startAt !== null && resolved.endAt !== null && resolved.endAt < resolved.startAt) {
     throw new InvalidScheduleError(job, 'endAt', pick('endAt'), `is before startAt (${describeValue(pick('startAt'))}).`);

@@ -75,6 +75,8 @@ export interface PendingRun {
   attempt: number;
   /** Called when the run settles, or at once if it is skipped. */
   onDone?: () => void;
+  /** With a shared store: the token of the lease this run holds. */
+  fencingToken?: number;
 }
 
 /** How many finished runs each job keeps. */

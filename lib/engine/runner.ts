@@ -23,6 +23,14 @@ export class RunTimeoutError extends Error {
   }
 }
 
+/** The reason a run's signal is aborted when the store says its lease is now another's. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(job: string, fencingToken: number) {
+    super(`Job "${job}" lost the lease of its run (fencing token ${fencingToken}) to another instance`);
+  }
+}
+
 /** The reason a run's signal is aborted when the scheduler shuts down. */
 export class SchedulerShutdownError extends Error {
   override readonly name = 'SchedulerShutdownError';
@@ -39,6 +47,8 @@ export interface RunnerHost {
   paused(job: Job): boolean;
   /** The job reached `maxRuns`. */
   complete(job: Job, reason: 'max-runs'): void;
+  /** A run holding a store lease is over (ran, or did not happen): the lease can go. */
+  leaseDone(job: Job, fencingToken: number): void;
 }
 
 class ActiveRun {
@@ -51,8 +61,9 @@ class ActiveRun {
     readonly startedAt: number,
     readonly attempt: number,
     private onDone: (() => void) | undefined,
+    readonly fencingToken: number | undefined,
   ) {
-    this.context = new RunContext(job.name, scheduledAt, startedAt, attempt);
+    this.context = new RunContext(job.name, scheduledAt, startedAt, attempt, fencingToken);
   }
 
   /** Tells whoever waits on the run that its outcome is known (once: at timeout or when it settles). */
@@ -88,17 +99,23 @@ export class Runner {
    * Starts a run for `scheduledAt`, or holds it back or skips it by the job's overlap policy.
    * `onDone` is called when the run settles, or at once if it does not happen.
    */
-  dispatch(job: Job, scheduledAt: number, attempt = 1, onDone?: () => void): void {
-    if (!this.host.accepting()) return onDone?.();
+  dispatch(job: Job, scheduledAt: number, attempt = 1, onDone?: () => void, fencingToken?: number): void {
+    const run: PendingRun = { scheduledAt, attempt, onDone, fencingToken };
+    if (!this.host.accepting()) return this.drop(job, run);
     if (job.busy) {
       const { overlap } = job.options;
       if (overlap === 'queue' && !job.backlog?.length) {
-        (job.backlog ??= []).push({ scheduledAt, attempt, onDone });
+        (job.backlog ??= []).push(run);
         return;
       }
-      if (overlap !== 'allow') return this.skip(job, { scheduledAt, attempt, onDone }, 'overlap');
+      if (overlap !== 'allow') return this.skip(job, run, 'overlap');
     }
-    this.start(job, scheduledAt, attempt, onDone);
+    this.start(job, run);
+  }
+
+  /** Aborts the runs of a job holding the given lease, which the store gave to another instance. */
+  abortLease(job: Job, fencingToken: number): void {
+    for (const run of this.inFlight) if (run.job === job && run.fencingToken === fencingToken) run.context.abort(new LeaseLostError(job.name, fencingToken));
   }
 
   /** Resolves once no run of the job is in flight. */
@@ -149,20 +166,27 @@ export class Runner {
   }
 
   /** Reports a run that does not happen, and lets its caller go. */
-  private skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused' | 'completed'): void {
+  skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused' | 'completed'): void {
     const consecutive = ++job.skipped;
     this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
-    run.onDone?.();
+    this.drop(job, run);
   }
 
-  private start(job: Job, scheduledAt: number, attempt: number, onDone?: () => void): void {
+  /** Lets go of a run that does not happen: its caller, and its lease. */
+  private drop(job: Job, run: PendingRun): void {
+    run.onDone?.();
+    if (run.fencingToken !== undefined) this.host.leaseDone(job, run.fencingToken);
+  }
+
+  private start(job: Job, pending: PendingRun): void {
+    const { scheduledAt, attempt } = pending;
     const { maxRuns, timeoutMs } = job.options;
     if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) {
       this.host.complete(job, 'max-runs');
-      return this.skip(job, { scheduledAt, attempt, onDone }, 'completed');
+      return this.skip(job, pending, 'completed');
     }
     const startedAt = this.clock.now();
-    const run = new ActiveRun(job, scheduledAt, startedAt, attempt, onDone);
+    const run = new ActiveRun(job, scheduledAt, startedAt, attempt, pending.onDone, pending.fencingToken);
     this.inFlight.add(run);
     job.running++;
     job.skipped = 0;
@@ -218,6 +242,7 @@ export class Runner {
       }
     }
     run.done();
+    if (run.fencingToken !== undefined) this.host.leaseDone(job, run.fencingToken);
     if (job.running === 0 && job.idleWaiters) {
       const waiters = job.idleWaiters;
       job.idleWaiters = null;
@@ -232,9 +257,9 @@ export class Runner {
   private next(job: Job): void {
     const pending = job.backlog?.shift();
     if (!pending) return;
-    if (job.removed || !this.host.accepting()) return pending.onDone?.();
+    if (job.removed || !this.host.accepting()) return this.drop(job, pending);
     if (this.host.paused(job)) return this.skip(job, pending, 'paused');
-    this.start(job, pending.scheduledAt, pending.attempt, pending.onDone);
+    this.start(job, pending);
   }
 
   /** Schedules another attempt if the job allows one; returns whether it did. */
@@ -246,11 +271,11 @@ export class Runner {
     const task: TimerTask = new TimerTask(() => {
       job.retries!.delete(task);
       if (job.removed || !this.host.accepting()) return;
-      const pending = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1 };
+      const pending: PendingRun = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1, fencingToken: run.fencingToken };
       if (this.host.paused(job)) return this.skip(job, pending, 'paused');
       // A retry takes its turn: after the run still holding the slot, never beside it.
       if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
-      else this.start(job, pending.scheduledAt, pending.attempt);
+      else this.start(job, pending);
     }, job.ref);
     (job.retries ??= new Set()).add(task);
     this.queue.schedule(task, this.clock.now() + delay);

@@ -6,6 +6,8 @@ import { EventHub, SchedulerEventListener } from './event-hub';
 import { Job, JobDefinition, JobInfo, PendingRun } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
 import { Runner, SchedulerShutdownError, TimerTask } from './runner';
+import { JobStore, StoredJobState } from '../stores/job-store';
+import { ClaimDecision, Claims, ClaimsTiming } from './claims';
 import { countTicks, lastTicks, lastTickUpTo } from './ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
 
@@ -24,7 +26,29 @@ export interface SchedulerOptions {
   random?: () => number;
   /** Receives errors thrown by event listeners. Default `console.error`. */
   onListenerError?: (error: unknown) => void;
+  /** Where jobs are coordinated with other instances. Without one, or with one that is not shared, every tick runs here. */
+  store?: JobStore;
+  /** This instance's name in the store. */
+  instanceId?: string;
+  /** Timing of the cluster protocol, with a shared store. */
+  cluster?: Partial<ClaimsTiming>;
 }
+
+const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000 };
+
+/** What a wake-up found for a job, carried out once the tick is known to be this instance's. */
+interface TickPlan {
+  now: number;
+  first: number;
+  lastMissed: number | null;
+  latest: number;
+}
+
+/** A decision for jobs that are not claimed: the tick is this instance's. */
+const LOCAL = Symbol('local');
+
+// Taken at load: jobs armed in one event-loop turn register together, even under fake timers installed later.
+const nextTurn = globalThis.setImmediate;
 
 /** An external timer may fire this much before the tick, by rounding; the tick is then due. */
 const EARLY_WAKE_SLACK_MS = 5;
@@ -42,9 +66,11 @@ export class Scheduler {
   private readonly runner: Runner;
   private readonly jobs = new Map<string, Job>();
   private readonly random: () => number;
+  private readonly claims: Claims | null;
   private currentState: SchedulerState = 'idle';
   private paused = false;
   private stopping: Promise<void> | null = null;
+  private registering: Array<{ job: Job; from: number; fromWatermark: boolean }> = [];
 
   constructor(options: SchedulerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -58,7 +84,15 @@ export class Scheduler {
       accepting: () => this.currentState === 'running',
       paused: (job) => job.paused || this.paused,
       complete: (job, reason) => this.complete(job, reason),
+      leaseDone: (job, fencingToken) => this.claims?.settled(job, fencingToken),
     });
+    this.claims = options.store?.shared
+      ? new Claims(options.store, options.instanceId ?? 'instance', this.clock, this.events, {
+          job: (name) => this.jobs.get(name),
+          runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
+          abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
+        }, { ...DEFAULT_TIMING, ...options.cluster })
+      : null;
   }
 
   get state(): SchedulerState {
@@ -82,8 +116,9 @@ export class Scheduler {
     }
     this.currentState = 'running';
     const now = this.clock.now();
-    for (const job of this.jobs.values()) if (!job.paused) this.arm(job, now);
+    for (const job of this.jobs.values()) if (!job.paused) this.arm(job, now, true);
     this.queue.start();
+    this.claims?.start();
     this.events.emit('scheduler.started', () => ({ at: new Date(now) }));
   }
 
@@ -111,6 +146,7 @@ export class Scheduler {
     for (const job of this.jobs.values()) job.waker?.cancel(job);
     this.runner.abortAll(new SchedulerShutdownError());
     const abandoned = await this.runner.drain(this.shutdownTimeout);
+    await this.claims?.stop();
     for (const job of this.jobs.values()) this.release(job);
     this.jobs.clear();
     this.queue.clear();
@@ -131,7 +167,7 @@ export class Scheduler {
     const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta);
     job.startDelayMs = definition.startDelayMs ?? 0;
     this.jobs.set(job.name, job);
-    if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
+    if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now(), true);
     this.events.emit('job.added', () => ({ at: this.now(), job: job.name }));
     return job.info();
   }
@@ -285,22 +321,40 @@ export class Scheduler {
       const firstMissed = now - firstDueAt > misfire.graceMs;
       // The missed ticks run from `first` to `lastMissed`; later ones are on time.
       const lastMissed = firstMissed ? lastTickUpTo(trigger, anchor, first, Math.min(latest, Math.max(first, now - misfire.graceMs))) : null;
-      if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed);
-      const latestOnTime = latest !== lastMissed;
-      if (misfire.policy === 'all' && lastMissed !== null && !(job.busy && job.options.overlap === 'skip')) {
-        // Each missed tick runs, one after another, then the on-time ones as one run.
-        const ticks = lastTicks(trigger, anchor, first, lastMissed, misfire.maxCatchUp);
-        if (latestOnTime) ticks.push(latest);
-        this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1 })), misfire.maxCatchUp + 1);
-      } else if (misfire.policy !== 'skip' || latestOnTime) {
-        this.runner.dispatch(job, latest);
-      }
+      const plan: TickPlan = { now, first, lastMissed, latest };
+      if (this.claims?.guards(job)) this.claims.claim(job, latest, (decision) => this.carryOut(job, plan, decision));
+      else this.carryOut(job, plan, LOCAL);
     }
     if (done && !job.completed && !job.removed) this.complete(job, done);
   }
 
+  /**
+   * Runs what a wake-up found, once the tick is this instance's: reports missed ticks, then runs
+   * by the misfire policy — `skip` the latest tick only if on time, `once` the latest, `all` each
+   * missed tick (the most recent `maxCatchUp`) one after another, then the on-time ones as one.
+   */
+  private carryOut(job: Job, plan: TickPlan, decision: ClaimDecision | typeof LOCAL): void {
+    if (job.removed || this.currentState !== 'running') return;
+    const { first, lastMissed, latest, now } = plan;
+    if (decision !== LOCAL && decision.outcome === 'unclaimed') return this.reportMissed(job, now, first, latest, 'unclaimed');
+    if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed, 'late');
+    if (decision !== LOCAL && decision.outcome === 'busy') return this.runner.skip(job, { scheduledAt: latest, attempt: 1 }, 'overlap');
+    const fencingToken = decision === LOCAL ? undefined : decision.fencingToken;
+    const { misfire } = job.options;
+    const latestOnTime = latest !== lastMissed;
+    if (misfire.policy === 'all' && lastMissed !== null && !(job.busy && job.options.overlap === 'skip')) {
+      const ticks = lastTicks(job.trigger, job.anchor, first, lastMissed, misfire.maxCatchUp);
+      if (latestOnTime) ticks.push(latest);
+      this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1, fencingToken })), misfire.maxCatchUp + 1);
+    } else if (misfire.policy !== 'skip' || latestOnTime) {
+      this.runner.dispatch(job, latest, 1, undefined, fencingToken);
+    } else if (fencingToken !== undefined) {
+      this.claims!.settled(job, fencingToken);
+    }
+  }
+
   /** One `run.missed` event for the ticks from `first` to `lastMissed`. */
-  private reportMissed(job: Job, now: number, first: number, lastMissed: number): void {
+  private reportMissed(job: Job, now: number, first: number, lastMissed: number, reason: 'late' | 'unclaimed'): void {
     if (!this.events.wants('run.missed')) return;
     const { count, truncated } = countTicks(job.trigger, job.anchor, first, lastMissed);
     this.events.emit('run.missed', () => ({
@@ -312,6 +366,7 @@ export class Scheduler {
       count,
       truncated,
       lateByMs: now - first,
+      reason,
     }));
   }
 
@@ -319,15 +374,51 @@ export class Scheduler {
    * Computes the first tick from `now` (after the job's start delay, the first time) and queues the
    * job. An interval counts from `startAt`, or from then.
    */
-  private arm(job: Job, now: number): void {
+  private arm(job: Job, now: number, fromWatermark = false): void {
     const { startAt } = job.options;
     const from = now + job.startDelayMs;
+    const delayed = job.startDelayMs > 0;
     job.startDelayMs = 0;
     job.anchor = startAt ?? from;
-    const after = startAt !== null && startAt > from ? startAt - 1 : from;
+    if (this.claims?.guards(job)) return this.registerThenArm(job, from, fromWatermark && !delayed);
+    this.armAfter(job, startAt !== null && startAt > from ? startAt - 1 : from);
+  }
+
+  private armAfter(job: Job, after: number): void {
     job.nextTick = job.trigger.next(after, job.anchor);
     const done = this.scheduleNext(job);
     if (done) this.complete(job, done);
+  }
+
+  /**
+   * A cluster-wide job takes the anchor, watermark and paused flag every instance shares (jobs
+   * armed in one turn register together). When the scheduler starts, ticks count from the
+   * watermark: those missed while the whole cluster was down follow the misfire policy.
+   */
+  private registerThenArm(job: Job, from: number, fromWatermark: boolean): void {
+    this.registering.push({ job, from, fromWatermark });
+    if (this.registering.length > 1) return;
+    nextTurn(() => {
+      const batch = this.registering.splice(0);
+      const armAll = (states: StoredJobState[] | null) =>
+        batch.forEach(({ job, from, fromWatermark }, index) => {
+          if (this.jobs.get(job.name) !== job || job.paused || this.currentState !== 'running') return;
+          const state = states?.[index];
+          const { startAt } = job.options;
+          let after = startAt !== null && startAt > from ? startAt - 1 : from;
+          if (state) {
+            job.anchor = state.anchor;
+            if (fromWatermark && state.lastTick !== null) after = state.lastTick;
+            if (state.paused) {
+              job.paused = true;
+              this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));
+              return;
+            }
+          }
+          this.armAfter(job, after);
+        });
+      this.claims!.register(batch.map(({ job }) => job)).then(armAll, () => armAll(null));
+    });
   }
 
   /** Queues the job for `job.nextTick`; when there is none, returns why the job is complete. */

@@ -1,0 +1,181 @@
+import { SchedulerEvent } from '../../lib/events';
+import { JobContext } from '../../lib/engine/job-context';
+import { JobOptions } from '../../lib/engine/job-options';
+import { Scheduler } from '../../lib/engine/scheduler';
+import { VirtualClock } from '../../lib/engine/virtual-clock';
+import { JobStore } from '../../lib/stores/job-store';
+import { MemoryJobStore } from '../../lib/stores/memory.store';
+import { CronTrigger } from '../../lib/triggers/cron.trigger';
+import { IntervalTrigger } from '../../lib/triggers/interval.trigger';
+import { Trigger } from '../../lib/triggers/trigger';
+
+/**
+ * Several schedulers sharing one store in this process, on one VirtualClock: the claim protocol
+ * without processes or real time (the real-process tests are in test/cluster).
+ */
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+function cluster(size: number, store?: JobStore) {
+  const clock = new VirtualClock(T0);
+  const shared = store ?? new MemoryJobStore({ shared: true, now: () => clock.now() });
+  const runs: Array<{ instance: string; job: string; tick: number; attempt: number; token?: number }> = [];
+  const events: Array<SchedulerEvent & { instance: string }> = [];
+  const instances = Array.from({ length: size }, (_, index) => {
+    const scheduler = new Scheduler({ clock, store: shared, instanceId: `i${index}`, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
+    scheduler.on((event) => events.push({ ...event, instance: `i${index}` }));
+    return scheduler;
+  });
+  const add = (scheduler: Scheduler, name: string, trigger: Trigger, options: JobOptions = {}, handler?: (context: JobContext) => unknown) =>
+    scheduler.add({
+      name,
+      trigger,
+      options,
+      handler: (context) => {
+        runs.push({ instance: scheduler === instances[0] ? 'i0' : `i${instances.indexOf(scheduler)}`, job: name, tick: context.scheduledAt.getTime() - T0, attempt: context.attempt, token: context.fencingToken });
+        return handler?.(context);
+      },
+    });
+  return { clock, store: shared, instances, runs, events, add };
+}
+
+/** Stops an instance the way a crash would: its timers go, nothing is released or said. */
+function crash(scheduler: Scheduler, clock: VirtualClock): void {
+  const internals = scheduler as unknown as { queue: { stop(): void }; claims: { timers: unknown[]; leases: Map<string, number> } };
+  internals.queue.stop();
+  internals.claims.timers.forEach((timer) => clock.clearTimer(timer));
+  internals.claims.leases.clear();
+}
+
+const ticksOf = (runs: Array<{ job: string; tick: number }>, job: string) => runs.filter((r) => r.job === job).map((r) => r.tick).sort((a, b) => a - b);
+
+describe('instances sharing a store', () => {
+  it('run each tick of a cluster-wide job exactly once, with a growing fencing token', async () => {
+    const { clock, instances, runs, add } = cluster(3);
+    for (const scheduler of instances) {
+      add(scheduler, 'cron', CronTrigger.create('cron', '* * * * * *', { timeZone: 'UTC' }));
+      add(scheduler, 'interval', new IntervalTrigger(700));
+      scheduler.start();
+    }
+    await clock.advanceAsync(20_000);
+    expect(ticksOf(runs, 'cron')).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) * 1_000));
+    expect(ticksOf(runs, 'interval')).toEqual(Array.from({ length: 28 }, (_, i) => (i + 1) * 700));
+    const tokens = runs.filter((r) => r.job === 'cron').map((r) => r.token!);
+    expect(new Set(tokens).size).toBe(20);
+    expect(Math.max(...tokens)).toBe(20);
+  });
+
+  it('share the interval anchor of the first instance to register, whenever the others start', async () => {
+    const { clock, instances, runs, add } = cluster(2);
+    add(instances[0], 'interval', new IntervalTrigger(1_000));
+    instances[0].start();
+    await clock.advanceAsync(2_500);
+    add(instances[1], 'interval', new IntervalTrigger(1_000));
+    instances[1].start();
+    await clock.advanceAsync(3_000);
+    expect(ticksOf(runs, 'interval')).toEqual([1_000, 2_000, 3_000, 4_000, 5_000]);
+  });
+
+  it("with scope 'instance', run the job on every instance", async () => {
+    const { clock, instances, runs, add } = cluster(3);
+    for (const scheduler of instances) {
+      add(scheduler, 'local', new IntervalTrigger(1_000), { scope: 'instance' });
+      scheduler.start();
+    }
+    await clock.advanceAsync(2_000);
+    expect(runs.filter((r) => r.job === 'local')).toHaveLength(6);
+  });
+
+  it("skip a tick everywhere while the job's run holds a lease (overlap 'skip' is cluster-wide)", async () => {
+    const { clock, instances, runs, events, add } = cluster(2);
+    for (const scheduler of instances) {
+      add(scheduler, 'slow', new IntervalTrigger(1_000), {}, () => new Promise((resolve) => clock.setTimer(resolve, 2_500)));
+      scheduler.start();
+    }
+    await clock.advanceAsync(4_000);
+    expect(ticksOf(runs, 'slow')).toEqual([1_000, 4_000]);
+    expect(events.filter((e) => e.type === 'run.skipped').map((e) => e.type === 'run.skipped' && e.scheduledAt.getTime() - T0)).toEqual([2_000, 3_000]);
+  });
+
+  it('after the whole cluster was down, catch up from the watermark by the misfire policy', async () => {
+    const first = cluster(1);
+    first.add(first.instances[0], 'job', new IntervalTrigger(1_000), { misfire: { policy: 'all', maxCatchUp: 3, graceMs: 100 } });
+    first.instances[0].start();
+    await first.clock.advanceAsync(2_000);
+    await first.instances[0].shutdown();
+    // Ten seconds later a new instance starts on the same store.
+    first.clock.jump(10_000);
+    const scheduler = new Scheduler({ clock: first.clock, store: first.store, instanceId: 'later' });
+    const runs: number[] = [];
+    const events: SchedulerEvent[] = [];
+    scheduler.on((event) => events.push(event));
+    scheduler.add({ name: 'job', trigger: new IntervalTrigger(1_000), handler: (ctx) => void runs.push(ctx.scheduledAt.getTime() - T0), options: { misfire: { policy: 'all', maxCatchUp: 3, graceMs: 100 } } });
+    scheduler.start();
+    await first.clock.advanceAsync(0);
+    // Ticks 3000..11000 were missed: the last three run, then the on-time tick of 12000.
+    expect(runs).toEqual([9_000, 10_000, 11_000, 12_000]);
+    expect(events.find((e) => e.type === 'run.missed')).toMatchObject({ count: 9, reason: 'late', scheduledAt: new Date(T0 + 3_000), lastScheduledAt: new Date(T0 + 11_000) });
+    await scheduler.shutdown();
+  });
+
+  it('re-run an at-least-once job on another instance when the one running it dies: attempt 2, a larger fencing token', async () => {
+    const { clock, instances, runs, add } = cluster(2);
+    add(instances[0], 'important', new IntervalTrigger(60_000), { delivery: 'at-least-once' }, () => new Promise(() => undefined));
+    add(instances[1], 'important', new IntervalTrigger(60_000), { delivery: 'at-least-once' });
+    instances[0].start();
+    await clock.advanceAsync(0);
+    instances[1].start();
+    await clock.advanceAsync(60_000);
+    expect(runs).toEqual([{ instance: 'i0', job: 'important', tick: 60_000, attempt: 1, token: 1 }]);
+    // Instance 0 dies: its timers stop, its lease runs out, instance 1 takes the run over.
+    crash(instances[0], clock);
+    await clock.advanceAsync(5_000);
+    expect(runs.slice(1)).toEqual([{ instance: 'i1', job: 'important', tick: 60_000, attempt: 2, token: 2 }]);
+  });
+
+  it('give up an at-most-once run whose instance died, reporting it lost, and never re-run it', async () => {
+    const { clock, instances, runs, events, add } = cluster(2);
+    add(instances[0], 'once-only', new IntervalTrigger(60_000), {}, () => new Promise(() => undefined));
+    add(instances[1], 'once-only', new IntervalTrigger(60_000));
+    instances[0].start();
+    await clock.advanceAsync(0);
+    instances[1].start();
+    await clock.advanceAsync(60_000);
+    crash(instances[0], clock);
+    await clock.advanceAsync(5_000);
+    expect(runs).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'run.lost')).toEqual([expect.objectContaining({ job: 'once-only', owner: 'i0', attempt: 1 })]);
+  });
+
+  it('report ticks missed while the store cannot be reached, once per outage, and claim again once it is back', async () => {
+    const clockHolder: { clock?: VirtualClock } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => clockHolder.clock!.now() });
+    let down = false;
+    const flaky: JobStore = new Proxy(memory, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (down ? Promise.reject(new Error('connection refused')) : value.apply(target, args));
+      },
+    });
+    const { clock, instances, runs, events, add } = cluster(2, flaky);
+    clockHolder.clock = clock;
+    for (const scheduler of instances) {
+      add(scheduler, 'tick', new IntervalTrigger(1_000));
+      scheduler.start();
+    }
+    await clock.advanceAsync(2_000);
+    down = true;
+    await clock.advanceAsync(3_000);
+    down = false;
+    await clock.advanceAsync(10_000);
+    const ticks = ticksOf(runs, 'tick');
+    expect(ticks.slice(0, 2)).toEqual([1_000, 2_000]);
+    expect(ticks.filter((t) => t >= 3_000 && t <= 5_000)).toEqual([]);
+    expect(ticks.filter((t) => t > 5_000).length).toBeGreaterThanOrEqual(9);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    const unclaimed = events.filter((e) => e.type === 'run.missed' && e.reason === 'unclaimed');
+    expect(unclaimed.length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.type === 'store.unavailable')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'store.recovered')).toHaveLength(2);
+  });
+});
