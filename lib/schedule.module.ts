@@ -10,8 +10,8 @@ import { SCHEDULE_MODULE_OPTIONS } from './schedule.constants';
 /** One core per application, shared by every import of the module. */
 const coreProvider: Provider = {
   provide: SchedulerCore,
-  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined) => SchedulerCore.for(modules, options),
-  inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS],
+  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined, targets: JobTargets) => SchedulerCore.for(modules, options, targets),
+  inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS, JobTargets],
 };
 
 /**

@@ -29,6 +29,8 @@ export interface JobDefinition {
   waker?: Waker;
   /** The first tick counts from this many ms after the job is armed (`initialDelay` in `@Cron`). */
   startDelayMs?: number;
+  /** Kept in the store: its ticks count from its creation there, so none is lost to a restart. */
+  persisted?: boolean;
   /** Data of the layer above (kind of decorator, target), returned untouched in {@link JobInfo}. */
   meta?: Readonly<Record<string, unknown>>;
 }
@@ -94,6 +96,8 @@ export class Job implements QueueEntry {
   anchor = NaN;
   /** Delay before the first tick counts, used once. */
   startDelayMs = 0;
+  /** Kept in the store (see {@link JobDefinition.persisted}). */
+  persisted = false;
   /** The tick the job waits for; `null` when not armed or exhausted. */
   nextTick: number | null = null;
   running = 0;

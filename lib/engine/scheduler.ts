@@ -1,5 +1,5 @@
 import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError } from '../errors';
-import { SchedulerEventType } from '../events';
+import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
 import { Clock, systemClock } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
@@ -104,6 +104,11 @@ export class Scheduler {
     return this.paused;
   }
 
+  /** Emits an event on the scheduler's stream, for the layers above (a stored job rejected). */
+  report<T extends 'job.rejected'>(type: T, fields: Omit<Extract<SchedulerEvent, { type: T }>, 'type' | 'at'>): void {
+    this.events.emit(type, () => ({ at: this.now(), ...fields }) as Omit<Extract<SchedulerEvent, { type: T }>, 'type'>);
+  }
+
   /** Subscribes to events, all or only some types. Returns the function that unsubscribes. */
   on(listener: SchedulerEventListener, types?: readonly SchedulerEventType[]): () => void {
     return this.events.on(listener, types);
@@ -166,6 +171,7 @@ export class Scheduler {
     const options = resolveJobOptions(definition.name, definition.options, this.defaults);
     const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta);
     job.startDelayMs = definition.startDelayMs ?? 0;
+    job.persisted = Boolean(definition.persisted);
     this.jobs.set(job.name, job);
     if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now(), true);
     this.events.emit('job.added', () => ({ at: this.now(), job: job.name }));
@@ -408,7 +414,8 @@ export class Scheduler {
           let after = startAt !== null && startAt > from ? startAt - 1 : from;
           if (state) {
             job.anchor = state.anchor;
-            if (fromWatermark && state.lastTick !== null) after = state.lastTick;
+            // A stored job's ticks count from its creation (its anchor) until one is claimed.
+            if (fromWatermark) after = state.lastTick ?? (job.persisted ? state.anchor : after);
             if (state.paused) {
               job.paused = true;
               this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));

@@ -1,6 +1,7 @@
 import { ModuleMetadata, Type } from '@nestjs/common';
 import { Clock } from '../engine/clock';
 import { JobOptions } from '../engine/job-options';
+import { JobStore } from '../stores/job-store';
 
 /**
  * Options of `ScheduleModule.forRoot()`. The first three are `@nestjs/schedule`'s.
@@ -23,6 +24,19 @@ export interface ScheduleModuleOptions {
   clock?: Clock;
   /** How many worker threads off-thread jobs may use at once. Default: the CPU count less one (at least 1). */
   workers?: number;
+  /**
+   * Where jobs are kept and coordinated: `new PostgresJobStore(...)` or `new RedisJobStore(...)`
+   * make every job cluster-wide (each tick runs on one instance) and keep persistent jobs across
+   * restarts. Default: in this process's memory.
+   */
+  store?: JobStore;
+  /** Timing of the cluster protocol, with a shared store. */
+  cluster?: {
+    /** How long a run's lease lasts without a heartbeat (heartbeats come every third of it). Default 30 000 ms. */
+    leaseMs?: number;
+    /** How often expired leases are looked for and the store is read again, as a safety net for missed notifications. Default 5 000 ms. */
+    syncEveryMs?: number;
+  };
 }
 
 /** A class that provides the module options, for `forRootAsync({ useClass })`. */

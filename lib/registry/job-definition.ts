@@ -52,10 +52,12 @@ export interface AddJobDefinition extends JobOptions {
   args?: unknown[];
   /** Add the job paused; start it with `resumeJob`. */
   paused?: boolean;
+  /**
+   * Keep the job in the store, as data (a provider reference, JSON arguments): every instance runs
+   * it, and it survives restarts. Needs a provider `target`.
+   */
+  persist?: boolean;
 }
-
-/** The fields of an {@link AddJobDefinition} that are not job options. */
-export const DEFINITION_KEYS = ['name', 'trigger', 'target', 'handler', 'worker', 'args', 'paused'] as const;
 
 /** Builds the trigger of a job added at run time; throws {@link InvalidScheduleError} naming the field. */
 export function buildTrigger(job: string, trigger: unknown, now: number): Trigger {

@@ -10,7 +10,12 @@ import { resolveJobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
 import { WorkerPool, WorkerTargetError } from '../workers/worker-pool';
+import { TimerHandle } from '../engine/clock';
+import { JobTargets } from '../discovery/job-targets';
+import { JobStore } from '../stores/job-store';
+import { MemoryJobStore } from '../stores/memory.store';
 import { WorkerTarget } from './job-definition';
+import { PersistentJobs } from './persistent-jobs';
 
 /** A name in the interval or timeout registry: a decorated job's timer, or a timer the user added. */
 export type TimerEntry = { driver: TimerDriver } | { handle: unknown };
@@ -41,12 +46,22 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   readonly timeouts = new Map<string, TimerEntry>();
   /** Set once decorated methods were discovered, so a second module instance does not add them again. */
   discovered = false;
+  /** Where jobs are kept: the store given, or one in memory. */
+  readonly store: JobStore;
+  readonly persistent: PersistentJobs;
   private pool: WorkerPool | undefined;
   private readonly logger = new Logger('Scheduler');
   /** The options as the first import gave them. */
   private given: ScheduleModuleOptions | undefined;
+  private connected = false;
+  private unwatch: (() => Promise<void>) | null = null;
+  private syncTimer: TimerHandle | undefined;
+  private syncSoon: TimerHandle | undefined;
 
-  private constructor(readonly options: ResolvedModuleOptions) {
+  private constructor(
+    readonly options: ResolvedModuleOptions,
+    targets: JobTargets,
+  ) {
     if (options.shutdownTimeout !== undefined && !(Number.isFinite(options.shutdownTimeout) && options.shutdownTimeout >= 0)) {
       throw new InvalidScheduleError('', 'shutdownTimeout', options.shutdownTimeout, 'must be a finite number of milliseconds, 0 or more.');
     }
@@ -59,12 +74,17 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
       if (!(error instanceof InvalidScheduleError)) throw error;
       throw new InvalidScheduleError('', `defaults.${error.field}`, error.value, error.reason);
     }
+    this.store = options.store ?? new MemoryJobStore();
     this.scheduler = new Scheduler({
       clock: options.clock,
       shutdownTimeout: options.shutdownTimeout,
       defaults: options.defaults,
+      store: this.store,
+      instanceId: options.instanceId,
+      cluster: options.cluster,
       onListenerError: (error) => this.logger.error(`An event listener failed: ${String(error)}`, error instanceof Error ? error.stack : undefined),
     });
+    this.persistent = new PersistentJobs(this.scheduler, this.store, targets, options.instanceId);
     logEvents(this.scheduler, this.logger);
   }
 
@@ -72,7 +92,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
    * The core of the application that `modules` (Nest's `ModulesContainer`) belongs to, made on
    * first call. When `forRoot()` is imported twice with different options, the first call wins.
    */
-  static for(modules: object, options: ScheduleModuleOptions | undefined): SchedulerCore {
+  static for(modules: object, options: ScheduleModuleOptions | undefined, targets: JobTargets): SchedulerCore {
     let core = SchedulerCore.byApplication.get(modules);
     if (core && core.given !== options && !sameOptions(core.given, options)) {
       core.logger.warn('ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.');
@@ -84,26 +104,72 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
         timeouts: true,
         instanceId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
         ...options,
-      });
+      }, targets);
       core.given = options;
       SchedulerCore.byApplication.set(modules, core);
     }
     return core;
   }
 
-  onApplicationBootstrap(): void {
-    if (this.scheduler.state === 'idle') this.scheduler.start();
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.scheduler.state !== 'idle') return;
+    // Stored jobs are loaded before the scheduler starts; a store that cannot be reached now is
+    // tried again at every sync, and meanwhile ticks are reported missed, not run unclaimed.
+    await this.connect();
+    this.scheduler.start();
+    if (this.store.shared) {
+      const every = this.options.cluster?.syncEveryMs ?? 5_000;
+      this.syncTimer = this.scheduler.clock.setTimer(() => void this.connect(), every, { repeat: true, unref: true });
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.syncTimer !== undefined) this.scheduler.clock.clearTimer(this.syncTimer);
+    if (this.syncSoon !== undefined) this.scheduler.clock.clearTimer(this.syncSoon);
+    this.syncTimer = this.syncSoon = undefined;
     if (this.scheduler.state === 'running' || this.scheduler.state === 'stopping') await this.scheduler.shutdown();
     await this.pool?.close();
     this.pool = undefined;
+    const unwatch = this.unwatch;
+    this.unwatch = null;
+    await unwatch?.().catch(() => undefined);
+    if (this.connected || this.options.store) {
+      this.connected = false;
+      await this.store.close().catch((error: unknown) => this.logger.warn(`Closing the job store failed: ${String(error)}`));
+    }
     for (const entries of [this.intervals, this.timeouts]) {
       for (const entry of entries.values()) if ('handle' in entry) clearTimeout(entry.handle as ReturnType<typeof setTimeout>);
       entries.clear();
     }
     this.cronJobs.clear();
+  }
+
+  /**
+   * Connects to the store if it is not yet, watches it for changes made by the other instances,
+   * and brings the stored jobs in line. Failures are logged, and tried again at the next sync.
+   */
+  private async connect(): Promise<void> {
+    try {
+      if (!this.connected) {
+        await this.store.connect();
+        this.connected = true;
+        this.unwatch = await this.store.watch((change) => {
+          if (change.origin !== this.options.instanceId) this.syncSoonAfter(50);
+        });
+      }
+      await this.persistent.sync();
+    } catch (error) {
+      this.logger.error(`The job store (${this.store.kind}) cannot be used now; trying again every sync: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Changes announced by other instances arrive in bursts: read the store once after them. */
+  private syncSoonAfter(ms: number): void {
+    if (this.syncSoon !== undefined) return;
+    this.syncSoon = this.scheduler.clock.setTimer(() => {
+      this.syncSoon = undefined;
+      void this.connect();
+    }, ms, { unref: true });
   }
 
   /** Worker threads alive now. */

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { CronJob } from '../compat/cron-job';
 import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
@@ -32,6 +32,7 @@ export type SchedulerType = 'cron' | 'interval' | 'timeout';
 export class SchedulerRegistry {
   /** Every event of the scheduler: job added, run started, failed, missed… */
   readonly events$: Observable<SchedulerEvent>;
+  private readonly logger = new Logger('Scheduler');
 
   constructor(
     private readonly core: SchedulerCore,
@@ -133,12 +134,16 @@ export class SchedulerRegistry {
    * `DuplicateJobError`; nothing is added then.
    */
   async addJob(definition: AddJobDefinition): Promise<JobInfo> {
-    const { name, trigger, target, handler, worker, args = [], paused, ...options } = definition;
+    const { name, trigger, target, handler, worker, args = [], paused, persist, ...options } = definition;
     const { scheduler } = this.core;
     if (scheduler.state === 'stopping' || scheduler.state === 'stopped') throw new SchedulerNotRunningError('add a job', scheduler.state);
     if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(String(name), 'name', name, 'must be a non-empty string.');
     if (scheduler.has(name)) throw new DuplicateJobError(name);
     assertKnownJobOptionKeys(name, options);
+    if (persist) {
+      await this.core.persistent.save(this.core.persistent.toStored(definition), Boolean(paused));
+      return scheduler.info(name);
+    }
     const built = buildTrigger(name, trigger, this.core.scheduler.clock.now());
     const given = [target, handler, worker].filter((value) => value !== undefined);
     if (given.length !== 1) {
@@ -168,11 +173,20 @@ export class SchedulerRegistry {
     return scheduler.add({ name, trigger: built, handler: run, options, paused, meta: { kind: 'dynamic', target: description } });
   }
 
-  /** Gives a job of any kind a new trigger (`{ cron }`, `{ every }` or `{ at }`); an interval counts from now. */
-  rescheduleJob(name: string, trigger: TriggerDefinition): JobInfo {
-    if (!this.core.scheduler.has(name)) throw new JobNotFoundError(name);
-    this.core.scheduler.reschedule(name, buildTrigger(name, trigger, this.core.scheduler.clock.now()));
-    return this.core.scheduler.info(name);
+  /**
+   * Gives a job of any kind a new trigger (`{ cron }`, `{ every }` or `{ at }`); an interval counts
+   * from now. A persistent job is changed in the store, for every instance.
+   */
+  rescheduleJob(name: string, trigger: TriggerDefinition): Promise<JobInfo> {
+    const { scheduler, persistent } = this.core;
+    if (!scheduler.has(name)) throw new JobNotFoundError(name);
+    const built = buildTrigger(name, trigger, scheduler.clock.now());
+    const stored = persistent.stored(name);
+    if (!stored) {
+      scheduler.reschedule(name, built);
+      return Promise.resolve(scheduler.info(name));
+    }
+    return this.settle(persistent.save({ ...stored, trigger: persistent.storedTrigger(trigger) }, scheduler.info(name).paused).then(() => scheduler.info(name)));
   }
 
   /** A snapshot of one job (any kind): trigger, options, next and last run, recent history. */
@@ -185,14 +199,19 @@ export class SchedulerRegistry {
     return this.core.scheduler.list();
   }
 
-  /** Pauses a job: its ticks stop running until {@link resumeJob}. */
-  pauseJob(name: string): void {
+  /**
+   * Pauses a job: its ticks stop running until {@link resumeJob}. With a shared store, a
+   * cluster-wide job is paused on every instance (and stays paused across restarts).
+   */
+  pauseJob(name: string): Promise<void> {
     this.core.scheduler.pause(name);
+    return this.sharePaused(name, true);
   }
 
   /** Resumes a paused job; ticks that fell in the pause go through its misfire policy. */
-  resumeJob(name: string): void {
+  resumeJob(name: string): Promise<void> {
     this.core.scheduler.resume(name);
+    return this.sharePaused(name, false);
   }
 
   /** Runs a job now, under its overlap policy; resolves when that run settles. */
@@ -200,10 +219,13 @@ export class SchedulerRegistry {
     return this.core.scheduler.trigger(name);
   }
 
-  /** Removes a job of any kind; runs in flight finish. */
-  removeJob(name: string): void {
-    if (!this.core.scheduler.has(name)) throw new JobNotFoundError(name);
+  /** Removes a job of any kind; runs in flight finish. A persistent job leaves the store, for every instance. */
+  removeJob(name: string): Promise<void> {
+    const { scheduler, persistent, store, options } = this.core;
+    if (!scheduler.has(name)) throw new JobNotFoundError(name);
+    const stored = persistent.stored(name);
     this.core.forget(name);
+    return stored ? this.settle(store.remove(name, options.instanceId)) : Promise.resolve();
   }
 
   /** Pauses the whole scheduler; ticks that fall in the pause go through each job's misfire policy on {@link resume}. */
@@ -214,6 +236,24 @@ export class SchedulerRegistry {
   /** Resumes the scheduler after {@link pause}. */
   resume(): void {
     this.core.scheduler.resumeAll();
+  }
+
+  /** A cluster-wide job's paused flag goes to the store, where every instance reads it. */
+  private sharePaused(name: string, paused: boolean): Promise<void> {
+    const { scheduler, persistent, store, options } = this.core;
+    const job = scheduler.job(name);
+    if (!job || !(persistent.stored(name) || (store.shared && job.options.scope === 'cluster'))) return Promise.resolve();
+    return this.settle(store.setPaused(name, paused, options.instanceId));
+  }
+
+  /**
+   * A store write behind a control call. The change is already made here; if the store cannot be
+   * reached the returned promise rejects, and the failure is logged even when nobody awaits it, so
+   * a call made and forgotten during an outage cannot bring the application down.
+   */
+  private settle<T>(write: Promise<T>): Promise<T> {
+    write.catch((error: unknown) => this.logger.warn(`A change could not be written to the job store: ${error instanceof Error ? error.message : String(error)}`));
+    return write;
   }
 
   private timerHandle(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string): unknown {

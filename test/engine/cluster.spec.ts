@@ -88,7 +88,7 @@ describe('instances sharing a store', () => {
   it("skip a tick everywhere while the job's run holds a lease (overlap 'skip' is cluster-wide)", async () => {
     const { clock, instances, runs, events, add } = cluster(2);
     for (const scheduler of instances) {
-      add(scheduler, 'slow', new IntervalTrigger(1_000), {}, () => new Promise((resolve) => clock.setTimer(resolve, 2_500)));
+      add(scheduler, 'slow', new IntervalTrigger(1_000), {}, () => new Promise<void>((resolve) => clock.setTimer(resolve, 2_500)));
       scheduler.start();
     }
     await clock.advanceAsync(4_000);

@@ -1,0 +1,154 @@
+import { Type } from '@nestjs/common';
+import { InvalidScheduleError } from '../errors';
+import { JobDefinition } from '../engine/job';
+import { assertKnownJobOptionKeys, JobOptions } from '../engine/job-options';
+import { Scheduler } from '../engine/scheduler';
+import { JobTargets } from '../discovery/job-targets';
+import { toEpochMs } from '../triggers/date.trigger';
+import { JobStore, StoredJobDefinition } from '../stores/job-store';
+import { assertJsonArgs } from './job-args';
+import { AddJobDefinition, buildTrigger } from './job-definition';
+
+/** Marks jobs loaded from, or saved to, the store. */
+export const PERSISTED = 'persisted';
+
+/**
+ * Jobs kept in the store as data — trigger, options, a provider reference and JSON arguments,
+ * never code nor an instance — and brought to life on every instance from it. Stored rows are
+ * untrusted: each is checked as if a user had typed it, and one that does not pass (corrupt data,
+ * a provider or method that is missing or not a job handler) is reported (`job.rejected`) and
+ * nothing of it runs; the others are not disturbed.
+ */
+export class PersistentJobs {
+  /** The definitions in force here, as stored (JSON), to notice changes. */
+  private readonly loaded = new Map<string, string>();
+  /** Rows refused, with the data refused, so each is reported once. */
+  private readonly rejected = new Map<string, string>();
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly store: JobStore,
+    private readonly targets: JobTargets,
+    private readonly instanceId: string,
+  ) {}
+
+  /** Turns `addJob({ persist: true })` into stored data; throws for what cannot be stored. */
+  toStored(definition: AddJobDefinition): StoredJobDefinition {
+    const { name, trigger, target, handler, worker, args = [], paused: _paused, persist: _persist, ...options } = definition;
+    if (handler !== undefined || worker !== undefined || target === undefined) {
+      throw new InvalidScheduleError(name, 'persist', true, 'needs a provider target: a function cannot be stored, only a reference to a provider method.');
+    }
+    const provider = storedProvider(name, target.provider);
+    assertJsonArgs(name, args);
+    const storedTrigger = this.storedTrigger(trigger);
+    const storedOptions: Record<string, unknown> = { ...options };
+    for (const key of ['startAt', 'endAt'] as const) if (options[key] != null) storedOptions[key] = toEpochMs(options[key]);
+    return JSON.parse(JSON.stringify({ name, trigger: storedTrigger, target: { provider, method: target.method }, args, options: storedOptions }));
+  }
+
+  /** Saves a new or changed persistent job and brings it to life here; the others follow from the store. */
+  async save(stored: StoredJobDefinition, paused = false): Promise<void> {
+    const definition = this.toEngine(stored.name, stored);
+    await this.store.saveDefinition(stored, this.scheduler.clock.now(), this.instanceId);
+    if (paused) await this.store.setPaused(stored.name, true, this.instanceId);
+    this.apply(stored.name, stored, definition, paused);
+  }
+
+  /** The stored definition of a persistent job, or `undefined` for any other job. */
+  stored(name: string): StoredJobDefinition | undefined {
+    const json = this.loaded.get(name);
+    return json === undefined ? undefined : (JSON.parse(json) as StoredJobDefinition);
+  }
+
+  /** A trigger as stored: dates as ms since the epoch. */
+  storedTrigger(trigger: unknown): Record<string, unknown> {
+    const stored = { ...(trigger as Record<string, unknown>) };
+    if ('at' in stored) stored.at = toEpochMs(stored.at);
+    return stored;
+  }
+
+  /**
+   * Brings this instance in line with the store: stored jobs added, changed or removed here, the
+   * paused flag of every job. Runs at start, on each change announced, and periodically.
+   */
+  async sync(): Promise<void> {
+    const [rows, paused] = await Promise.all([this.store.loadDefinitions(), this.store.loadPaused()]);
+    const seen = new Set<string>();
+    for (const { name, definition, paused: isPaused } of rows) {
+      seen.add(name);
+      const json = JSON.stringify(definition);
+      if (this.loaded.get(name) === json || this.rejected.get(name) === json) continue;
+      try {
+        this.apply(name, definition as StoredJobDefinition, this.toEngine(name, definition), isPaused);
+        this.rejected.delete(name);
+      } catch (error) {
+        this.reject(name, json, error);
+      }
+    }
+    for (const name of [...this.loaded.keys()]) {
+      if (!seen.has(name)) this.forget(name);
+    }
+    for (const name of [...this.rejected.keys()]) if (!seen.has(name)) this.rejected.delete(name);
+    for (const [name, isPaused] of paused) {
+      const job = this.scheduler.job(name);
+      if (!job || job.options.scope === 'instance' || job.paused === isPaused) continue;
+      if (isPaused) this.scheduler.pause(name);
+      else this.scheduler.resume(name);
+    }
+  }
+
+  /** Removes a persistent job here (it is gone from the store). */
+  forget(name: string): void {
+    this.loaded.delete(name);
+    if (this.scheduler.has(name)) this.scheduler.remove(name);
+  }
+
+  private apply(name: string, stored: StoredJobDefinition, definition: JobDefinition, paused: boolean): void {
+    if (this.scheduler.has(name)) this.scheduler.remove(name);
+    this.scheduler.add({ ...definition, paused });
+    this.loaded.set(name, JSON.stringify(stored));
+  }
+
+  private reject(name: string, json: string, error: unknown): void {
+    this.rejected.set(name, json);
+    this.forget(name);
+    this.scheduler.report('job.rejected', { job: name, reason: error instanceof Error ? error.message : String(error), error });
+  }
+
+  /** Checks stored data as untrusted input and makes the engine's job of it. */
+  private toEngine(name: string, data: unknown): JobDefinition {
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new InvalidScheduleError(name, 'definition', data, 'is not a job definition.');
+    }
+    const stored = data as Partial<StoredJobDefinition>;
+    if (stored.name !== name) throw new InvalidScheduleError(name, 'name', stored.name, 'does not match the stored job.');
+    const target = stored.target;
+    if (typeof target !== 'object' || target === null || typeof target.provider !== 'string' || typeof target.method !== 'string') {
+      throw new InvalidScheduleError(name, 'target', target, 'must be { provider, method } with strings.');
+    }
+    const args = stored.args ?? [];
+    assertJsonArgs(name, args);
+    const options = (stored.options ?? {}) as JobOptions;
+    if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidScheduleError(name, 'options', options, 'must be an object.');
+    assertKnownJobOptionKeys(name, options);
+    const trigger = buildTrigger(name, stored.trigger, Number.NEGATIVE_INFINITY);
+    const resolved = this.targets.resolve(name, target);
+    const json = JSON.stringify(args);
+    return {
+      name,
+      trigger,
+      handler: (context) => resolved.invoke(context, JSON.parse(json)),
+      options,
+      persisted: true,
+      meta: { kind: 'dynamic', target: resolved.description, [PERSISTED]: true },
+    };
+  }
+}
+
+/** How a stored job names its provider: a class by its name, a string token as it is. */
+function storedProvider(job: string, provider: Type<unknown> | string | symbol): string {
+  if (typeof provider === 'string') return provider;
+  if (typeof provider === 'function' && provider.name) return provider.name;
+  throw new InvalidScheduleError(job, 'target.provider', provider, 'cannot be stored: use the class or a string token.');
+}
+
