@@ -31,6 +31,8 @@ export interface JobDefinition {
   startDelayMs?: number;
   /** Kept in the store: its ticks count from its creation there, so none is lost to a restart. */
   persisted?: boolean;
+  /** With a shared store: count ticks from now, not from the stored watermark (a job replaced by a new definition). */
+  fresh?: boolean;
   /** Data of the layer above (kind of decorator, target), returned untouched in {@link JobInfo}. */
   meta?: Readonly<Record<string, unknown>>;
 }

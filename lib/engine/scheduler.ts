@@ -173,7 +173,7 @@ export class Scheduler {
     job.startDelayMs = definition.startDelayMs ?? 0;
     job.persisted = Boolean(definition.persisted);
     this.jobs.set(job.name, job);
-    if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now(), true);
+    if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now(), !definition.fresh);
     this.events.emit('job.added', () => ({ at: this.now(), job: job.name }));
     return job.info();
   }
@@ -340,7 +340,11 @@ export class Scheduler {
    * missed tick (the most recent `maxCatchUp`) one after another, then the on-time ones as one.
    */
   private carryOut(job: Job, plan: TickPlan, decision: ClaimDecision | typeof LOCAL): void {
-    if (job.removed || this.currentState !== 'running') return;
+    if (job.removed || this.currentState !== 'running') {
+      // Removed (or shutting down) while the store answered: a lease won for it is not needed.
+      if (decision !== LOCAL && decision.outcome === 'won') this.claims!.settled(job, decision.fencingToken);
+      return;
+    }
     const { first, lastMissed, latest, now } = plan;
     if (decision !== LOCAL && decision.outcome === 'unclaimed') return this.reportMissed(job, now, first, latest, 'unclaimed');
     if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed, 'late');

@@ -103,9 +103,11 @@ export class PersistentJobs {
     if (this.scheduler.has(name)) this.scheduler.remove(name);
   }
 
+  /** Puts a stored job in force here; one that replaces a changed definition starts afresh, without catching up. */
   private apply(name: string, stored: StoredJobDefinition, definition: JobDefinition, paused: boolean): void {
-    if (this.scheduler.has(name)) this.scheduler.remove(name);
-    this.scheduler.add({ ...definition, paused });
+    const replaced = this.scheduler.has(name);
+    if (replaced) this.scheduler.remove(name);
+    this.scheduler.add({ ...definition, paused, fresh: replaced });
     this.loaded.set(name, JSON.stringify(stored));
   }
 

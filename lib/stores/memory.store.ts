@@ -113,14 +113,16 @@ export class MemoryJobStore implements JobStore {
   }
 
   async saveDefinition(definition: StoredJobDefinition, anchor: number, origin: string): Promise<void> {
-    this.row(definition.name, anchor).definition = structuredClone(definition);
+    // Kept as JSON, as a database keeps it.
+    this.row(definition.name, anchor).definition = JSON.parse(JSON.stringify(definition));
     this.announce({ kind: 'saved', job: definition.name, origin });
   }
 
   async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
     return [...this.rows]
       .filter(([, row]) => row.definition !== null)
-      .map(([name, row]) => ({ name, definition: structuredClone(row.definition), paused: row.paused }));
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, row]) => ({ name, definition: JSON.parse(JSON.stringify(row.definition)), paused: row.paused }));
   }
 
   async loadPaused(): Promise<Map<string, boolean>> {
