@@ -1,0 +1,80 @@
+import { alignTo, expectExactlyOnce, Instance, namespace, runsOf, sleep, start, stopAll, StoreKind } from './harness';
+
+/**
+ * Three real instances of an application share PostgreSQL or Redis. Each every-second cron job
+ * and each interval must run exactly once per tick across them, also when one is killed with
+ * SIGKILL and restarted; an at-least-once job whose instance dies mid-run runs again elsewhere.
+ */
+const JOBS: Array<[string, number]> = [
+  ['cron-a', 1_000],
+  ['cron-b', 1_000],
+  ['interval-a', 1_000],
+  ['interval-b', 2_000],
+];
+
+describe.each<StoreKind>(['postgres', 'redis'])('a cluster on %s', (kind) => {
+  let store: ReturnType<typeof namespace>;
+  let instances: Instance[] = [];
+  let env: Record<string, string>;
+
+  beforeEach(() => {
+    store = namespace(kind);
+    env = { STORE: kind, STORE_URL: store.url, STORE_NAMESPACE: store.name };
+  });
+
+  afterEach(async () => {
+    // A long run in flight is waited for on shutdown.
+    await stopAll(instances);
+    instances = [];
+    await store.drop();
+  }, 30_000);
+
+  it('runs each tick of every job exactly once across three instances', async () => {
+    instances = start(['a', 'b', 'c'], env);
+    const ready = await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const from = Math.max(...ready.map((r) => r.at)) + 2_000;
+    await sleep(20_000);
+    const to = Date.now() - 1_500;
+    await stopAll(instances);
+    const runs = runsOf(instances);
+    for (const [job, period] of JOBS) expectExactlyOnce(runs, job, period, from, to);
+    expect(to - from).toBeGreaterThanOrEqual(15_000);
+    // The work is shared: more than one instance won ticks.
+    expect(new Set(runs.map((r) => r.instance)).size).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('still runs each tick exactly once when an instance is killed with SIGKILL and restarted', async () => {
+    instances = start(['a', 'b', 'c'], env);
+    const ready = await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const from = Math.max(...ready.map((r) => r.at)) + 2_000;
+    await sleep(5_000);
+    // Between ticks (they fall on whole seconds), so the instance dies between runs, not in one.
+    await alignTo(0.5);
+    instances[1].kill('SIGKILL');
+    await instances[1].exited;
+    await sleep(4_000);
+    const restarted = new Instance('b-restarted', env);
+    instances.push(restarted);
+    await restarted.waitFor((r) => r.type === 'ready');
+    await sleep(6_000);
+    const to = Date.now() - 1_500;
+    await stopAll(instances);
+    const runs = runsOf(instances);
+    for (const [job, period] of JOBS) expectExactlyOnce(runs, job, period, from, to);
+    expect(runs.some((r) => r.instance === 'b-restarted')).toBe(true);
+  }, 60_000);
+
+  it('runs an at-least-once job again on another instance, attempt 2, when its instance dies mid-run', async () => {
+    instances = start(['a', 'b', 'c'], { ...env, LONG_JOB: '1' });
+    await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const first = await Promise.race(instances.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long')));
+    const victim = instances.find((instance) => instance.name === first.instance)!;
+    victim.kill('SIGKILL');
+    const others = instances.filter((instance) => instance !== victim);
+    const retried = await Promise.race(others.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long' && r.tick === first.tick, 20_000)));
+    expect(retried).toMatchObject({ attempt: 2, tick: first.tick });
+    expect(retried.instance).not.toBe(first.instance);
+    expect(retried.token!).toBeGreaterThan(first.token!);
+    expect(first.attempt).toBe(1);
+  }, 60_000);
+});

@@ -1,0 +1,139 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Pool } from 'pg';
+import { PG_URL, REDIS_URL, uniqueName } from '../support/services';
+
+/**
+ * Real processes of the application in test/fixtures/cluster-app.cjs, sharing a store. Only the
+ * cluster and fault tests use real time; they wait with generous bounds and check counts.
+ */
+export const ROOT = join(__dirname, '..', '..');
+
+export interface RunRecord {
+  instance: string;
+  at: number;
+  type: 'ready' | 'run' | 'done';
+  job?: string;
+  tick?: number;
+  attempt?: number;
+  token?: number;
+}
+
+export type StoreKind = 'postgres' | 'redis';
+
+/** A store namespace (schema or key prefix) for one test, and its cleanup. */
+export function namespace(kind: StoreKind): { url: string; name: string; drop(): Promise<void> } {
+  if (kind === 'postgres') {
+    const name = uniqueName('metronome_cluster');
+    return {
+      url: PG_URL,
+      name,
+      drop: async () => {
+        const pool = new Pool({ connectionString: PG_URL });
+        await pool.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+        await pool.end();
+      },
+    };
+  }
+  const name = `${uniqueName('metronome-cluster')}:`;
+  return {
+    url: REDIS_URL,
+    name,
+    drop: async () => {
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${name}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    },
+  };
+}
+
+/** One instance: a child process whose stdout lines are collected as records. */
+export class Instance {
+  readonly records: RunRecord[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private readonly waiters: Array<{ test: (record: RunRecord) => boolean; resolve: (record: RunRecord) => void }> = [];
+
+  constructor(
+    readonly name: string,
+    env: Record<string, string>,
+  ) {
+    if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does).');
+    this.child = spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'cluster-app.cjs')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, INSTANCE: name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buffer = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (!line.startsWith('{')) continue;
+        const record = JSON.parse(line) as RunRecord;
+        this.records.push(record);
+        for (const waiter of this.waiters.filter((w) => w.test(record))) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          waiter.resolve(record);
+        }
+      }
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[${name}] ${chunk}`));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  /** The first record (already seen or to come) that passes `test`. */
+  waitFor(test: (record: RunRecord) => boolean, timeoutMs = 30_000): Promise<RunRecord> {
+    const seen = this.records.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no such record within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ test, resolve: (record) => (clearTimeout(timer), resolve(record)) });
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+}
+
+export function start(names: string[], env: Record<string, string>): Instance[] {
+  return names.map((name) => new Instance(name, env));
+}
+
+export async function stopAll(instances: Instance[]): Promise<void> {
+  for (const instance of instances) instance.kill('SIGTERM');
+  await Promise.all(instances.map((instance) => instance.exited));
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sleeps until the wall clock is `fraction` of the way into a second (0.5: half past). */
+export async function alignTo(fraction: number): Promise<void> {
+  const into = Date.now() % 1_000;
+  await sleep((fraction * 1_000 - into + 1_000) % 1_000);
+}
+
+/** Every run record of every instance. */
+export const runsOf = (instances: Instance[]) => instances.flatMap((instance) => instance.records.filter((r) => r.type === 'run'));
+
+/**
+ * Checks that a job's ticks ran exactly once each: no tick twice anywhere, and within
+ * [from, to] every tick of its grid (`period` ms apart) present.
+ */
+export function expectExactlyOnce(runs: RunRecord[], job: string, period: number, from: number, to: number): void {
+  const ticks = runs.filter((r) => r.job === job).map((r) => r.tick!);
+  const unique = new Set(ticks);
+  expect({ job, duplicates: ticks.length - unique.size }).toEqual({ job, duplicates: 0 });
+  const inWindow = [...unique].filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  expect(inWindow.length).toBeGreaterThan(0);
+  const first = inWindow[0];
+  const expected = Math.floor((inWindow[inWindow.length - 1] - first) / period) + 1;
+  expect({ job, gaps: expected - inWindow.length, offGrid: inWindow.filter((t) => (t - first) % period !== 0) }).toEqual({ job, gaps: 0, offGrid: [] });
+  expect(inWindow.length).toBeGreaterThanOrEqual(Math.floor((to - from) / period) - 1);
+}
