@@ -9,12 +9,23 @@ export interface SchedulerLogger {
   debug?(message: string, ...rest: unknown[]): unknown;
 }
 
-const LOGGED: readonly SchedulerEventType[] = ['run.failed', 'run.timed-out', 'run.skipped', 'run.missed', 'scheduler.stopped'];
+const LOGGED: readonly SchedulerEventType[] = [
+  'run.failed',
+  'run.timed-out',
+  'run.skipped',
+  'run.missed',
+  'run.lost',
+  'job.rejected',
+  'store.unavailable',
+  'store.recovered',
+  'scheduler.stopped',
+];
 
 /**
- * Logs what needs a human's attention, from the event stream: failed and timed-out runs, missed
- * ticks, shutdowns that gave up on runs, and runs skipped because the previous one is still going
- * (once per streak: a job stuck for an hour on a one-second schedule logs once, not 3,600 times).
+ * Logs what needs a human's attention, from the event stream: failed, timed-out and lost runs,
+ * missed ticks, rejected stored jobs, a store outage (once per outage, not once per tick),
+ * shutdowns that gave up on runs, and runs skipped because the previous one is still going (once
+ * per streak: a job stuck for an hour on a one-second schedule logs once, not 3,600 times).
  * Returns the function that stops logging.
  */
 export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => void {
@@ -39,9 +50,23 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         }
         break;
       case 'run.missed':
+        // Ticks that could not be claimed are covered by the one store.unavailable line of the outage.
+        if (event.reason === 'unclaimed') break;
         logger.warn(
           `Job "${event.job}" missed ${event.truncated ? 'more than ' : ''}${event.count} tick${event.count === 1 ? '' : 's'} (from ${event.scheduledAt.toISOString()}, found ${event.lateByMs} ms late).`,
         );
+        break;
+      case 'run.lost':
+        logger.warn(`Job "${event.job}" lost its run of ${event.scheduledAt.toISOString()} (attempt ${event.attempt}): instance ${event.owner} stopped renewing its lease. With delivery 'at-most-once' it is not run again.`);
+        break;
+      case 'job.rejected':
+        logger.error(`Stored job "${event.job}" was not loaded: ${event.reason}`);
+        break;
+      case 'store.unavailable':
+        logger.error(`The job store (${event.store}) cannot be reached: ${errorMessage(event.error)}. Ticks are reported missed until it is back; retrying with backoff.`);
+        break;
+      case 'store.recovered':
+        logger.warn(`The job store (${event.store}) is back after ${event.downMs} ms; claiming resumed.`);
         break;
       case 'scheduler.stopped':
         if (event.abandoned.length > 0) {

@@ -54,6 +54,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   /** The options as the first import gave them. */
   private given: ScheduleModuleOptions | undefined;
   private connected = false;
+  private syncFailing = false;
   private unwatch: (() => Promise<void>) | null = null;
   private syncTimer: TimerHandle | undefined;
   private syncSoon: TimerHandle | undefined;
@@ -158,8 +159,14 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
         });
       }
       await this.persistent.sync();
+      if (this.syncFailing) this.logger.warn(`The job store (${this.store.kind}) can be read again; stored jobs are in line.`);
+      this.syncFailing = false;
     } catch (error) {
-      this.logger.error(`The job store (${this.store.kind}) cannot be used now; trying again every sync: ${error instanceof Error ? error.message : String(error)}`);
+      // Once per outage: the sync is tried again every few seconds.
+      if (!this.syncFailing) {
+        this.logger.error(`The job store (${this.store.kind}) cannot be read; stored jobs are brought in line once it can: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      this.syncFailing = true;
     }
   }
 

@@ -1,0 +1,78 @@
+import { INestApplication, Injectable } from '@nestjs/common';
+import { Cron, JobContext, PostgresJobStore, RedisJobStore, SchedulerEvent, SchedulerRegistry } from '../../lib';
+import { RecordingLogger, startApp } from '../support/nest';
+import { OwnServer, ownPostgres, ownRedis } from './servers';
+import { sleep } from './harness';
+
+/**
+ * The store goes away while the application runs, and comes back: the application does not crash,
+ * the ticks of the outage are reported missed (logged once), and claiming resumes. Real time, on a
+ * store server of the test's own.
+ */
+const ticks: number[] = [];
+
+@Injectable()
+class Ticker {
+  @Cron('* * * * * *', { name: 'tick' })
+  tick(context: JobContext) {
+    ticks.push(context.scheduledAt.getTime());
+  }
+}
+
+describe.each([
+  ['PostgreSQL', () => ownPostgres(), (url: string) => new PostgresJobStore({ connectionString: url, schema: 'fault' })],
+  ['Redis', () => ownRedis(), (url: string) => new RedisJobStore({ url, keyPrefix: 'fault:' })],
+] as const)('when %s goes away and comes back', (_label, ownServer, makeStore) => {
+  let server: OwnServer;
+  let app: INestApplication | undefined;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+  beforeAll(async () => {
+    server = await ownServer();
+    process.on('unhandledRejection', onUnhandled);
+  }, 60_000);
+
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await app?.close();
+    await server.destroy();
+  }, 60_000);
+
+  it('does not crash, reports the ticks it could not claim as missed, and claims again after', async () => {
+    ticks.length = 0;
+    const events: SchedulerEvent[] = [];
+    let logger: RecordingLogger;
+    ({ app, logger } = await startApp([Ticker], { store: makeStore(server.url), instanceId: 'fault-test', cluster: { leaseMs: 2_000, syncEveryMs: 500 } }));
+    app.get(SchedulerRegistry).events$.subscribe((event) => events.push(event));
+    await sleep(3_500);
+    const down = Date.now();
+    await server.stop();
+    await sleep(4_000);
+    const up = Date.now();
+    await server.start();
+    await sleep(6_000);
+    const end = Date.now();
+
+    expect(unhandled).toEqual([]);
+    const before = ticks.filter((t) => t < down);
+    const during = ticks.filter((t) => t > down + 1_000 && t < up);
+    const after = ticks.filter((t) => t > up + 3_000 && t < end - 500);
+    expect(before.length).toBeGreaterThanOrEqual(2);
+    expect(during).toEqual([]);
+    expect(after.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(ticks).size).toBe(ticks.length);
+
+    const unclaimed = events.filter((e) => e.type === 'run.missed' && e.reason === 'unclaimed').map((e) => (e as { scheduledAt: Date }).scheduledAt.getTime());
+    expect(unclaimed.filter((t) => t > down + 1_000 && t < up).length).toBeGreaterThanOrEqual(2);
+    expect(events.filter((e) => e.type === 'store.unavailable')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'store.recovered')).toHaveLength(1);
+    // Logged once per outage, not once per tick.
+    const kind = server.url.startsWith('redis') ? 'redis' : 'postgres';
+    expect(logger!.lines.filter((line) => line.level === 'error').map((line) => line.message.replace(/:.*/, '')).sort()).toEqual([
+      `The job store (${kind}) cannot be reached`,
+      `The job store (${kind}) cannot be read; stored jobs are brought in line once it can`,
+    ]);
+    expect(logger!.find('warn', 'missed')).toEqual([]);
+  }, 60_000);
+});
