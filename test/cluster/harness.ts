@@ -14,8 +14,9 @@ export const ROOT = join(__dirname, '..', '..');
 export interface RunRecord {
   instance: string;
   at: number;
-  type: 'ready' | 'run' | 'done';
+  type: 'ready' | 'run' | 'done' | 'rejected';
   job?: string;
+  reason?: string;
   tick?: number;
   attempt?: number;
   token?: number;
@@ -117,6 +118,20 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export async function alignTo(fraction: number): Promise<void> {
   const into = Date.now() % 1_000;
   await sleep((fraction * 1_000 - into + 1_000) % 1_000);
+}
+
+/** Writes a job row by hand, as someone with access to the store could, bypassing the application. */
+export async function writeRow(kind: StoreKind, store: { url: string; name: string }, definition: object & { name: string }): Promise<void> {
+  if (kind === 'postgres') {
+    const pool = new Pool({ connectionString: store.url });
+    await pool.query(`INSERT INTO "${store.name}"."jobs" (name, anchor, definition) VALUES ($1, 0, $2::jsonb)`, [definition.name, JSON.stringify(definition)]);
+    await pool.end();
+  } else {
+    const redis = new Redis(store.url);
+    await redis.hset(`${store.name}job:${definition.name}`, 'a', '0', 'd', JSON.stringify(definition));
+    await redis.sadd(`${store.name}names`, definition.name);
+    await redis.quit();
+  }
 }
 
 /** Every run record of every instance. */
