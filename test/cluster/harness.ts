@@ -121,7 +121,7 @@ export async function alignTo(fraction: number): Promise<void> {
 }
 
 /** Writes a job row by hand, as someone with access to the store could, bypassing the application. */
-export async function writeRow(kind: StoreKind, store: { url: string; name: string }, definition: object & { name: string }): Promise<void> {
+export async function writeRow(kind: StoreKind, store: { url: string; name: string }, definition: { name: string; [field: string]: unknown }): Promise<void> {
   if (kind === 'postgres') {
     const pool = new Pool({ connectionString: store.url });
     await pool.query(`INSERT INTO "${store.name}"."jobs" (name, anchor, definition) VALUES ($1, 0, $2::jsonb)`, [definition.name, JSON.stringify(definition)]);
