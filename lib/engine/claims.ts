@@ -42,16 +42,18 @@ const nextTurn = globalThis.setImmediate;
 /**
  * Coordinates the instances that share a store. Every tick of a cluster-wide job is claimed in the
  * store before it runs: claims from one turn of the event loop go in one round trip, one winner
- * per tick. A won run holds a lease, renewed by heartbeats and released when it settles; leases
- * that run out are taken over (at-least-once) or given up (at-most-once). While the store cannot
- * be reached, ticks are reported missed — one `store.unavailable` event per outage — and the store
- * is tried again with backoff.
+ * per tick. A won lease is held by what runs under it — the run, runs held back, a waiting retry —
+ * renewed by heartbeats while anything holds it, and released when nothing does. Leases that run
+ * out are taken over (at-least-once) or given up (at-most-once). While the store cannot be
+ * reached, ticks are reported missed — one `store.unavailable` event per outage — and the store is
+ * tried again with backoff.
  */
 export class Claims {
   private pending: PendingClaim[] = [];
   private releases: Lease[] = [];
   private flushing = false;
-  private readonly leases = new Map<string, number>();
+  /** For each job, the leases this instance holds, and how many things hold each. */
+  private readonly held = new Map<string, Map<number, number>>();
   private downSince: number | null = null;
   private retryAt = 0;
   private backoffMs = 0;
@@ -80,13 +82,15 @@ export class Claims {
     ];
   }
 
-  /** Stops the timers and gives back the leases still held (their runs are over or abandoned). */
+  /**
+   * Stops the timers and sends the releases still due. Leases of runs still going (abandoned by a
+   * shutdown that timed out) are left to run out: an at-least-once run is then taken over elsewhere.
+   */
   async stop(): Promise<void> {
     for (const timer of this.timers) this.clock.clearTimer(timer);
     this.timers = [];
-    const held = [...this.leases].map(([job, fencingToken]) => ({ job, fencingToken }));
-    this.leases.clear();
-    await this.call(() => this.store.release([...this.releases.splice(0), ...held])).catch(() => undefined);
+    const releases = this.releases.splice(0);
+    if (releases.length > 0) await this.call(() => this.store.release(releases)).catch(() => undefined);
   }
 
   /** Registers jobs with the store: their shared anchor, watermark and paused flag. */
@@ -100,11 +104,20 @@ export class Claims {
     this.schedule();
   }
 
-  /** A run this instance won settled; its lease goes once the job has nothing more to run. */
-  settled(job: Job, fencingToken: number): void {
-    // Kept while the job still has work in hand: a retry waiting, a held-back run, another run.
-    if (job.running > 0 || job.backlog?.length || job.retries?.size) return;
-    if (this.leases.get(job.name) === fencingToken) this.leases.delete(job.name);
+  /**
+   * Something begins (+1) or ends (-1) holding the lease `fencingToken` of `job`; with 0, a lease
+   * won but not used. The lease is released once nothing holds it.
+   */
+  hold(job: Job, fencingToken: number, change: 1 | -1 | 0): void {
+    const leases = this.held.get(job.name) ?? new Map<number, number>();
+    const count = (leases.get(fencingToken) ?? 0) + change;
+    if (count > 0) {
+      leases.set(fencingToken, count);
+      this.held.set(job.name, leases);
+      return;
+    }
+    leases.delete(fencingToken);
+    if (leases.size === 0) this.held.delete(job.name);
     this.releases.push({ job: job.name, fencingToken });
     this.schedule();
   }
@@ -118,52 +131,61 @@ export class Claims {
   private async flush(): Promise<void> {
     this.flushing = false;
     const releases = this.releases.splice(0);
+    if (releases.length > 0) {
+      // A release that fails is kept for later: dropping it would leave the job busy, or let an
+      // at-least-once run that finished be taken over and run again.
+      void this.call(() => this.store.release(releases)).catch(() => this.releases.push(...releases));
+    }
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
-    const byJob = new Map<string, PendingClaim[]>();
-    for (const claim of this.pending.splice(0)) byJob.set(claim.job.name, [...(byJob.get(claim.job.name) ?? []), claim]);
-    const batches = [...byJob.values()];
-    if (releases.length > 0) void this.call(() => this.store.release(releases)).catch(() => undefined);
-    if (batches.length === 0) return;
-    const claims: TickClaim[] = batches.map((asks) => {
-      const { job, tick } = asks[asks.length - 1];
-      return { job: job.name, tick, exclusive: job.options.overlap !== 'allow', leaseMs: this.timing.leaseMs, delivery: job.options.delivery };
-    });
+    const byJob = new Map<string, PendingClaim>();
+    for (const claim of this.pending.splice(0)) byJob.set(claim.job.name, claim);
+    const asks = [...byJob.values()];
+    if (asks.length === 0) return;
+    const claims: TickClaim[] = asks.map(({ job, tick }) => ({
+      job: job.name,
+      tick,
+      exclusive: job.options.overlap !== 'allow',
+      leaseMs: this.timing.leaseMs,
+      delivery: job.options.delivery,
+    }));
     let outcomes: ClaimOutcome[] | null = null;
     if (this.downSince === null || this.clock.now() >= this.retryAt) {
-      outcomes = await this.call(() => this.store.claim(this.instanceId, claims)).catch(() => null);
+      outcomes = await this.call(
+        () => this.store.claim(this.instanceId, claims),
+        // A claim answered after its time limit was reported unclaimed: give back what it won.
+        (late) => late.forEach((outcome, index) => outcome.status === 'won' && this.hold(asks[index].job, outcome.fencingToken, 0)),
+      ).catch(() => null);
     }
-    batches.forEach((asks, index) => {
+    asks.forEach(({ job, decide }, index) => {
       const outcome = outcomes?.[index];
-      const decision: ClaimDecision | null = !outcome
-        ? { outcome: 'unclaimed' }
-        : outcome.status === 'won'
-          ? { outcome: 'won', fencingToken: outcome.fencingToken }
-          : outcome.status === 'busy'
-            ? { outcome: 'busy' }
-            : null;
-      if (outcome?.status === 'won') this.leases.set(asks[0].job.name, outcome.fencingToken);
-      if (outcome?.status === 'gone') void this.reregister(asks[0].job);
-      // Earlier asks of the same job in this turn are covered by the last one, which claims the later tick.
-      if (decision) asks[asks.length - 1].decide(decision);
+      if (!outcome) return decide({ outcome: 'unclaimed' });
+      if (outcome.status === 'won') return decide({ outcome: 'won', fencingToken: outcome.fencingToken });
+      if (outcome.status === 'busy') return decide({ outcome: 'busy' });
+      if (outcome.status === 'gone') void this.reregister(job);
     });
   }
 
-  /** A job the store does not know (removed there, or never registered while it was down). */
+  /**
+   * A job the store does not know: never registered while the store was down, or removed there.
+   * A stored job that was removed is not brought back: the next sync removes it here too.
+   */
   private async reregister(job: Job): Promise<void> {
-    if (this.host.job(job.name) !== job || job.removed) return;
+    if (this.host.job(job.name) !== job || job.removed || job.persisted) return;
     await this.register([job]).catch(() => undefined);
   }
 
   private async heartbeat(): Promise<void> {
-    const leases = [...this.leases].map(([job, fencingToken]) => ({ job, fencingToken }));
+    // Releases that failed (the store was away) go again with each heartbeat.
+    if (this.releases.length > 0) this.schedule();
+    const leases = [...this.held].flatMap(([job, tokens]) => [...tokens.keys()].map((fencingToken) => ({ job, fencingToken })));
     if (leases.length === 0) return;
-    const held = await this.call(() => this.store.renew(this.instanceId, leases, this.timing.leaseMs)).catch(() => null);
-    held?.forEach((stillHeld, index) => {
+    const renewed = await this.call(() => this.store.renew(this.instanceId, leases, this.timing.leaseMs)).catch(() => null);
+    renewed?.forEach((stillHeld, index) => {
       if (stillHeld) return;
       const { job: name, fencingToken } = leases[index];
-      this.leases.delete(name);
       const job = this.host.job(name);
-      if (job) this.host.abortLease(job, fencingToken);
+      // Only an exclusive run is another's once its lease is: runs that may overlap share the slot.
+      if (job && job.options.overlap !== 'allow') this.host.abortLease(job, fencingToken);
     });
   }
 
@@ -172,13 +194,18 @@ export class Claims {
     if (!swept) return;
     for (const run of swept.recovered) {
       const job = this.host.job(run.job);
-      if (!job) {
+      const mine = this.held.get(run.job);
+      if (!job || job.removed) {
         this.releases.push({ job: run.job, fencingToken: run.fencingToken });
         this.schedule();
-        continue;
+      } else if (mine) {
+        // The lease ran out while this instance still runs it (the store was out of reach): keep
+        // running, under the new token.
+        const count = [...mine.values()].reduce((sum, n) => sum + n, 0);
+        this.held.set(run.job, new Map([[run.fencingToken, count]]));
+      } else {
+        this.host.runRecovered(job, run.tick, run.attempt, run.fencingToken);
       }
-      this.leases.set(run.job, run.fencingToken);
-      this.host.runRecovered(job, run.tick, run.attempt, run.fencingToken);
     }
     for (const run of swept.abandoned) {
       this.events.emit('run.lost', () => ({ at: new Date(this.clock.now()), job: run.job, scheduledAt: new Date(run.tick), attempt: run.attempt, owner: run.owner }));
@@ -188,15 +215,25 @@ export class Claims {
   /**
    * Calls the store with a time limit. The first failure of an outage emits `store.unavailable`
    * and backs off (100 ms, doubling to 5 s) before claims are tried again; the first success
-   * after it emits `store.recovered`.
+   * after it emits `store.recovered`. `late` gets the result of a call that answered after its
+   * time limit.
    */
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
+  private async call<T>(operation: () => Promise<T>, late?: (result: T) => void): Promise<T> {
     let timer: TimerHandle | undefined;
+    let timedOut = false;
+    const running = operation();
     try {
       const result = await Promise.race([
-        operation(),
+        running,
         new Promise<never>((_, reject) => {
-          timer = this.clock.setTimer(() => reject(new Error(`no answer within ${this.timing.timeoutMs} ms`)), this.timing.timeoutMs, { unref: true });
+          timer = this.clock.setTimer(
+            () => {
+              timedOut = true;
+              reject(new Error(`no answer within ${this.timing.timeoutMs} ms`));
+            },
+            this.timing.timeoutMs,
+            { unref: true },
+          );
         }),
       ]);
       if (this.downSince !== null) {
@@ -207,6 +244,7 @@ export class Claims {
       }
       return result;
     } catch (error) {
+      if (timedOut && late) running.then(late, () => undefined);
       const now = this.clock.now();
       if (this.downSince === null) {
         this.downSince = now;

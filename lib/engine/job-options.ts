@@ -19,7 +19,7 @@ export interface MisfireOptions {
    * them (default), or run `'all'` of them in order, at most `maxCatchUp`.
    */
   policy?: MisfirePolicy;
-  /** With `policy: 'all'`, the most missed ticks run at one wake-up; older ones stay missed. Default 10. */
+  /** With `policy: 'all'`, the most missed ticks run at one wake-up (at most 1,000); older ones stay missed. Default 10. */
   maxCatchUp?: number;
 }
 
@@ -79,6 +79,8 @@ export interface ResolvedJobOptions {
 
 export const DEFAULT_GRACE_MS = 1_000;
 const DEFAULT_MAX_CATCH_UP = 10;
+/** Catching up runs one after another; more than this at once would be a backlog, not a catch-up. */
+const MAX_CATCH_UP = 1_000;
 
 const OVERLAP: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
 const MISFIRE: readonly MisfirePolicy[] = ['skip', 'once', 'all'];
@@ -102,7 +104,7 @@ export function resolveJobOptions(job: string, options: JobOptions = {}, default
     misfire: {
       graceMs: nonNegative(job, 'misfire.graceMs', misfire.graceMs ?? DEFAULT_GRACE_MS),
       policy: oneOf(job, 'misfire.policy', misfire.policy ?? 'once', MISFIRE),
-      maxCatchUp: positiveInteger(job, 'misfire.maxCatchUp', misfire.maxCatchUp ?? DEFAULT_MAX_CATCH_UP),
+      maxCatchUp: atMost(job, 'misfire.maxCatchUp', positiveInteger(job, 'misfire.maxCatchUp', misfire.maxCatchUp ?? DEFAULT_MAX_CATCH_UP), MAX_CATCH_UP),
     },
     jitterMs: nonNegative(job, 'jitterMs', pick('jitterMs') ?? 0),
     startAt: optionalInstant(job, 'startAt', pick('startAt')),
@@ -185,6 +187,11 @@ function positiveInteger(job: string, field: string, value: unknown): number {
   const n = positive(job, field, value);
   if (!Number.isInteger(n)) throw new InvalidScheduleError(job, field, value, 'must be a whole number.');
   return n;
+}
+
+function atMost(job: string, field: string, value: number, limit: number): number {
+  if (value > limit) throw new InvalidScheduleError(job, field, value, `must be at most ${limit}.`);
+  return value;
 }
 
 function optionalInstant(job: string, field: string, value: unknown): number | null {

@@ -103,8 +103,8 @@ export class Job implements QueueEntry {
   /** The tick the job waits for; `null` when not armed or exhausted. */
   nextTick: number | null = null;
   running = 0;
-  /** Retries waiting for their time, as timer-queue entries. */
-  retries: Set<QueueEntry> | null = null;
+  /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
+  retries: Map<QueueEntry, number | undefined> | null = null;
   backlog: PendingRun[] | null = null;
   /** Called once no run is in flight (see `Scheduler.whenIdle`). */
   idleWaiters: Array<() => void> | null = null;

@@ -47,8 +47,11 @@ export interface RunnerHost {
   paused(job: Job): boolean;
   /** The job reached `maxRuns`. */
   complete(job: Job, reason: 'max-runs'): void;
-  /** A run holding a store lease is over (ran, or did not happen): the lease can go. */
-  leaseDone(job: Job, fencingToken: number): void;
+  /**
+   * Something of the job that holds a store lease (a run, a held-back run, a waiting retry) begins
+   * (+1) or ends (-1); the lease goes once nothing holds it.
+   */
+  lease(job: Job, fencingToken: number, change: 1 | -1): void;
 }
 
 class ActiveRun {
@@ -101,6 +104,7 @@ export class Runner {
    */
   dispatch(job: Job, scheduledAt: number, attempt = 1, onDone?: () => void, fencingToken?: number): void {
     const run: PendingRun = { scheduledAt, attempt, onDone, fencingToken };
+    this.hold(job, fencingToken);
     if (!this.host.accepting()) return this.drop(job, run);
     if (job.busy) {
       const { overlap } = job.options;
@@ -118,6 +122,19 @@ export class Runner {
     for (const run of this.inFlight) if (run.job === job && run.fencingToken === fencingToken) run.context.abort(new LeaseLostError(job.name, fencingToken));
   }
 
+  /**
+   * Lease bookkeeping. Each thing that holds a lease — a held-back run, a run, a waiting retry —
+   * holds it once; holding passes from one to the next (a held-back run starts, a failed run
+   * leaves a retry) and is given back when the thing ends.
+   */
+  private hold(job: Job, fencingToken: number | undefined): void {
+    if (fencingToken !== undefined) this.host.lease(job, fencingToken, 1);
+  }
+
+  private unhold(job: Job, fencingToken: number | undefined): void {
+    if (fencingToken !== undefined) this.host.lease(job, fencingToken, -1);
+  }
+
   /** Resolves once no run of the job is in flight. */
   whenIdle(job: Job): Promise<void> {
     if (job.running === 0) return Promise.resolve();
@@ -130,9 +147,17 @@ export class Runner {
    */
   enqueue(job: Job, runs: PendingRun[], limit: number): void {
     const backlog = (job.backlog ??= []);
+    for (const run of runs) this.hold(job, run.fencingToken);
     backlog.push(...runs);
     while (backlog.length > limit) this.skip(job, backlog.shift()!, 'overlap');
     if (!job.busy) this.next(job);
+  }
+
+  /** Lets go of a removed job's held-back runs: their callers, and their holds on the lease. */
+  dropBacklog(job: Job): void {
+    const backlog = job.backlog;
+    job.backlog = null;
+    backlog?.forEach((pending) => this.drop(job, pending));
   }
 
   /** Aborts the signal of every run in flight. */
@@ -172,10 +197,10 @@ export class Runner {
     this.drop(job, run);
   }
 
-  /** Lets go of a run that does not happen: its caller, and its lease. */
+  /** Lets go of a run that does not happen: its caller, and its hold on the lease. */
   private drop(job: Job, run: PendingRun): void {
     run.onDone?.();
-    if (run.fencingToken !== undefined) this.host.leaseDone(job, run.fencingToken);
+    this.unhold(job, run.fencingToken);
   }
 
   private start(job: Job, pending: PendingRun): void {
@@ -242,7 +267,7 @@ export class Runner {
       }
     }
     run.done();
-    if (run.fencingToken !== undefined) this.host.leaseDone(job, run.fencingToken);
+    this.unhold(job, run.fencingToken);
     if (job.running === 0 && job.idleWaiters) {
       const waiters = job.idleWaiters;
       job.idleWaiters = null;
@@ -270,21 +295,26 @@ export class Runner {
     const delay = retry.backoffMs * retry.factor ** (run.attempt - 1);
     const task: TimerTask = new TimerTask(() => {
       job.retries!.delete(task);
-      if (job.removed || !this.host.accepting()) return;
+      // The retry's hold on the lease passes to the run it becomes.
       const pending: PendingRun = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1, fencingToken: run.fencingToken };
+      if (job.removed || !this.host.accepting()) return this.drop(job, pending);
       if (this.host.paused(job)) return this.skip(job, pending, 'paused');
       // A retry takes its turn: after the run still holding the slot, never beside it.
       if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
       else this.start(job, pending);
     }, job.ref);
-    (job.retries ??= new Set()).add(task);
+    this.hold(job, run.fencingToken);
+    (job.retries ??= new Map()).set(task, run.fencingToken);
     this.queue.schedule(task, this.clock.now() + delay);
     return true;
   }
 
   /** Forgets a removed job's waiting retries, so their timers go too. */
   cancelRetries(job: Job): void {
-    for (const task of job.retries ?? []) this.queue.cancel(task);
+    for (const [task, fencingToken] of job.retries ?? []) {
+      this.queue.cancel(task);
+      this.unhold(job, fencingToken);
+    }
     job.retries = null;
   }
 

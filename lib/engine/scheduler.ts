@@ -1,12 +1,12 @@
 import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError } from '../errors';
 import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
-import { Clock, systemClock } from './clock';
+import { Clock, systemClock, TimerHandle } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
 import { Job, JobDefinition, JobInfo, PendingRun } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
 import { Runner, SchedulerShutdownError, TimerTask } from './runner';
-import { JobStore, StoredJobState } from '../stores/job-store';
+import { JobStore } from '../stores/job-store';
 import { ClaimDecision, Claims, ClaimsTiming } from './claims';
 import { countTicks, lastTicks, lastTickUpTo } from './ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
@@ -71,6 +71,8 @@ export class Scheduler {
   private paused = false;
   private stopping: Promise<void> | null = null;
   private registering: Array<{ job: Job; from: number; fromWatermark: boolean }> = [];
+  /** Timers of registrations to try again. */
+  private readonly retries = new Set<TimerHandle>();
 
   constructor(options: SchedulerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -84,7 +86,7 @@ export class Scheduler {
       accepting: () => this.currentState === 'running',
       paused: (job) => job.paused || this.paused,
       complete: (job, reason) => this.complete(job, reason),
-      leaseDone: (job, fencingToken) => this.claims?.settled(job, fencingToken),
+      lease: (job, fencingToken, change) => this.claims?.hold(job, fencingToken, change),
     });
     this.claims = options.store?.shared
       ? new Claims(options.store, options.instanceId ?? 'instance', this.clock, this.events, {
@@ -151,6 +153,8 @@ export class Scheduler {
     for (const job of this.jobs.values()) job.waker?.cancel(job);
     this.runner.abortAll(new SchedulerShutdownError());
     const abandoned = await this.runner.drain(this.shutdownTimeout);
+    for (const retry of this.retries) this.clock.clearTimer(retry);
+    this.retries.clear();
     await this.claims?.stop();
     for (const job of this.jobs.values()) this.release(job);
     this.jobs.clear();
@@ -342,7 +346,7 @@ export class Scheduler {
   private carryOut(job: Job, plan: TickPlan, decision: ClaimDecision | typeof LOCAL): void {
     if (job.removed || this.currentState !== 'running') {
       // Removed (or shutting down) while the store answered: a lease won for it is not needed.
-      if (decision !== LOCAL && decision.outcome === 'won') this.claims!.settled(job, decision.fencingToken);
+      if (decision !== LOCAL && decision.outcome === 'won') this.claims!.hold(job, decision.fencingToken, 0);
       return;
     }
     const { first, lastMissed, latest, now } = plan;
@@ -359,7 +363,7 @@ export class Scheduler {
     } else if (misfire.policy !== 'skip' || latestOnTime) {
       this.runner.dispatch(job, latest, 1, undefined, fencingToken);
     } else if (fencingToken !== undefined) {
-      this.claims!.settled(job, fencingToken);
+      this.claims!.hold(job, fencingToken, 0);
     }
   }
 
@@ -407,29 +411,40 @@ export class Scheduler {
    */
   private registerThenArm(job: Job, from: number, fromWatermark: boolean): void {
     this.registering.push({ job, from, fromWatermark });
-    if (this.registering.length > 1) return;
-    nextTurn(() => {
-      const batch = this.registering.splice(0);
-      const armAll = (states: StoredJobState[] | null) =>
-        batch.forEach(({ job, from, fromWatermark }, index) => {
+    if (this.registering.length === 1) nextTurn(() => this.registerBatch(this.registering.splice(0), 0));
+  }
+
+  /**
+   * Registers a batch and arms its jobs. A job is never armed on an anchor of its own: while the
+   * store cannot be reached, registration is tried again (1 s, doubling to 30 s).
+   */
+  private registerBatch(batch: Array<{ job: Job; from: number; fromWatermark: boolean }>, failures: number): void {
+    const live = batch.filter(({ job }) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running');
+    if (live.length === 0) return;
+    this.claims!.register(live.map(({ job }) => job)).then(
+      (states) =>
+        live.forEach(({ job, from, fromWatermark }, index) => {
           if (this.jobs.get(job.name) !== job || job.paused || this.currentState !== 'running') return;
-          const state = states?.[index];
+          const state = states[index];
           const { startAt } = job.options;
-          let after = startAt !== null && startAt > from ? startAt - 1 : from;
-          if (state) {
-            job.anchor = state.anchor;
-            // A stored job's ticks count from its creation (its anchor) until one is claimed.
-            if (fromWatermark) after = state.lastTick ?? (job.persisted ? state.anchor : after);
-            if (state.paused) {
-              job.paused = true;
-              this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));
-              return;
-            }
+          job.anchor = state.anchor;
+          // A stored job's ticks count from its creation (its anchor) until one is claimed.
+          const after = fromWatermark ? (state.lastTick ?? (job.persisted ? state.anchor : from)) : startAt !== null && startAt > from ? startAt - 1 : from;
+          if (state.paused) {
+            job.paused = true;
+            this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));
+            return;
           }
           this.armAfter(job, after);
-        });
-      this.claims!.register(batch.map(({ job }) => job)).then(armAll, () => armAll(null));
-    });
+        }),
+      () => {
+        const retry = this.clock.setTimer(() => {
+          this.retries.delete(retry);
+          this.registerBatch(live, failures + 1);
+        }, Math.min(1_000 * 2 ** failures, 30_000), { unref: true });
+        this.retries.add(retry);
+      },
+    );
   }
 
   /** Queues the job for `job.nextTick`; when there is none, returns why the job is complete. */
@@ -469,9 +484,7 @@ export class Scheduler {
   private release(job: Job): void {
     job.removed = true;
     this.runner.cancelRetries(job);
-    const backlog = job.backlog;
-    job.backlog = null;
-    backlog?.forEach((pending) => pending.onDone?.());
+    this.runner.dropBacklog(job);
   }
 
   private complete(job: Job, reason: 'trigger-exhausted' | 'end-at' | 'max-runs'): void {

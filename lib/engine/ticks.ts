@@ -43,8 +43,8 @@ export function lastTicks(trigger: Trigger, anchor: number, from: number, to: nu
   const ticks: number[] = [];
   for (let end = to; ticks.length < n && end >= from; ) {
     const tick = lastTickUpTo(trigger, anchor, from, end);
-    ticks.unshift(tick);
+    ticks.push(tick);
     end = tick - 1;
   }
-  return ticks;
+  return ticks.reverse();
 }

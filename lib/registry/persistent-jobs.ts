@@ -76,9 +76,12 @@ export class PersistentJobs {
     const seen = new Set<string>();
     for (const { name, definition, paused: isPaused } of rows) {
       seen.add(name);
-      const json = JSON.stringify(definition);
+      const json = canonicalJson(definition);
       if (this.loaded.get(name) === json || this.rejected.get(name) === json) continue;
       try {
+        if (!this.loaded.has(name) && this.scheduler.has(name)) {
+          throw new InvalidScheduleError(name, 'name', name, 'is the name of a job of this application that is not a stored job.');
+        }
         this.apply(name, definition as StoredJobDefinition, this.toEngine(name, definition), isPaused);
         this.rejected.delete(name);
       } catch (error) {
@@ -97,9 +100,9 @@ export class PersistentJobs {
     }
   }
 
-  /** Removes a persistent job here (it is gone from the store). */
+  /** Removes a persistent job here (it is gone from the store); other jobs of that name are not touched. */
   forget(name: string): void {
-    this.loaded.delete(name);
+    if (!this.loaded.delete(name)) return;
     if (this.scheduler.has(name)) this.scheduler.remove(name);
   }
 
@@ -108,7 +111,7 @@ export class PersistentJobs {
     const replaced = this.scheduler.has(name);
     if (replaced) this.scheduler.remove(name);
     this.scheduler.add({ ...definition, paused, fresh: replaced });
-    this.loaded.set(name, JSON.stringify(stored));
+    this.loaded.set(name, canonicalJson(stored));
   }
 
   private reject(name: string, json: string, error: unknown): void {
@@ -154,3 +157,12 @@ function storedProvider(job: string, provider: Type<unknown> | string | symbol):
   throw new InvalidScheduleError(job, 'target.provider', provider, 'cannot be stored: use the class or a string token.');
 }
 
+
+/** JSON with object keys sorted, so that data that went through a database (jsonb reorders keys) compares equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}

@@ -54,6 +54,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   /** The options as the first import gave them. */
   private given: ScheduleModuleOptions | undefined;
   private connected = false;
+  private connecting: Promise<void> | null = null;
   private syncFailing = false;
   private unwatch: (() => Promise<void>) | null = null;
   private syncTimer: TimerHandle | undefined;
@@ -149,7 +150,14 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
    * Connects to the store if it is not yet, watches it for changes made by the other instances,
    * and brings the stored jobs in line. Failures are logged, and tried again at the next sync.
    */
-  private async connect(): Promise<void> {
+  private connect(): Promise<void> {
+    // One at a time: a slow store must not pile up connections and listeners.
+    return (this.connecting ??= this.connectOnce().finally(() => {
+      this.connecting = null;
+    }));
+  }
+
+  private async connectOnce(): Promise<void> {
     try {
       if (!this.connected) {
         await this.store.connect();

@@ -58,9 +58,12 @@ export class MemoryJobStore implements JobStore {
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
       row.lastTick = claim.tick;
       if (row.paused) return { status: 'paused' };
-      if (claim.exclusive && row.lease && row.lease.until > now) return { status: 'busy' };
+      // A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
+      const taken = row.lease !== null && (row.lease.until > now || row.lease.delivery === 'at-least-once');
+      if (claim.exclusive && taken) return { status: 'busy' };
       const token = ++row.fencing;
-      row.lease = { owner: instance, until: now + claim.leaseMs, token, tick: claim.tick, attempt: 1, delivery: claim.delivery };
+      // A run that may overlap others runs without the lease when another holds it.
+      if (!taken) row.lease = { owner: instance, until: now + claim.leaseMs, token, tick: claim.tick, attempt: 1, delivery: claim.delivery };
       return { status: 'won', fencingToken: token };
     });
   }

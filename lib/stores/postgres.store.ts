@@ -88,7 +88,8 @@ export class PostgresJobStore implements JobStore {
       this.ownPool = false;
     } else {
       const pg = loadDriver<{ Pool: new (config: object) => PgPoolLike }>('pg', 'postgres');
-      this.pool = new pg.Pool({ connectionString: options.connectionString, max: 4 });
+      // Bounded waits: a store that hangs must fail calls, not stall them.
+      this.pool = new pg.Pool({ connectionString: options.connectionString, max: 4, connectionTimeoutMillis: 5_000, query_timeout: 15_000 });
       this.ownPool = true;
       // An idle connection that breaks must not bring the application down.
       this.pool.on('error', () => undefined);
@@ -100,13 +101,16 @@ export class PostgresJobStore implements JobStore {
     try {
       await client.query('BEGIN');
       // Instances starting together take turns: the DDL runs once, the others see it done.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-metronome:${this.jobs}`]);
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-metronome:${this.schema}`]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.meta} (key text PRIMARY KEY, value text NOT NULL)`);
       const { rows } = await client.query(`SELECT value FROM ${this.meta} WHERE key = 'version'`);
       const version = rows.length ? Number(rows[0].value) : 0;
       for (let next = version; next < MIGRATIONS.length; next++) await client.query(MIGRATIONS[next](this.jobs));
-      await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [String(MIGRATIONS.length)]);
+      // A schema made by a newer version is left as it is.
+      if (version < MIGRATIONS.length) {
+        await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [String(MIGRATIONS.length)]);
+      }
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -131,7 +135,7 @@ export class PostgresJobStore implements JobStore {
        SELECT name, anchor, last_tick, paused FROM added
        UNION ALL
        SELECT j.name, j.anchor, j.last_tick, j.paused FROM ${this.jobs} j JOIN input i ON i.name = j.name WHERE j.name NOT IN (SELECT name FROM added)`,
-      [jobs.map((job) => job.name), jobs.map((job) => job.anchor)],
+      [jobs.map((job) => job.name), jobs.map((job) => Math.round(job.anchor))],
     );
     const byName = new Map(rows.map((row) => [row.name as string, row]));
     // A row another instance inserted while this statement ran is not in its snapshot: read it now.
@@ -154,54 +158,59 @@ export class PostgresJobStore implements JobStore {
            AS c(name, tick, exclusive, lease_ms, delivery, ord)
        ),
        locked AS (
-         SELECT j.name, c.tick, c.lease_ms, c.delivery, now.ms AS now,
-                NOT j.paused AND NOT (c.exclusive AND j.lease_owner IS NOT NULL AND j.lease_until > now.ms) AS runs
+         SELECT j.name, c.tick, c.lease_ms, c.delivery, c.exclusive, j.paused, now.ms AS now,
+                -- A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
+                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once') AS taken
          FROM ${this.jobs} j JOIN input c ON c.name = j.name CROSS JOIN (SELECT ${NOW} AS ms) now
          WHERE j.last_tick IS NULL OR j.last_tick < c.tick
          ORDER BY j.name
-         FOR UPDATE OF j SKIP LOCKED
+         -- Waits for a row another statement holds, then checks the watermark again.
+         FOR UPDATE OF j
        ),
+       decided AS (SELECT *, NOT paused AND NOT (exclusive AND taken) AS runs, NOT paused AND NOT (exclusive AND taken) AND NOT taken AS leases FROM locked),
        claimed AS (
          UPDATE ${this.jobs} j SET
-           last_tick = l.tick,
-           fencing = j.fencing + CASE WHEN l.runs THEN 1 ELSE 0 END,
-           lease_owner = CASE WHEN l.runs THEN $1 ELSE j.lease_owner END,
-           lease_until = CASE WHEN l.runs THEN l.now + l.lease_ms ELSE j.lease_until END,
-           lease_token = CASE WHEN l.runs THEN j.fencing + 1 ELSE j.lease_token END,
-           lease_tick = CASE WHEN l.runs THEN l.tick ELSE j.lease_tick END,
-           lease_attempt = CASE WHEN l.runs THEN 1 ELSE j.lease_attempt END,
-           lease_delivery = CASE WHEN l.runs THEN l.delivery ELSE j.lease_delivery END
-         FROM locked l WHERE j.name = l.name
-         RETURNING j.name, l.runs, j.paused, j.lease_token
+           last_tick = d.tick,
+           fencing = j.fencing + CASE WHEN d.runs THEN 1 ELSE 0 END,
+           lease_owner = CASE WHEN d.leases THEN $1 ELSE j.lease_owner END,
+           lease_until = CASE WHEN d.leases THEN d.now + d.lease_ms ELSE j.lease_until END,
+           lease_token = CASE WHEN d.leases THEN j.fencing + 1 ELSE j.lease_token END,
+           lease_tick = CASE WHEN d.leases THEN d.tick ELSE j.lease_tick END,
+           lease_attempt = CASE WHEN d.leases THEN 1 ELSE j.lease_attempt END,
+           lease_delivery = CASE WHEN d.leases THEN d.delivery ELSE j.lease_delivery END
+         FROM decided d WHERE j.name = d.name
+         RETURNING j.name, d.runs, j.paused, j.fencing AS token
        )
        SELECT c.ord,
               CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' ELSE 'busy' END
                    WHEN EXISTS (SELECT 1 FROM ${this.jobs} x WHERE x.name = c.name) THEN 'lost'
                    ELSE 'gone' END AS status,
-              k.lease_token
+              k.token
        FROM input c LEFT JOIN claimed k ON k.name = c.name
        ORDER BY c.ord`,
       [
         instance,
         claims.map((c) => c.job),
-        claims.map((c) => c.tick),
+        claims.map((c) => Math.round(c.tick)),
         claims.map((c) => c.exclusive),
         claims.map((c) => c.leaseMs),
         claims.map((c) => c.delivery),
         claims.map((_, index) => index),
       ],
     );
-    return rows.map((row) => (row.status === 'won' ? { status: 'won', fencingToken: Number(row.lease_token) } : { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' }));
+    return rows.map((row) => (row.status === 'won' ? { status: 'won', fencingToken: Number(row.token) } : { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' }));
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
     if (leases.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS l(name, token, ord)),
+       locked AS (
+         SELECT j.name FROM ${this.jobs} j JOIN input l ON j.name = l.name
+         WHERE j.lease_token = l.token AND j.lease_owner = $1 ORDER BY j.name FOR UPDATE OF j
+       ),
        renewed AS (
-         UPDATE ${this.jobs} j SET lease_until = ${NOW} + $5
-         FROM input l WHERE j.name = l.name AND j.lease_token = l.token AND j.lease_owner = $1
-         RETURNING j.name
+         UPDATE ${this.jobs} j SET lease_until = ${NOW} + $5 FROM locked k WHERE j.name = k.name RETURNING j.name
        )
        SELECT l.ord, r.name IS NOT NULL AS held FROM input l LEFT JOIN renewed r ON r.name = l.name ORDER BY l.ord`,
       [instance, leases.map((l) => l.job), leases.map((l) => l.fencingToken), leases.map((_, index) => index), leaseMs],
@@ -212,8 +221,11 @@ export class PostgresJobStore implements JobStore {
   async release(leases: readonly Lease[]): Promise<void> {
     if (leases.length === 0) return;
     await this.query(
-      `UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL
-       FROM unnest($1::text[], $2::bigint[]) AS l(name, token) WHERE j.name = l.name AND j.lease_token = l.token`,
+      `WITH locked AS (
+         SELECT j.name FROM ${this.jobs} j JOIN unnest($1::text[], $2::bigint[]) AS l(name, token) ON j.name = l.name
+         WHERE j.lease_token = l.token ORDER BY j.name FOR UPDATE OF j
+       )
+       UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL FROM locked k WHERE j.name = k.name`,
       [leases.map((l) => l.job), leases.map((l) => l.fencingToken)],
     );
   }
@@ -221,10 +233,10 @@ export class PostgresJobStore implements JobStore {
   async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
     const { rows } = await this.query(
       `WITH expired AS (
-         SELECT j.name, j.lease_owner AS owner, j.lease_tick AS tick, j.lease_attempt AS attempt, j.lease_token AS token,
+         SELECT j.name, j.lease_owner AS owner, COALESCE(j.lease_tick, 0) AS tick, COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token,
                 j.lease_delivery = 'at-least-once' AS retake
          FROM ${this.jobs} j
-         WHERE j.lease_owner IS NOT NULL AND j.lease_until < ${NOW}
+         WHERE j.lease_owner IS NOT NULL AND COALESCE(j.lease_until, 0) < ${NOW}
          ORDER BY j.name
          FOR UPDATE OF j SKIP LOCKED
        )
@@ -272,7 +284,7 @@ export class PostgresJobStore implements JobStore {
          ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition RETURNING name
        )
        SELECT pg_notify($4, $5) FROM saved`,
-      [definition.name, anchor, JSON.stringify(definition), this.channel, JSON.stringify({ kind: 'saved', job: definition.name, origin })],
+      [definition.name, Math.round(anchor), JSON.stringify(definition), this.channel, JSON.stringify({ kind: 'saved', job: definition.name, origin })],
     );
   }
 
@@ -315,6 +327,9 @@ export class PostgresJobStore implements JobStore {
         await client.query(`LISTEN "${this.channel}"`);
         backoff = 100;
       } catch {
+        const client = this.listener;
+        this.listener = null;
+        client?.release(true);
         if (!stopped && !this.closed) retry = setTimeout(listen, (backoff = Math.min(backoff * 2, 5_000)));
       }
     };

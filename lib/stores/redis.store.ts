@@ -12,11 +12,14 @@ export interface RedisLike {
   unsubscribe(channel: string): Promise<unknown>;
   smembers(key: string): Promise<string[]>;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
+  ping(): Promise<unknown>;
   duplicate(): RedisLike;
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
   status?: string;
+  options?: { keyPrefix?: string };
 }
 
 /** Options of {@link RedisJobStore}: a client of yours, or a URL for clients of its own. */
@@ -50,22 +53,29 @@ const SCRIPTS = {
       out[#out + 1] = row[1] out[#out + 1] = row[2] or '' out[#out + 1] = row[3] or '0'
     end
     return out`,
+  // A key that is not a job's hash, or fields that are not numbers, make that claim 'gone' or count
+  // as empty: one bad key must not fail the claims of every other job.
   claim: `
     local prefix = ARGV[1] local instance = ARGV[2] ${NOW} local out = {}
     for i = 3, #ARGV, 5 do
       local name, tick, exclusive, leaseMs, delivery = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2] == '1', tonumber(ARGV[i + 3]), ARGV[i + 4]
       local key = prefix .. 'job:' .. name
-      local row = redis.call('HMGET', key, 'a', 't', 'p', 'lo', 'lu')
-      if not row[1] then out[#out + 1] = 'gone'
-      elseif row[2] and tonumber(row[2]) >= tick then out[#out + 1] = 'lost'
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld')
+      local last = type(row) == 'table' and tonumber(row[2])
+      if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
+      elseif last and last >= tick then out[#out + 1] = 'lost'
       else
         redis.call('HSET', key, 't', ARGV[i + 1])
+        -- A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
+        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once')
         if row[3] == '1' then out[#out + 1] = 'paused'
-        elseif exclusive and row[4] and tonumber(row[5]) > now then out[#out + 1] = 'busy'
+        elseif exclusive and taken then out[#out + 1] = 'busy'
         else
           local token = redis.call('HINCRBY', key, 'f', 1)
-          redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', ARGV[i + 1], 'la', 1, 'ld', delivery)
-          redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
+          if not taken then
+            redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', ARGV[i + 1], 'la', 1, 'ld', delivery)
+            redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
+          end
           out[#out + 1] = token
         end
       end
@@ -97,19 +107,19 @@ const SCRIPTS = {
     local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local out = {}
     for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now)) do
       local key = prefix .. 'job:' .. name
-      local row = redis.call('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
-      if not row[1] or tonumber(row[2]) >= now then
-        if not row[1] then redis.call('ZREM', prefix .. 'leases', name) end
+      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+      if type(row) ~= 'table' or row.err or not row[1] then redis.call('ZREM', prefix .. 'leases', name)
+      elseif (tonumber(row[2]) or 0) >= now then
       elseif row[6] == 'at-least-once' then
         local token = redis.call('HINCRBY', key, 'f', 1)
-        local attempt = tonumber(row[5]) + 1
+        local attempt = (tonumber(row[5]) or 1) + 1
         redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt)
         redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
-        out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] out[#out + 1] = attempt out[#out + 1] = token out[#out + 1] = row[1]
+        out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = attempt out[#out + 1] = token out[#out + 1] = row[1]
       else
         redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
         redis.call('ZREM', prefix .. 'leases', name)
-        out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] out[#out + 1] = row[5] out[#out + 1] = row[3] out[#out + 1] = row[1]
+        out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0 out[#out + 1] = row[1]
       end
     end
     return out`,
@@ -159,6 +169,9 @@ export class RedisJobStore implements JobStore {
     if (!options.client && !options.url) throw new StoreUnavailableError('redis', 'give it a client or a url');
     this.prefix = prefix;
     if (options.client) {
+      if (options.client.options?.keyPrefix) {
+        throw new StoreUnavailableError('redis', `the client has a keyPrefix (${JSON.stringify(options.client.options.keyPrefix)}), which its scripts cannot see; give the prefix to RedisJobStore as keyPrefix instead`);
+      }
       this.client = options.client;
       this.ownClient = false;
     } else {
@@ -171,9 +184,10 @@ export class RedisJobStore implements JobStore {
   }
 
   async connect(): Promise<void> {
+    // A client made with lazyConnect connects on its first command; the scripts are sent on first
+    // use; there is nothing else to create.
+    if (this.client.status === 'wait') await this.run(() => this.client.ping());
     await ready(this.client);
-    // The scripts are sent on first use; nothing else to create.
-    await this.script('release', []);
   }
 
   async close(): Promise<void> {
@@ -238,25 +252,27 @@ export class RedisJobStore implements JobStore {
   async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
     const rows = await this.rows(['d', 'p']);
     return rows
-      .filter(({ values }) => values[0] !== null)
+      .filter(({ values }) => values === undefined || values[0] !== null)
       .map(({ name, values }) => {
-        let definition: unknown;
+        let definition: unknown = values?.[0];
         try {
-          definition = JSON.parse(values[0]!);
+          definition = JSON.parse(values![0]!);
         } catch {
-          definition = values[0];
+          // Left as it is: the caller rejects what is not a definition.
         }
-        return { name, definition, paused: values[1] === '1' };
+        return { name, definition, paused: values?.[1] === '1' };
       });
   }
 
   async loadPaused(): Promise<Map<string, boolean>> {
     const rows = await this.rows(['p']);
-    return new Map(rows.map(({ name, values }) => [name, values[0] === '1']));
+    return new Map(rows.map(({ name, values }) => [name, values?.[0] === '1']));
   }
 
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
     const channel = `${this.prefix}changes`;
+    // One subscriber at a time.
+    this.subscriber?.disconnect();
     // A client in subscriber mode can do nothing else: listen on a duplicate. It resubscribes by itself after reconnecting.
     const subscriber = this.client.duplicate();
     subscriber.on('error', () => undefined);
@@ -269,17 +285,24 @@ export class RedisJobStore implements JobStore {
       }
     });
     this.subscriber = subscriber;
-    await ready(subscriber);
-    await this.run(() => subscriber.subscribe(channel));
+    try {
+      await ready(subscriber);
+      await this.run(() => subscriber.subscribe(channel));
+    } catch (error) {
+      if (this.subscriber === subscriber) this.subscriber = null;
+      subscriber.disconnect();
+      throw error;
+    }
     return async () => {
       if (this.subscriber === subscriber) this.subscriber = null;
       subscriber.disconnect();
     };
   }
 
-  private async rows(fields: string[]): Promise<Array<{ name: string; values: Array<string | null> }>> {
+  /** Each job's fields; a key that cannot be read as a job's hash gives `undefined`, for the caller to reject. */
+  private async rows(fields: string[]): Promise<Array<{ name: string; values: Array<string | null> | undefined }>> {
     const names = await this.run(() => this.client.smembers(`${this.prefix}names`));
-    const values = await Promise.all(names.sort().map((name) => this.run(() => this.client.hmget(`${this.prefix}job:${name}`, ...fields))));
+    const values = await Promise.all(names.sort().map((name) => this.client.hmget(`${this.prefix}job:${name}`, ...fields).catch(() => undefined)));
     return names.map((name, index) => ({ name, values: values[index] }));
   }
 
@@ -309,10 +332,14 @@ export class RedisJobStore implements JobStore {
 function ready(client: RedisLike): Promise<void> {
   if (client.status === 'ready' || client.status === undefined) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreUnavailableError('redis', 'it did not answer within 10 s')), 10_000);
-    client.on('ready', () => {
+    const onReady = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new StoreUnavailableError('redis', 'it did not answer within 10 s'));
+    }, 10_000);
+    client.on('ready', onReady);
   });
 }

@@ -139,6 +139,10 @@ describe('addJob refuses bad input with a typed error naming the job and the fie
     ['endAt before startAt', { handler: () => undefined, startAt: T0 + 5_000, endAt: T0 + 1_000 }, InvalidScheduleError, 'Invalid endAt for job "bad": 1767225601000 is before startAt (1767225605000).'],
     ['an unknown overlap policy', { handler: () => undefined, overlap: 'sometimes' }, InvalidScheduleError, "Invalid overlap for job \"bad\": \"sometimes\" must be one of 'skip', 'queue', 'allow'."],
     ['an unknown misfire policy', { handler: () => undefined, misfire: { policy: 'twice' } }, InvalidScheduleError, "Invalid misfire.policy for job \"bad\": \"twice\" must be one of 'skip', 'once', 'all'."],
+    ['a catch-up beyond 1000 runs', { handler: () => undefined, misfire: { policy: 'all', maxCatchUp: 1e7 } }, InvalidScheduleError, 'Invalid misfire.maxCatchUp for job "bad": 10000000 must be at most 1000.'],
+    ['a misfire that is not an object', { handler: () => undefined, misfire: 'skip' }, InvalidScheduleError, 'Invalid misfire for job "bad": "skip" must be an object with graceMs, policy, maxCatchUp.'],
+    ['an unknown retry field', { handler: () => undefined, retry: { attempts: 1, delay: 5 } }, InvalidScheduleError, 'Invalid retry.delay for job "bad": 5 is not a known option.'],
+    ['a constructor key in the arguments', { target: { provider: Reports, method: 'build' }, args: [{ constructor: { prototype: 1 } }] }, InvalidScheduleError, 'Invalid args[0].constructor for job "bad": "constructor" is a key that JSON arguments may not use.'],
     ['an unknown option', { handler: () => undefined, retries: 3 }, InvalidScheduleError, 'Invalid retries for job "bad": 3 is not a known job option.'],
   ];
 

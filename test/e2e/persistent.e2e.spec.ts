@@ -2,7 +2,9 @@ import { INestApplication, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { closeSync, openSync, writeSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidScheduleError, JobContext, JobHandler, SchedulerEvent, SchedulerRegistry, VirtualClock } from '../../lib';
+import { Pool } from 'pg';
+import { Interval, InvalidScheduleError, JobContext, JobHandler, PostgresJobStore, SchedulerEvent, SchedulerRegistry, VirtualClock } from '../../lib';
+import { PG_URL } from '../support/services';
 import { MemoryJobStore } from '../../lib/stores/memory.store';
 import { startApp, T0 } from '../support/nest';
 
@@ -134,7 +136,47 @@ describe('persistent jobs', () => {
   });
 });
 
+describe('persistent jobs on PostgreSQL', () => {
+  it('are not re-created by the instance that saved them, although jsonb reorders their keys', async () => {
+    const schema = `metronome_test_${Date.now()}`;
+    const pgStore = new PostgresJobStore({ connectionString: PG_URL, schema });
+    const { app } = await startApp([Reports, AuditLog], { clock, store: pgStore, instanceId: 'pg', cluster: { syncEveryMs: 1_000 } });
+    apps.push(app);
+    const seen: string[] = [];
+    app.get(SchedulerRegistry).events$.subscribe((event) => 'job' in event && event.job === 'ordered' && seen.push(event.type));
+    await app.get(SchedulerRegistry).addJob({ name: 'ordered', trigger: { cron: '0 0 * * * *', timeZone: 'UTC' }, target: { provider: Reports, method: 'build' }, args: [{ z: 1, a: 2 }], retry: { attempts: 1 }, persist: true });
+    await clock.advanceAsync(3_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await clock.advanceAsync(1_000);
+    expect(seen.filter((type) => type.startsWith('job.'))).toEqual(['job.added']);
+    await app.close();
+    apps.length = 0;
+    const pool = new Pool({ connectionString: PG_URL });
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+});
+
 describe('stored rows are untrusted', () => {
+  it('a row named like a job of the application is refused, and that job runs on', async () => {
+    @Injectable()
+    class Decorated {
+      @Interval('heartbeat', 1_000)
+      beat() {
+        calls.push(`heartbeat@${clock.now() - T0}`);
+      }
+    }
+    const { app } = await startApp([Reports, AuditLog, Decorated], { clock, store, instanceId: 'x', cluster: { syncEveryMs: 1_000 } });
+    apps.push(app);
+    const rejected: string[] = [];
+    app.get(SchedulerRegistry).events$.subscribe((event) => event.type === 'job.rejected' && rejected.push(event.reason));
+    await store.saveDefinition({ name: 'heartbeat', trigger: { every: 500 }, target: { provider: 'Reports', method: 'build' }, args: ['hijack'], options: {} }, clock.now(), 'attacker');
+    await clock.advanceAsync(3_000);
+    expect(rejected).toEqual(['Invalid name for job "heartbeat": "heartbeat" is the name of a job of this application that is not a stored job.']);
+    expect(calls.filter((c) => c.startsWith('heartbeat@'))).toEqual(['heartbeat@1000', 'heartbeat@2000', 'heartbeat@3000']);
+    expect(calls.some((c) => c.includes('hijack'))).toBe(false);
+  });
+
   it('a hand-written row naming a method that is not a handler runs nothing and raises an event; the others run on', async () => {
     const { registry } = await instance();
     await registry.addJob({ name: 'good', trigger: { every: 1_000 }, target: { provider: Reports, method: 'build' }, args: ['ok'], persist: true });

@@ -40,10 +40,10 @@ function cluster(size: number, store?: JobStore) {
 
 /** Stops an instance the way a crash would: its timers go, nothing is released or said. */
 function crash(scheduler: Scheduler, clock: VirtualClock): void {
-  const internals = scheduler as unknown as { queue: { stop(): void }; claims: { timers: unknown[]; leases: Map<string, number> } };
+  const internals = scheduler as unknown as { queue: { stop(): void }; claims: { timers: unknown[]; held: Map<string, unknown> } };
   internals.queue.stop();
   internals.claims.timers.forEach((timer) => clock.clearTimer(timer));
-  internals.claims.leases.clear();
+  internals.claims.held.clear();
 }
 
 const ticksOf = (runs: Array<{ job: string; tick: number }>, job: string) => runs.filter((r) => r.job === job).map((r) => r.tick).sort((a, b) => a - b);
@@ -177,5 +177,155 @@ describe('instances sharing a store', () => {
     expect(unclaimed.length).toBeGreaterThan(0);
     expect(events.filter((e) => e.type === 'store.unavailable')).toHaveLength(2);
     expect(events.filter((e) => e.type === 'store.recovered')).toHaveLength(2);
+  });
+});
+
+/** A store that can be made unreachable, or slow, at will. */
+function flakyStore(clock: () => VirtualClock) {
+  const memory = new MemoryJobStore({ shared: true, now: () => clock().now() });
+  const state = { down: false, delayMs: 0 };
+  const store: JobStore = new Proxy(memory, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (state.down) return Promise.reject(new Error('connection refused'));
+        const result = value.apply(target, args);
+        if (state.delayMs === 0) return result;
+        return new Promise((resolve) => clock().setTimer(() => resolve(result), state.delayMs));
+      };
+    },
+  });
+  return { store, state, memory };
+}
+
+describe('leases', () => {
+  it('are released when a won tick is skipped behind a manual run, so the job does not stall', async () => {
+    const { clock, instances, runs, add } = cluster(2);
+    let release: (() => void) | undefined;
+    for (const scheduler of instances) {
+      add(scheduler, 'job', new IntervalTrigger(1_000), {}, (context) => (context.fencingToken === undefined ? new Promise<void>((resolve) => (release = resolve)) : undefined));
+      scheduler.start();
+    }
+    await clock.advanceAsync(0);
+    void instances[0].trigger('job'); // a manual run, holding no lease, still going at the next ticks
+    await clock.advanceAsync(3_000);
+    release!();
+    await clock.advanceAsync(3_000);
+    expect(ticksOf(runs.filter((r) => r.token !== undefined), 'job').filter((t) => t > 3_000)).toEqual([4_000, 5_000, 6_000]);
+  });
+
+  it("of jobs that may overlap are not taken from a run when another instance wins the next tick", async () => {
+    const { clock, instances, events, add } = cluster(2);
+    for (const scheduler of instances) {
+      add(scheduler, 'long', new IntervalTrigger(1_000), { overlap: 'allow' }, () => new Promise<void>((resolve) => clock.setTimer(resolve, 2_500)));
+      scheduler.start();
+    }
+    await clock.advanceAsync(10_000);
+    expect(events.filter((e) => e.type === 'run.failed')).toEqual([]);
+  });
+
+  it('of an at-least-once run are taken over with the default timings, even by a job that ticks every second', async () => {
+    const clock = new VirtualClock(T0);
+    const store = new MemoryJobStore({ shared: true, now: () => clock.now() });
+    const runs: Array<[string, number, number]> = [];
+    const instances = ['i0', 'i1'].map((id) => {
+      const scheduler = new Scheduler({ clock, store, instanceId: id });
+      scheduler.add({
+        name: 'job',
+        trigger: new IntervalTrigger(1_000),
+        options: { delivery: 'at-least-once' },
+        handler: (context) => {
+          runs.push([id, context.scheduledAt.getTime() - T0, context.attempt]);
+          return id === 'i0' ? new Promise(() => undefined) : undefined;
+        },
+      });
+      return scheduler;
+    });
+    instances[0].start();
+    await clock.advanceAsync(0);
+    instances[1].start();
+    await clock.advanceAsync(1_000);
+    expect(runs).toEqual([['i0', 1_000, 1]]);
+    crash(instances[0], clock);
+    await clock.advanceAsync(40_000);
+    expect(runs.filter(([id, , attempt]) => id === 'i1' && attempt === 2)).toEqual([['i1', 1_000, 2]]);
+  });
+
+  it('won by a claim that answered after its time limit are given back, and the job goes on', async () => {
+    const holder: { clock?: VirtualClock } = {};
+    const { store, state } = flakyStore(() => holder.clock!);
+    const { clock, instances, runs, add } = cluster(1, store);
+    holder.clock = clock;
+    add(instances[0], 'job', new IntervalTrigger(1_000));
+    instances[0].start();
+    await clock.advanceAsync(1_500);
+    state.delayMs = 6_000; // longer than the 5 s time limit of a call
+    await clock.advanceAsync(1_000);
+    state.delayMs = 0;
+    await clock.advanceAsync(10_000);
+    const ticks = ticksOf(runs, 'job');
+    expect(ticks).not.toContain(2_000);
+    expect(ticks.filter((t) => t >= 9_000)).toEqual([9_000, 10_000, 11_000, 12_000]);
+  });
+
+  it('are not armed on an anchor of their own while the store cannot be reached at start', async () => {
+    const holder: { clock?: VirtualClock } = {};
+    const { store, state, memory } = flakyStore(() => holder.clock!);
+    const { clock, instances, runs, add } = cluster(2, store);
+    holder.clock = clock;
+    await memory.register([{ name: 'interval', anchor: T0 + 500 }]);
+    state.down = true;
+    add(instances[0], 'interval', new IntervalTrigger(1_000));
+    instances[0].start();
+    await clock.advanceAsync(3_000);
+    expect(runs).toEqual([]);
+    state.down = false;
+    await clock.advanceAsync(5_000);
+    const ticks = ticksOf(runs, 'interval');
+    expect(ticks.length).toBeGreaterThan(0);
+    expect(ticks.every((t) => t % 1_000 === 500)).toBe(true);
+  });
+
+  it('that could not be released during an outage are released after it, so a finished at-least-once run is not run again', async () => {
+    const holder: { clock?: VirtualClock } = {};
+    const { store, state } = flakyStore(() => holder.clock!);
+    const { clock, instances, runs, add } = cluster(2, store);
+    holder.clock = clock;
+    for (const scheduler of instances) {
+      add(scheduler, 'job', new IntervalTrigger(60_000), { delivery: 'at-least-once' }, () => new Promise<void>((resolve) => clock.setTimer(resolve, 1_000)));
+      scheduler.start();
+    }
+    await clock.advanceAsync(60_500);
+    state.down = true; // the run finishes while the store is away: its release fails
+    await clock.advanceAsync(1_000);
+    state.down = false;
+    await clock.advanceAsync(10_000);
+    expect(runs.filter((r) => r.job === 'job').map((r) => r.attempt)).toEqual([1]);
+  });
+
+  it('of an at-least-once run abandoned by a shutdown that timed out are left to run out, and taken over', async () => {
+    const clock = new VirtualClock(T0);
+    const store = new MemoryJobStore({ shared: true, now: () => clock.now() });
+    const runs: Array<[string, number]> = [];
+    const make = (id: string, hang: boolean) => {
+      const scheduler = new Scheduler({ clock, store, instanceId: id, shutdownTimeout: 100, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
+      scheduler.add({ name: 'job', trigger: new IntervalTrigger(60_000), options: { delivery: 'at-least-once' }, handler: (context) => (runs.push([id, context.attempt]), hang ? new Promise(() => undefined) : undefined) });
+      return scheduler;
+    };
+    const first = make('i0', true);
+    const second = make('i1', false);
+    first.start();
+    await clock.advanceAsync(0);
+    second.start();
+    await clock.advanceAsync(60_000);
+    const stopping = first.shutdown();
+    await clock.advanceAsync(100);
+    await stopping;
+    await clock.advanceAsync(6_000);
+    expect(runs).toEqual([
+      ['i0', 1],
+      ['i1', 2],
+    ]);
   });
 });

@@ -95,9 +95,27 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(first).toEqual({ status: 'won', fencingToken: 1 });
       expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'busy' }]);
       expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'lost' }]);
+      // A run that may overlap wins the tick, but runs without the lease another run holds.
       expect(await store.claim('i2', [claim('a', 3_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 2 }]);
       await store.release([{ job: 'a', fencingToken: 2 }]);
-      expect(await store.claim('i2', [claim('a', 4_000)])).toEqual([{ status: 'won', fencingToken: 3 }]);
+      expect(await store.claim('i2', [claim('a', 4_000)])).toEqual([{ status: 'busy' }]);
+      await store.release([{ job: 'a', fencingToken: 1 }]);
+      expect(await store.claim('i2', [claim('a', 5_000)])).toEqual([{ status: 'won', fencingToken: 3 }]);
+    });
+
+    it('keeps an expired at-least-once lease for the sweep to take over, refusing exclusive claims meanwhile', async () => {
+      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once', leaseMs: -1 })]);
+      expect(await store.claim('i2', [claim('a', 2_000, { delivery: 'at-least-once' })])).toEqual([{ status: 'busy' }]);
+      const { recovered } = await store.recover('i2', 60_000);
+      expect(recovered).toEqual([{ job: 'a', tick: 1_000, attempt: 2, fencingToken: 2, owner: 'i1' }]);
+    });
+
+    it('lets an exclusive claim replace an expired at-most-once lease', async () => {
+      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 })]);
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
+      expect(await store.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
     });
 
     it('renews only the leases it holds', async () => {
@@ -158,6 +176,14 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       await other.remove('persisted', 'i2');
       expect(await store.loadDefinitions()).toEqual([]);
       expect(await store.claim('i1', [claim('persisted', 1_000)])).toEqual([{ status: 'gone' }]);
+    });
+
+    it('takes fractional instants (an interval of 1500.5 ms) without failing the batch', async () => {
+      await store.register([{ name: 'fraction', anchor: 0.5 }, { name: 'whole', anchor: 0 }]);
+      expect(await store.claim('i1', [claim('fraction', 1_501.5, { exclusive: false }), claim('whole', 1_000, { exclusive: false })])).toEqual([
+        { status: 'won', fencingToken: 1 },
+        { status: 'won', fencingToken: 1 },
+      ]);
     });
 
     it('stores names as data, whatever they hold', async () => {

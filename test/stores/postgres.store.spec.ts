@@ -42,6 +42,50 @@ describe('PostgresJobStore', () => {
     await pool.end();
   });
 
+  it('waits for a row another statement holds, instead of skipping the tick', async () => {
+    const schema = uniqueName('metronome_test');
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await store.connect();
+    await store.register([{ name: 'a', anchor: 0 }]);
+    const pool = new Pool({ connectionString: PG_URL });
+    const locker = await pool.connect();
+    await locker.query('BEGIN');
+    await locker.query(`UPDATE "${schema}"."jobs" SET paused = false WHERE name = 'a'`);
+    const claim = store.claim('i1', [{ job: 'a', tick: 1_000, exclusive: true, leaseMs: 60_000, delivery: 'at-most-once' }]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await locker.query('COMMIT');
+    locker.release();
+    expect(await claim).toEqual([{ status: 'won', fencingToken: 1 }]);
+    await store.close();
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
+  it('creates one fresh schema safely from many instances at once, whatever their table prefixes', async () => {
+    const schema = uniqueName('metronome_test');
+    const stores = Array.from({ length: 12 }, (_, i) => new PostgresJobStore({ connectionString: PG_URL, schema, tablePrefix: `p${i % 3}_` }));
+    await Promise.all(stores.map((store) => store.connect()));
+    await Promise.all(stores.map((store) => store.close()));
+    const pool = new Pool({ connectionString: PG_URL });
+    const { rows } = await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema]);
+    expect(rows.map((row) => row.table_name)).toEqual(['p0_jobs', 'p0_meta', 'p1_jobs', 'p1_meta', 'p2_jobs', 'p2_meta']);
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
+  it('leaves a schema made by a newer version alone', async () => {
+    const schema = uniqueName('metronome_test');
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await store.connect();
+    const pool = new Pool({ connectionString: PG_URL });
+    await pool.query(`UPDATE "${schema}"."meta" SET value = '99' WHERE key = 'version'`);
+    await store.connect();
+    expect((await pool.query(`SELECT value FROM "${schema}"."meta" WHERE key = 'version'`)).rows).toEqual([{ value: '99' }]);
+    await store.close();
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
   it('reports a server it cannot reach as StoreUnavailableError', async () => {
     const store = new PostgresJobStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test' });
     await expect(store.connect()).rejects.toThrow(StoreUnavailableError);

@@ -46,6 +46,38 @@ describe('RedisJobStore', () => {
     await deleteKeys(keyPrefix);
   });
 
+  it('claims the other jobs of a batch when one key is corrupt or not a job at all', async () => {
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
+    await store.connect();
+    await store.register([{ name: 'good', anchor: 0 }, { name: 'torn', anchor: 0 }]);
+    const redis = new Redis(REDIS_URL);
+    await redis.hset(`${keyPrefix}job:torn`, 'lo', 'someone', 'lu', 'not a number');
+    await redis.set(`${keyPrefix}job:string`, 'not a hash');
+    await redis.sadd(`${keyPrefix}names`, 'string');
+    const claim = (job: string) => ({ job, tick: 1_000, exclusive: true, leaseMs: 60_000, delivery: 'at-most-once' as const });
+    expect(await store.claim('i1', [claim('string'), claim('torn'), claim('good')])).toEqual([{ status: 'gone' }, { status: 'won', fencingToken: 1 }, { status: 'won', fencingToken: 1 }]);
+    expect(await store.recover('i1', 60_000)).toEqual({ recovered: [], abandoned: [] });
+    expect((await store.loadDefinitions()).map((row) => row.name)).toEqual(['string']);
+    await store.close();
+    await redis.quit();
+    await deleteKeys(keyPrefix);
+  });
+
+  it('refuses a client with a keyPrefix of its own, and connects a lazy client', async () => {
+    const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });
+    expect(() => new RedisJobStore({ client: prefixed })).toThrow('the client has a keyPrefix ("app:")');
+    prefixed.disconnect();
+    const lazy = new Redis(REDIS_URL, { lazyConnect: true });
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ client: lazy, keyPrefix });
+    await store.connect();
+    expect(await store.register([{ name: 'a', anchor: 1 }])).toEqual([{ name: 'a', anchor: 1, lastTick: null, paused: false }]);
+    await store.close();
+    lazy.disconnect();
+    await deleteKeys(keyPrefix);
+  });
+
   it('reports a server it cannot reach as StoreUnavailableError', async () => {
     const store = new RedisJobStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'x:' });
     await expect(store.register([{ name: 'a', anchor: 1 }])).rejects.toThrow(StoreUnavailableError);
