@@ -77,4 +77,16 @@ describe.each<StoreKind>(['postgres', 'redis'])('a cluster on %s', (kind) => {
     expect(retried.token!).toBeGreaterThan(first.token!);
     expect(first.attempt).toBe(1);
   }, 60_000);
+
+  it('never runs an at-most-once job again when its instance dies mid-run, and reports the run lost', async () => {
+    instances = start(['a', 'b', 'c'], { ...env, LONG_JOB: '1', LONG_DELIVERY: 'at-most-once' });
+    await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const first = await Promise.race(instances.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long')));
+    const victim = instances.find((instance) => instance.name === first.instance)!;
+    victim.kill('SIGKILL');
+    const others = instances.filter((instance) => instance !== victim);
+    await Promise.race(others.map((instance) => instance.waitFor((r) => r.type === 'run.lost' && r.job === 'long', 20_000)));
+    await sleep(1_000);
+    expect(runsOf(others).filter((r) => r.job === 'long' && r.tick === first.tick)).toEqual([]);
+  }, 60_000);
 });

@@ -14,9 +14,11 @@ export const ROOT = join(__dirname, '..', '..');
 export interface RunRecord {
   instance: string;
   at: number;
-  type: 'ready' | 'run' | 'done' | 'rejected';
+  type: string;
   job?: string;
   reason?: string;
+  /** On `ready`: the names of the jobs the instance knows. */
+  jobs?: string[];
   tick?: number;
   attempt?: number;
   token?: number;
@@ -66,7 +68,7 @@ export class Instance {
     this.child = spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'cluster-app.cjs')], {
       cwd: ROOT,
       env: { ...process.env, ...env, INSTANCE: name },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let buffer = '';
     this.child.stdout!.on('data', (chunk: Buffer) => {
@@ -94,8 +96,15 @@ export class Instance {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name}: no such record within ${timeoutMs} ms`)), timeoutMs);
+      // A waiter that lost a Promise.race must not hold the test process open.
+      timer.unref();
       this.waiters.push({ test, resolve: (record) => (clearTimeout(timer), resolve(record)) });
     });
+  }
+
+  /** Sends a control call to the instance ("pause NAME", "reschedule NAME 500"…). */
+  send(command: string): void {
+    this.child.stdin!.write(`${command}\n`);
   }
 
   kill(signal: NodeJS.Signals): void {

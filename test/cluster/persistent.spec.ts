@@ -56,4 +56,25 @@ describe.each<StoreKind>(['postgres', 'redis'])('persistent jobs on %s', (kind) 
     expect(new Set(ticks).size).toBe(ticks.length);
     expect(instances.flatMap((instance) => instance.records).some((r) => r.job === 'truncate')).toBe(false);
   }, 90_000);
+
+  it('are paused, resumed, rescheduled and removed on every instance within about a second', async () => {
+    const a = new Instance('a', { ...env, ADD_PERSISTENT: '1' });
+    instances = [a];
+    await a.waitFor((r) => r.type === 'ready');
+    const b = new Instance('b', env);
+    instances.push(b);
+    // b loads the job from the store as it starts.
+    expect((await b.waitFor((r) => r.type === 'ready')).jobs).toContain('audit');
+    const within = async (command: string, type: string) => {
+      const sent = Date.now();
+      a.send(command);
+      const seen = await b.waitFor((r) => r.type === type && r.job === 'audit' && r.at >= sent, 5_000);
+      return seen.at - sent;
+    };
+    expect(await within('pause audit', 'job.paused')).toBeLessThan(1_500);
+    expect(await within('resume audit', 'job.resumed')).toBeLessThan(1_500);
+    // A new trigger replaces the job on every instance.
+    expect(await within('reschedule audit 500', 'job.added')).toBeLessThan(1_500);
+    expect(await within('remove audit', 'job.removed')).toBeLessThan(1_500);
+  }, 60_000);
 });

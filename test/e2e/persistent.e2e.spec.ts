@@ -111,6 +111,24 @@ describe('persistent jobs', () => {
     expect(runsOf('job')).toHaveLength(before);
   });
 
+  it('reach an instance that missed every notification at the next periodic sync', async () => {
+    // Notifications can be lost (a dropped connection, a full buffer): the periodic sync is the safety net.
+    store.watch = async () => async () => undefined;
+    const a = await instance();
+    const b = await instance();
+    await a.registry.addJob({ name: 'job', trigger: { every: 10_000 }, target: { provider: Reports, method: 'build' }, args: ['x'], persist: true });
+    await clock.advanceAsync(100);
+    expect(b.registry.listJobs().map((job) => job.name)).not.toContain('job');
+    await clock.advanceAsync(1_000);
+    expect(b.registry.getJob('job').trigger).toBe('every 10000 ms');
+    await a.registry.pauseJob('job');
+    await clock.advanceAsync(1_000);
+    expect(b.registry.getJob('job').paused).toBe(true);
+    await a.registry.removeJob('job');
+    await clock.advanceAsync(1_000);
+    expect(b.registry.listJobs().map((job) => job.name)).not.toContain('job');
+  });
+
   it('keep firing after every instance restarts: only the provider reference was stored, never the instance and its file handle', async () => {
     const first = await instance();
     await first.registry.addJob({ name: 'audit', trigger: { every: 1_000 }, target: { provider: AuditLog, method: 'append' }, args: ['checked'], persist: true });

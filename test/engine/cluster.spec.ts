@@ -178,6 +178,51 @@ describe('instances sharing a store', () => {
     expect(events.filter((e) => e.type === 'store.unavailable')).toHaveLength(2);
     expect(events.filter((e) => e.type === 'store.recovered')).toHaveLength(2);
   });
+
+  it('whose clocks disagree still run each tick exactly once: skew changes who wins, not how many', async () => {
+    const base = new VirtualClock(T0);
+    const store = new MemoryJobStore({ shared: true, now: () => base.now() });
+    const skewed = (offset: number) => ({ ...base, now: () => base.now() + offset, setTimer: base.setTimer.bind(base), clearTimer: base.clearTimer.bind(base), maxDelay: base.maxDelay });
+    const wins = new Map<string, number[]>();
+    const instances = [-400, 0, 300].map((offset) => {
+      const instanceId = `skew${offset}`;
+      const scheduler = new Scheduler({ clock: skewed(offset), store, instanceId, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
+      wins.set(instanceId, []);
+      scheduler.add({ name: 'cron', trigger: CronTrigger.create('cron', '* * * * * *', { timeZone: 'UTC' }), handler: (context) => void wins.get(instanceId)!.push(context.scheduledAt.getTime() - T0) });
+      scheduler.start();
+      return scheduler;
+    });
+    await base.advanceAsync(20_000);
+    const all = [...wins.values()].flat().sort((a, b) => a - b);
+    // The instance 400 ms behind started before tick 0 by its own clock; the one 300 ms ahead
+    // reaches tick 20 s while the shared clock reads 19.7 s.
+    expect(all).toEqual(Array.from({ length: 21 }, (_, i) => i * 1_000));
+    // The instance whose clock runs ahead reaches every later tick first.
+    expect(wins.get('skew300')).toEqual(all.slice(1));
+    for (const scheduler of instances) await scheduler.shutdown();
+  });
+
+  it('claim every tick due at one wake-up in one round trip to the store', async () => {
+    let calls = 0;
+    let claimed = 0;
+    const clockHolder: { clock?: VirtualClock } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => clockHolder.clock!.now() });
+    const counting: JobStore = Object.assign(Object.create(memory) as JobStore, {
+      claim: (instance: string, claims: Parameters<JobStore['claim']>[1]) => {
+        calls += 1;
+        claimed += claims.length;
+        return memory.claim(instance, claims);
+      },
+    });
+    const { clock, instances, runs, add } = cluster(1, counting);
+    clockHolder.clock = clock;
+    for (let i = 0; i < 50; i++) add(instances[0], `cron-${i}`, CronTrigger.create(`cron-${i}`, '* * * * * *', { timeZone: 'UTC' }));
+    instances[0].start();
+    await clock.advanceAsync(5_000);
+    expect(runs).toHaveLength(250);
+    expect(claimed).toBe(250);
+    expect(calls).toBe(5);
+  });
 });
 
 /** A store that can be made unreachable, or slow, at will. */

@@ -68,3 +68,40 @@ describe('SIGTERM with enableShutdownHooks()', () => {
     expect(lines.indexOf(finished[0])).toBeGreaterThan(signalled);
   }, 60_000);
 });
+
+describe('the store drivers, optional peer dependencies', () => {
+  /** Runs `code` in a Node process where `pg` and `ioredis` cannot be found, as if not installed. */
+  async function withoutDrivers(code: string): Promise<unknown> {
+    const hide = `
+      const Module = require('node:module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request === 'pg' || request === 'ioredis') {
+          throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+        }
+        return resolve.call(this, request, ...rest);
+      };`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', `${hide}\n${code}`], { cwd: root, timeout: 30_000 });
+    return JSON.parse(stdout);
+  }
+
+  it('are not loaded by an application that does not use their store', async () => {
+    const loaded = await withoutDrivers(`
+      const lib = require('./dist');
+      new lib.MemoryJobStore();
+      const drivers = Object.keys(require.cache).filter((file) => /node_modules\\/(pg|ioredis)\\//.test(file));
+      console.log(JSON.stringify(drivers));`);
+    expect(loaded).toEqual([]);
+  });
+
+  it.each([
+    ['PostgresJobStore', '{ connectionString: "postgres://localhost/test" }', 'pg'],
+    ['RedisJobStore', '{ url: "redis://localhost" }', 'ioredis'],
+  ])('when missing, make %s throw StoreUnavailableError saying what to install', async (store, options, driver) => {
+    const error = await withoutDrivers(`
+      const lib = require('./dist');
+      try { new lib.${store}(${options}); console.log('null'); }
+      catch (error) { console.log(JSON.stringify({ name: error.name, typed: error instanceof lib.StoreUnavailableError, message: error.message })); }`);
+    expect(error).toEqual({ name: 'StoreUnavailableError', typed: true, message: expect.stringContaining(`its driver "${driver}" is not installed; run: npm install ${driver}`) });
+  });
+});
