@@ -3,6 +3,7 @@ import { InvalidScheduleError, SchedulerError } from '../errors';
 import { CronTrigger } from '../triggers/cron.trigger';
 import { DateTrigger, toEpochMs } from '../triggers/date.trigger';
 import { Trigger } from '../triggers/trigger';
+import { systemTimeZone } from '../triggers/zone';
 
 /** What a `CronTime` is made from: a cron expression, a `Date` or a luxon `DateTime`. */
 export type CronTimeSource = string | Date | DateTime;
@@ -52,7 +53,7 @@ export class CronTime {
     this.source = source instanceof Date ? DateTime.fromJSDate(source) : source;
     if (timeZone != null) this.timeZone = timeZone;
     else if (utcOffset != null) this.utcOffset = utcOffset;
-    else this.timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    else this.timeZone = systemTimeZone();
   }
 
   /** Whether `expression` is a cron expression this package accepts. */

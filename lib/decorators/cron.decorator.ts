@@ -1,6 +1,6 @@
 import { DateLike } from '../triggers/date.trigger';
 import { CronOptions } from './cron-options';
-import { addSchedule } from './schedule-metadata';
+import { addSchedule, NO_OPTIONS } from './schedule-metadata';
 
 /**
  * Runs the method on a cron expression (5 fields, or 6 with seconds first) or once at a date.
@@ -14,6 +14,6 @@ import { addSchedule } from './schedule-metadata';
  * A method may carry several `@Cron`, `@Interval` and `@Timeout` decorators.
  * @publicApi
  */
-export function Cron(cronTime: string | DateLike, options: CronOptions = {}): MethodDecorator {
+export function Cron(cronTime: string | DateLike, options: CronOptions = NO_OPTIONS): MethodDecorator {
   return addSchedule({ kind: 'cron', cronTime, options });
 }

@@ -30,23 +30,36 @@ export interface JobHandlerMetadata {
 }
 
 /**
- * A method decorator that appends one schedule to the method's metadata, so that a method may
- * carry several. Stacked decorators apply bottom-up; prepending keeps them in source order.
+ * The schedules of each decorated method: one, or several in source order. A WeakMap rather than
+ * `reflect-metadata`, which costs two Maps per method; kept on `globalThis` so that two copies of
+ * the package in one application see the same decorators.
+ */
+const schedulesByMethod = ((globalThis as Record<symbol, unknown>)[Symbol.for(SCHEDULES_METADATA)] ??= new WeakMap()) as WeakMap<object, ScheduleMetadata | ScheduleMetadata[]>;
+
+/**
+ * A method decorator that adds one schedule to the method's metadata, so that a method may carry
+ * several. Stacked decorators apply bottom-up; prepending keeps them in source order.
  */
 export function addSchedule(schedule: ScheduleMetadata): MethodDecorator {
   return (_target, _key, descriptor) => {
     const method = descriptor.value as object;
-    const existing: ScheduleMetadata[] = Reflect.getMetadata(SCHEDULES_METADATA, method) ?? [];
-    Reflect.defineMetadata(SCHEDULES_METADATA, [schedule, ...existing], method);
+    const existing = schedulesByMethod.get(method);
+    schedulesByMethod.set(method, existing === undefined ? schedule : [schedule, ...getSchedules(method)]);
     return descriptor;
   };
 }
 
+const NONE: readonly ScheduleMetadata[] = Object.freeze([]);
+
 /** The schedules a method carries, in source order. */
-export function getSchedules(method: unknown): ScheduleMetadata[] {
-  if (typeof method !== 'function') return [];
-  return Reflect.getMetadata(SCHEDULES_METADATA, method) ?? [];
+export function getSchedules(method: unknown): readonly ScheduleMetadata[] {
+  if (typeof method !== 'function') return NONE;
+  const schedules = schedulesByMethod.get(method);
+  return schedules === undefined ? NONE : Array.isArray(schedules) ? schedules : [schedules];
 }
+
+/** The options of a decorator given none, shared. */
+export const NO_OPTIONS: Readonly<CronOptions> = Object.freeze({});
 
 /** The `@JobHandler()` metadata of a method, if it has any. */
 export function getJobHandler(method: unknown): JobHandlerMetadata | undefined {
@@ -62,6 +75,6 @@ export function delaySchedule(
   options?: JobOptions,
 ): DelayScheduleMetadata {
   return typeof nameOrTimeout === 'string'
-    ? { kind, name: nameOrTimeout, ms: timeoutOrOptions, options: options ?? {} }
-    : { kind, ms: nameOrTimeout, options: (timeoutOrOptions as JobOptions | undefined) ?? {} };
+    ? { kind, name: nameOrTimeout, ms: timeoutOrOptions, options: options ?? NO_OPTIONS }
+    : { kind, ms: nameOrTimeout, options: (timeoutOrOptions as JobOptions | undefined) ?? NO_OPTIONS };
 }

@@ -1,20 +1,16 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import { CronJob } from '../compat/cron-job';
-import { CronTime } from '../compat/cron-time';
 import { DUPLICATE_SCHEDULER, SchedulerKind } from '../compat/messages';
-import { TimerDriver } from '../compat/timer-driver';
 import { CronOptions } from '../decorators/cron-options';
 import { CronScheduleMetadata, DelayScheduleMetadata, getSchedules, ScheduleMetadata } from '../decorators/schedule-metadata';
 import { DuplicateJobError, InvalidScheduleError } from '../errors';
-import { JobContext } from '../engine/job-context';
-import { JobHandler } from '../engine/job';
 import { assertKnownJobOptionKeys, JobOptions } from '../engine/job-options';
 import { CronTrigger } from '../triggers/cron.trigger';
 import { DateTrigger, DelayTrigger, toEpochMs } from '../triggers/date.trigger';
 import { validateDelay, IntervalTrigger } from '../triggers/interval.trigger';
 import { SchedulerCore } from '../registry/scheduler-core';
+import { DecoratedJob, runDecorated } from './decorated-job';
 
 const KIND_LABEL: Record<ScheduleMetadata['kind'], SchedulerKind> = { cron: 'Cron Job', interval: 'Interval', timeout: 'Timeout' };
 const KIND_WORD: Record<ScheduleMetadata['kind'], string> = { cron: 'cron job', interval: 'interval', timeout: 'timeout' };
@@ -23,8 +19,9 @@ const CRON_ONLY_KEYS = ['name', 'timeZone', 'utcOffset', 'disabled', 'waitForCom
 /** A decorated method, found on a provider or controller. */
 interface Target {
   wrapper: InstanceWrapper;
-  className: string;
   method: string;
+  /** `Class.method`. */
+  label: string;
 }
 
 /**
@@ -64,7 +61,7 @@ export class ScheduleExplorer implements OnModuleInit {
           }
           continue;
         }
-        const target = { wrapper, className: prototype.constructor?.name || String(wrapper.name), method };
+        const target = { wrapper, method, label: `${prototype.constructor?.name || String(wrapper.name)}.${method}` };
         for (const schedule of schedules) this.register(target, schedule);
       }
     }
@@ -77,53 +74,44 @@ export class ScheduleExplorer implements OnModuleInit {
 
   private register(target: Target, schedule: ScheduleMetadata): void {
     const explicit = schedule.kind === 'cron' ? schedule.options.name : schedule.name;
-    const name = explicit ?? this.implicitName(`${target.className}.${target.method}`);
+    const name = explicit ?? this.implicitName(target.label);
     const kind = KIND_LABEL[schedule.kind];
-    const taken = this.core.scheduler.has(name) || this.core.cronJobs.has(name) || this.core.intervals.has(name) || this.core.timeouts.has(name);
+    const taken = this.core.scheduler.has(name) || this.core.hasCronJob(name) || this.core.intervals.has(name) || this.core.timeouts.has(name);
     if (taken) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(kind, name));
-    const handler: JobHandler = (context: JobContext) => {
-      // The live instance, read at each run.
-      const instance = target.wrapper.instance as Record<string, (context: JobContext) => unknown>;
-      return instance[target.method](context);
-    };
-    const meta = { kind: schedule.kind, target: `${target.className}.${target.method}` };
-    if (schedule.kind === 'cron') this.registerCron(name, schedule, handler, meta);
-    else this.registerTimer(name, schedule, handler, meta);
+    const meta = { kind: schedule.kind, target: target.label };
+    const source = new DecoratedJob(target.wrapper, target.method, schedule, this.core.cronJobs);
+    if (schedule.kind === 'cron') this.registerCron(name, schedule, source, meta);
+    else this.registerTimer(name, schedule, source, meta);
   }
 
-  private registerCron(name: string, { cronTime, options }: CronScheduleMetadata, handler: JobHandler, meta: Record<string, unknown>): void {
+  private registerCron(name: string, schedule: CronScheduleMetadata, source: DecoratedJob, meta: Record<string, unknown>): void {
+    const { cronTime, options } = schedule;
     const { timeZone, utcOffset, disabled, waitForCompletion, threshold, initialDelay, unrefTimeout, name: _name, ...jobOptions } = options as CronOptions;
     assertKnownJobOptionKeys(name, jobOptions, CRON_ONLY_KEYS);
     const scheduler = this.core.scheduler;
-    const isDate = typeof cronTime !== 'string';
-    const trigger = isDate ? this.dateTrigger(name, cronTime, timeZone, utcOffset) : CronTrigger.create(name, cronTime, { timeZone, utcOffset });
+    const trigger = typeof cronTime !== 'string' ? this.dateTrigger(name, cronTime, timeZone, utcOffset) : CronTrigger.create(name, cronTime, { timeZone, utcOffset });
     for (const [field, value] of [['initialDelay', initialDelay], ['threshold', threshold]] as const) {
       if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
         throw new InvalidScheduleError(name, field, value, 'must be a finite number of milliseconds, 0 or more.');
       }
     }
-    const merged: JobOptions = {
-      ...jobOptions,
-      overlap: jobOptions.overlap ?? (waitForCompletion === undefined ? undefined : waitForCompletion ? 'skip' : 'allow'),
-      misfire: threshold === undefined ? jobOptions.misfire : { graceMs: threshold, ...jobOptions.misfire },
-      unref: jobOptions.unref ?? unrefTimeout,
-    };
-    const source = isDate ? new Date((trigger as DateTrigger).at) : (cronTime as string);
-    const handle = CronJob.attached(scheduler, name, { trigger, cronTime: new CronTime(source, timeZone, utcOffset), waitForCompletion: Boolean(waitForCompletion), threshold, unrefTimeout });
-    // Callbacks added to the handle with addCallback() run after the method, as with cron.
-    const run: JobHandler = (context) => handle.afterTick(handler(context));
-    scheduler.add({ name, trigger, handler: run, options: merged, paused: disabled === true, startDelayMs: initialDelay, meta });
-    this.core.cronJobs.set(name, handle);
+    // `cron`'s options, as job options; only those given, so that most jobs share their options.
+    const merged: JobOptions = { ...jobOptions };
+    if (jobOptions.overlap === undefined && waitForCompletion !== undefined) merged.overlap = waitForCompletion ? 'skip' : 'allow';
+    if (threshold !== undefined) merged.misfire = { graceMs: threshold, ...jobOptions.misfire };
+    if (jobOptions.unref === undefined && unrefTimeout !== undefined) merged.unref = unrefTimeout;
+    // The job's CronJob handle is made from its source if someone asks for it.
+    scheduler.add({ name, trigger, handler: runDecorated, options: merged, paused: disabled === true, startDelayMs: initialDelay, meta, source });
   }
 
-  private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, handler: JobHandler, meta: Record<string, unknown>): void {
+  private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, source: DecoratedJob, meta: Record<string, unknown>): void {
     assertKnownJobOptionKeys(name, options);
     const scheduler = this.core.scheduler;
     const period = validateDelay(name, kind, ms);
-    const driver = new TimerDriver(scheduler);
     const trigger = kind === 'interval' ? new IntervalTrigger(period) : new DelayTrigger(period);
-    scheduler.add({ name, trigger, handler, options, waker: driver, meta });
-    (kind === 'interval' ? this.core.intervals : this.core.timeouts).set(name, { driver });
+    scheduler.add({ name, trigger, handler: runDecorated, options, meta, source });
+    // Its Node timer is made if someone asks for it (`getInterval`, `getTimeout`).
+    (kind === 'interval' ? this.core.intervals : this.core.timeouts).set(name, { driver: null });
   }
 
   private dateTrigger(name: string, cronTime: unknown, timeZone: unknown, utcOffset: unknown): DateTrigger {

@@ -28,6 +28,11 @@ export interface ClaimsTiming {
   syncEveryMs: number;
   /** A store call slower than this counts as failed. Default 5 s. */
   timeoutMs: number;
+  /**
+   * How long before its tick a cluster-wide tick is claimed, so that the round trip to the store
+   * is over when the run is due (at most half the time since the job's previous tick). Default 250 ms.
+   */
+  claimAheadMs: number;
 }
 
 interface PendingClaim {

@@ -30,13 +30,17 @@ export class EventHub {
       set.add(listener);
     }
     return () => {
-      for (const type of types) this.byType.get(type)?.delete(listener);
+      for (const type of types) {
+        const set = this.byType.get(type);
+        set?.delete(listener);
+        if (set?.size === 0) this.byType.delete(type);
+      }
     };
   }
 
-  /** Whether anyone listens to events of this type. */
+  /** Whether anyone listens to events of this type. Asked for every run: two cheap checks. */
   wants(type: SchedulerEventType): boolean {
-    return this.all.size > 0 || (this.byType.get(type)?.size ?? 0) > 0;
+    return this.all.size > 0 || this.byType.has(type);
   }
 
   /** Builds the event with `make` and delivers it, only if someone listens to `type`. */

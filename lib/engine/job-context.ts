@@ -34,8 +34,10 @@ export class RunContext implements JobContext {
 
   constructor(
     readonly name: string,
-    private readonly scheduledMs: number,
-    private readonly firedMs: number,
+    /** @internal The tick, in ms since the epoch. */
+    readonly scheduledMs: number,
+    /** @internal When the run started, in ms since the epoch. */
+    readonly firedMs: number,
     readonly attempt: number,
     readonly fencingToken?: number,
   ) {}

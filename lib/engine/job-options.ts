@@ -88,11 +88,46 @@ const DELIVERY: readonly DeliveryGuarantee[] = ['at-most-once', 'at-least-once']
 const KNOWN_KEYS = new Set(['overlap', 'misfire', 'jitterMs', 'startAt', 'endAt', 'maxRuns', 'timeoutMs', 'retry', 'delivery', 'unref', 'scope']);
 const SCOPES: readonly JobScope[] = ['cluster', 'instance'];
 
+const NO_OPTIONS: JobOptions = Object.freeze({});
+
+/** Resolved options are frozen and shared: most jobs of an application have the same. */
+const interned = new Map<string, ResolvedJobOptions>();
+/** What jobs that give no options of their own get, by the defaults they are resolved against. */
+const byDefaults = new WeakMap<JobOptions, ResolvedJobOptions>();
+
 /**
  * Checks job options and fills in defaults: job options over module `defaults` over built-in
- * defaults. Throws {@link InvalidScheduleError} naming the job and the field.
+ * defaults. Throws {@link InvalidScheduleError} naming the job and the field. The result is
+ * frozen, and shared with every job resolved to the same options.
  */
-export function resolveJobOptions(job: string, options: JobOptions = {}, defaults: JobOptions = {}): ResolvedJobOptions {
+export function resolveJobOptions(job: string, options: JobOptions = NO_OPTIONS, defaults: JobOptions = NO_OPTIONS): ResolvedJobOptions {
+  const none = isEmpty(options);
+  const known = none ? byDefaults.get(defaults) : undefined;
+  if (known) return known;
+  const resolved = intern(resolve(job, options, defaults));
+  if (none) byDefaults.set(defaults, resolved);
+  return resolved;
+}
+
+function isEmpty(options: object): boolean {
+  for (const key in options) if ((options as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
+}
+
+function intern(resolved: ResolvedJobOptions): ResolvedJobOptions {
+  const key = JSON.stringify(resolved);
+  let shared = interned.get(key);
+  if (!shared) {
+    Object.freeze(resolved.misfire);
+    if (resolved.retry) Object.freeze(resolved.retry);
+    shared = Object.freeze(resolved);
+    if (interned.size >= 1_000) interned.clear();
+    interned.set(key, shared);
+  }
+  return shared;
+}
+
+function resolve(job: string, options: JobOptions, defaults: JobOptions): ResolvedJobOptions {
   const pick = <K extends keyof JobOptions>(key: K): JobOptions[K] => (options[key] !== undefined ? options[key] : defaults[key]);
   for (const [field, keys] of Object.entries(NESTED_KEYS)) {
     for (const source of [defaults, options]) assertObjectWithKeys(job, field, source[field as keyof typeof NESTED_KEYS], keys);

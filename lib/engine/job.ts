@@ -3,8 +3,8 @@ import { JobContext } from './job-context';
 import { JobOptions, ResolvedJobOptions } from './job-options';
 import { QueueEntry } from './timer-queue';
 
-/** The code a job runs. It receives the run's context; it may return a promise. */
-export type JobHandler = (context: JobContext) => unknown;
+/** The code a job runs. It receives the run's context, and the job; it may return a promise. */
+export type JobHandler = (context: JobContext, job: Job) => unknown;
 
 /**
  * Supplies a job's wake-ups. By default the scheduler's timer queue does; a waker of its own lets
@@ -35,6 +35,8 @@ export interface JobDefinition {
   fresh?: boolean;
   /** Data of the layer above (kind of decorator, target), returned untouched in {@link JobInfo}. */
   meta?: Readonly<Record<string, unknown>>;
+  /** What the layer above made the job from (a decorator's metadata), for that layer; not shown. */
+  source?: object;
 }
 
 /** How a run ended. */
@@ -88,12 +90,69 @@ export const HISTORY_SIZE = 10;
 
 const EMPTY_META: Readonly<Record<string, unknown>> = Object.freeze({});
 
-/** A job's definition and state, owned by the {@link Scheduler}. It is its own timer-queue entry. */
+const OUTCOMES: readonly RunOutcome[] = ['succeeded', 'failed', 'timed-out'];
+/** Numbers kept per run: scheduledAt, startedAt, durationMs, attempt, outcome. */
+const FIELDS = 5;
+
+/** What a job has done, made on its first run or skip: jobs that have not run yet do without it. */
+class JobStats {
+  /** Ticks skipped in a row by the overlap policy. */
+  skipped = 0;
+  lastRunAt: number | null = null;
+  lastOutcome: RunOutcome | null = null;
+  /**
+   * The last runs, a ring of {@link HISTORY_SIZE} as plain numbers: recording a run allocates
+   * nothing, and the collector has nothing to trace in it.
+   */
+  private ring: Float64Array | null = null;
+  /** Error messages of the failed runs in the ring, by slot; made on the first failure. */
+  private errors: Array<string | undefined> | null = null;
+  private count = 0;
+
+  record(scheduledAt: number, startedAt: number, durationMs: number, attempt: number, outcome: RunOutcome, error: string | undefined): void {
+    this.lastOutcome = outcome;
+    const ring = (this.ring ??= new Float64Array(HISTORY_SIZE * FIELDS));
+    const slot = this.count % HISTORY_SIZE;
+    const at = slot * FIELDS;
+    ring[at] = scheduledAt;
+    ring[at + 1] = startedAt;
+    ring[at + 2] = durationMs;
+    ring[at + 3] = attempt;
+    ring[at + 4] = OUTCOMES.indexOf(outcome);
+    if (error !== undefined || this.errors) (this.errors ??= [])[slot] = error;
+    this.count++;
+  }
+
+  /** The runs, oldest first. */
+  records(): RunRecord[] {
+    const records: RunRecord[] = [];
+    const ring = this.ring;
+    if (!ring) return records;
+    for (let n = Math.max(0, this.count - HISTORY_SIZE); n < this.count; n++) {
+      const slot = n % HISTORY_SIZE;
+      const at = slot * FIELDS;
+      const error = this.errors?.[slot];
+      records.push({
+        scheduledAt: new Date(ring[at]),
+        startedAt: new Date(ring[at + 1]),
+        durationMs: ring[at + 2],
+        attempt: ring[at + 3],
+        outcome: OUTCOMES[ring[at + 4]],
+        ...(error === undefined ? {} : { error }),
+      });
+    }
+    return records;
+  }
+}
+
+/**
+ * A job's definition and state, owned by the {@link Scheduler}. It is its own timer-queue entry.
+ * Kept small: an application may have a hundred thousand.
+ */
 export class Job implements QueueEntry {
   at = 0;
   index = -1;
   seq = 0;
-  ref: boolean;
   /** Where an interval counts from. */
   anchor = NaN;
   /** Delay before the first tick counts, used once. */
@@ -102,6 +161,10 @@ export class Job implements QueueEntry {
   persisted = false;
   /** The tick the job waits for; `null` when not armed or exhausted. */
   nextTick: number | null = null;
+  /** When that tick is due (the tick, or later with jitter); the job is woken a little ahead. */
+  dueAt = 0;
+  /** A tick prepared ahead whose run has not started yet. */
+  planned: number | null = null;
   running = 0;
   /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
   retries: Map<QueueEntry, number | undefined> | null = null;
@@ -109,13 +172,9 @@ export class Job implements QueueEntry {
   /** Called once no run is in flight (see `Scheduler.whenIdle`). */
   idleWaiters: Array<() => void> | null = null;
   runs = 0;
-  /** Ticks skipped in a row by the overlap policy. */
-  skipped = 0;
   completed = false;
   removed = false;
-  lastRunAt: number | null = null;
-  lastOutcome: RunOutcome | null = null;
-  private history: RunRecord[] | null = null;
+  private stats: JobStats | null = null;
   readonly meta: Readonly<Record<string, unknown>>;
 
   constructor(
@@ -124,11 +183,17 @@ export class Job implements QueueEntry {
     readonly handler: JobHandler,
     public options: ResolvedJobOptions,
     public paused: boolean,
-    readonly waker: Waker | undefined,
+    public waker: Waker | undefined,
     meta: Readonly<Record<string, unknown>> | undefined,
+    /** See {@link JobDefinition.source}. */
+    readonly source: object | undefined,
   ) {
-    this.ref = !options.unref;
     this.meta = meta ?? EMPTY_META;
+  }
+
+  /** Whether the job's timers keep the process alive. */
+  get ref(): boolean {
+    return !this.options.unref;
   }
 
   /** Whether a run is going or a retry is waiting: what `overlap` looks at. */
@@ -136,27 +201,42 @@ export class Job implements QueueEntry {
     return this.running > 0 || (this.retries?.size ?? 0) > 0;
   }
 
-  record(run: RunRecord): void {
-    this.lastOutcome = run.outcome;
-    const history = (this.history ??= []);
-    if (history.length === HISTORY_SIZE) history.shift();
-    history.push(run);
+  get lastRunAt(): number | null {
+    return this.stats?.lastRunAt ?? null;
+  }
+
+  /** A run starts at `at`. */
+  started(at: number): void {
+    const stats = (this.stats ??= new JobStats());
+    stats.skipped = 0;
+    stats.lastRunAt = at;
+  }
+
+  /** A tick is skipped; returns how many in a row. */
+  countSkip(): number {
+    return ++(this.stats ??= new JobStats()).skipped;
+  }
+
+  /** A run ended. `error` is the error's message, for a failed run. */
+  record(scheduledAt: number, startedAt: number, durationMs: number, attempt: number, outcome: RunOutcome, error?: string): void {
+    (this.stats ??= new JobStats()).record(scheduledAt, startedAt, durationMs, attempt, outcome, error);
   }
 
   info(): JobInfo {
+    const stats = this.stats;
     return {
       name: this.name,
       kind: this.trigger.kind,
       trigger: this.trigger.toString(),
       options: this.options,
-      nextRunAt: this.nextTick === null || this.paused || this.completed ? null : new Date(this.nextTick),
-      lastRunAt: this.lastRunAt === null ? null : new Date(this.lastRunAt),
-      lastOutcome: this.lastOutcome,
+      nextRunAt: this.planned !== null ? new Date(this.planned) : this.nextTick === null || this.paused || this.completed ? null : new Date(this.nextTick),
+      lastRunAt: stats?.lastRunAt == null ? null : new Date(stats.lastRunAt),
+      lastOutcome: stats?.lastOutcome ?? null,
       running: this.running,
       runs: this.runs,
       paused: this.paused,
       completed: this.completed,
-      history: this.history ? [...this.history] : [],
+      history: stats ? stats.records() : [],
       meta: this.meta,
     };
   }

@@ -54,25 +54,49 @@ export interface RunnerHost {
   lease(job: Job, fencingToken: number, change: 1 | -1): void;
 }
 
-class ActiveRun {
-  readonly context: RunContext;
-  timeout: TimerTask | null = null;
-  timedOut = false;
-  constructor(
-    readonly job: Job,
-    readonly scheduledAt: number,
-    readonly startedAt: number,
-    readonly attempt: number,
-    private onDone: (() => void) | undefined,
-    readonly fencingToken: number | undefined,
-  ) {
-    this.context = new RunContext(job.name, scheduledAt, startedAt, attempt, fencingToken);
+/**
+ * A run in flight: its context, as the handler gets it, and what the runner keeps of it in
+ * private fields (one object per run, and nothing of the runner's shows on the context).
+ */
+class ActiveRun extends RunContext {
+  readonly #job: Job;
+  #onDone: (() => void) | undefined;
+  #timeout: TimerTask | null = null;
+  #timedOut = false;
+  /** Where the run is in the runner's list of runs in flight. */
+  slot = -1;
+
+  constructor(job: Job, scheduledAt: number, startedAt: number, attempt: number, onDone: (() => void) | undefined, fencingToken: number | undefined) {
+    super(job.name, scheduledAt, startedAt, attempt, fencingToken);
+    this.#job = job;
+    this.#onDone = onDone;
+  }
+
+  get job(): Job {
+    return this.#job;
+  }
+
+  /** The run's `timeoutMs` timer, while it waits. */
+  get timeout(): TimerTask | null {
+    return this.#timeout;
+  }
+
+  set timeout(task: TimerTask | null) {
+    this.#timeout = task;
+  }
+
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  set timedOut(value: boolean) {
+    this.#timedOut = value;
   }
 
   /** Tells whoever waits on the run that its outcome is known (once: at timeout or when it settles). */
   done(): void {
-    const onDone = this.onDone;
-    this.onDone = undefined;
+    const onDone = this.#onDone;
+    this.#onDone = undefined;
     onDone?.();
   }
 }
@@ -83,7 +107,8 @@ class ActiveRun {
  * throws, rejects or never settles is reported, and the job stays scheduled.
  */
 export class Runner {
-  private readonly inFlight = new Set<ActiveRun>();
+  /** Runs in flight, in no order (a run knows its slot): starting and settling allocate nothing. */
+  private readonly inFlight: ActiveRun[] = [];
   private drained: (() => void) | null = null;
 
   constructor(
@@ -95,7 +120,7 @@ export class Runner {
 
   /** Runs in flight now. */
   get active(): number {
-    return this.inFlight.size;
+    return this.inFlight.length;
   }
 
   /**
@@ -103,23 +128,21 @@ export class Runner {
    * `onDone` is called when the run settles, or at once if it does not happen.
    */
   dispatch(job: Job, scheduledAt: number, attempt = 1, onDone?: () => void, fencingToken?: number): void {
-    const run: PendingRun = { scheduledAt, attempt, onDone, fencingToken };
     this.hold(job, fencingToken);
-    if (!this.host.accepting()) return this.drop(job, run);
-    if (job.busy) {
-      const { overlap } = job.options;
-      if (overlap === 'queue' && !job.backlog?.length) {
-        (job.backlog ??= []).push(run);
-        return;
-      }
-      if (overlap !== 'allow') return this.skip(job, run, 'overlap');
+    const accepting = this.host.accepting();
+    if (accepting && (!job.busy || job.options.overlap === 'allow')) return this.start(job, scheduledAt, attempt, onDone, fencingToken);
+    const run: PendingRun = { scheduledAt, attempt, onDone, fencingToken };
+    if (!accepting) return this.drop(job, run);
+    if (job.options.overlap === 'queue' && !job.backlog?.length) {
+      (job.backlog ??= []).push(run);
+      return;
     }
-    this.start(job, run);
+    this.skip(job, run, 'overlap');
   }
 
   /** Aborts the runs of a job holding the given lease, which the store gave to another instance. */
   abortLease(job: Job, fencingToken: number): void {
-    for (const run of this.inFlight) if (run.job === job && run.fencingToken === fencingToken) run.context.abort(new LeaseLostError(job.name, fencingToken));
+    for (const run of [...this.inFlight]) if (run.job === job && run.fencingToken === fencingToken) run.abort(new LeaseLostError(job.name, fencingToken));
   }
 
   /**
@@ -162,7 +185,7 @@ export class Runner {
 
   /** Aborts the signal of every run in flight. */
   abortAll(reason: unknown): void {
-    for (const run of this.inFlight) run.context.abort(reason);
+    for (const run of [...this.inFlight]) run.abort(reason);
   }
 
   /**
@@ -170,7 +193,7 @@ export class Runner {
    * runs were still going then.
    */
   drain(timeoutMs: number): Promise<string[]> {
-    if (this.inFlight.size === 0) return Promise.resolve([]);
+    if (this.inFlight.length === 0) return Promise.resolve([]);
     if (timeoutMs <= 0) return Promise.resolve(this.runningJobs());
     return new Promise((resolve) => {
       const timer = this.clock.setTimer(() => {
@@ -192,7 +215,7 @@ export class Runner {
 
   /** Reports a run that does not happen, and lets its caller go. */
   skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused' | 'completed'): void {
-    const consecutive = ++job.skipped;
+    const consecutive = job.countSkip();
     this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
     this.drop(job, run);
   }
@@ -203,21 +226,20 @@ export class Runner {
     this.unhold(job, run.fencingToken);
   }
 
-  private start(job: Job, pending: PendingRun): void {
-    const { scheduledAt, attempt } = pending;
+  private start(job: Job, scheduledAt: number, attempt: number, onDone: (() => void) | undefined, fencingToken: number | undefined): void {
     const { maxRuns, timeoutMs } = job.options;
     if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) {
       this.host.complete(job, 'max-runs');
-      return this.skip(job, pending, 'completed');
+      return this.skip(job, { scheduledAt, attempt, onDone, fencingToken }, 'completed');
     }
     const startedAt = this.clock.now();
-    const run = new ActiveRun(job, scheduledAt, startedAt, attempt, pending.onDone, pending.fencingToken);
-    this.inFlight.add(run);
+    const run = new ActiveRun(job, scheduledAt, startedAt, attempt, onDone, fencingToken);
+    run.slot = this.inFlight.push(run) - 1;
     job.running++;
-    job.skipped = 0;
-    job.lastRunAt = startedAt;
+    job.started(startedAt);
     if (attempt === 1) job.runs++;
-    this.events.emit('run.started', () => ({ at: new Date(startedAt), job: job.name, scheduledAt: new Date(scheduledAt), attempt }));
+    // Checked here, not only in emit(): the hot path does not even make the closure.
+    if (this.events.wants('run.started')) this.events.emit('run.started', () => ({ at: new Date(startedAt), job: job.name, scheduledAt: new Date(scheduledAt), attempt }));
     if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) this.host.complete(job, 'max-runs');
     if (timeoutMs !== null) {
       run.timeout = new TimerTask(() => this.timeOut(run, timeoutMs), false);
@@ -225,7 +247,7 @@ export class Runner {
     }
     let result: unknown;
     try {
-      result = job.handler(run.context);
+      result = job.handler(run, job);
     } catch (error) {
       this.settle(run, error, true);
       return;
@@ -243,27 +265,31 @@ export class Runner {
   private timeOut(run: ActiveRun, timeoutMs: number): void {
     run.timeout = null;
     run.timedOut = true;
-    run.context.abort(new RunTimeoutError(run.job.name, timeoutMs));
+    run.abort(new RunTimeoutError(run.job.name, timeoutMs));
     const willRetry = this.retry(run);
     this.record(run, 'timed-out');
-    this.events.emit('run.timed-out', () => ({ at: this.now(), job: run.job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, timeoutMs, willRetry }));
+    this.events.emit('run.timed-out', () => ({ at: this.now(), job: run.job.name, scheduledAt: new Date(run.scheduledMs), attempt: run.attempt, timeoutMs, willRetry }));
     // The outcome is known; the slot stays taken until the handler settles.
     run.done();
   }
 
   private settle(run: ActiveRun, error: unknown, failed: boolean): void {
     const { job } = run;
-    this.inFlight.delete(run);
+    const last = this.inFlight.pop()!;
+    if (last !== run) {
+      this.inFlight[run.slot] = last;
+      last.slot = run.slot;
+    }
     job.running--;
     if (run.timeout) this.queue.cancel(run.timeout);
     if (!run.timedOut) {
-      const durationMs = this.clock.now() - run.startedAt;
+      const durationMs = this.clock.now() - run.firedMs;
       const willRetry = failed && this.retry(run);
-      this.record(run, failed ? 'failed' : 'succeeded', failed ? error : undefined);
+      this.record(run, failed ? 'failed' : 'succeeded', failed ? error : undefined, durationMs);
       if (failed) {
-        this.events.emit('run.failed', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, durationMs, error, willRetry }));
-      } else {
-        this.events.emit('run.succeeded', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, durationMs }));
+        this.events.emit('run.failed', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledMs), attempt: run.attempt, durationMs, error, willRetry }));
+      } else if (this.events.wants('run.succeeded')) {
+        this.events.emit('run.succeeded', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledMs), attempt: run.attempt, durationMs }));
       }
     }
     run.done();
@@ -275,7 +301,7 @@ export class Runner {
     }
     // The overlap slot is free only now that the handler really settled.
     if (!job.busy) this.next(job);
-    if (this.inFlight.size === 0) this.drained?.();
+    if (this.inFlight.length === 0) this.drained?.();
   }
 
   /** Starts the next held-back run, if any; a paused job drops it. */
@@ -284,7 +310,11 @@ export class Runner {
     if (!pending) return;
     if (job.removed || !this.host.accepting()) return this.drop(job, pending);
     if (this.host.paused(job)) return this.skip(job, pending, 'paused');
-    this.start(job, pending);
+    this.startPending(job, pending);
+  }
+
+  private startPending(job: Job, { scheduledAt, attempt, onDone, fencingToken }: PendingRun): void {
+    this.start(job, scheduledAt, attempt, onDone, fencingToken);
   }
 
   /** Schedules another attempt if the job allows one; returns whether it did. */
@@ -296,12 +326,12 @@ export class Runner {
     const task: TimerTask = new TimerTask(() => {
       job.retries!.delete(task);
       // The retry's hold on the lease passes to the run it becomes.
-      const pending: PendingRun = { scheduledAt: run.scheduledAt, attempt: run.attempt + 1, fencingToken: run.fencingToken };
+      const pending: PendingRun = { scheduledAt: run.scheduledMs, attempt: run.attempt + 1, fencingToken: run.fencingToken };
       if (job.removed || !this.host.accepting()) return this.drop(job, pending);
       if (this.host.paused(job)) return this.skip(job, pending, 'paused');
       // A retry takes its turn: after the run still holding the slot, never beside it.
       if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
-      else this.start(job, pending);
+      else this.startPending(job, pending);
     }, job.ref);
     this.hold(job, run.fencingToken);
     (job.retries ??= new Map()).set(task, run.fencingToken);
@@ -318,15 +348,8 @@ export class Runner {
     job.retries = null;
   }
 
-  private record(run: ActiveRun, outcome: 'succeeded' | 'failed' | 'timed-out', error?: unknown): void {
-    run.job.record({
-      scheduledAt: new Date(run.scheduledAt),
-      startedAt: new Date(run.startedAt),
-      durationMs: this.clock.now() - run.startedAt,
-      attempt: run.attempt,
-      outcome,
-      ...(outcome === 'failed' ? { error: errorMessage(error) } : {}),
-    });
+  private record(run: ActiveRun, outcome: 'succeeded' | 'failed' | 'timed-out', error?: unknown, durationMs = this.clock.now() - run.firedMs): void {
+    run.job.record(run.scheduledMs, run.firedMs, durationMs, run.attempt, outcome, outcome === 'failed' ? errorMessage(error) : undefined);
   }
 
   private now(): Date {

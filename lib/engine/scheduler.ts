@@ -3,7 +3,7 @@ import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
 import { Clock, systemClock, TimerHandle } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
-import { Job, JobDefinition, JobInfo, PendingRun } from './job';
+import { Job, JobDefinition, JobInfo, PendingRun, Waker } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
 import { Runner, SchedulerShutdownError, TimerTask } from './runner';
 import { JobStore } from '../stores/job-store';
@@ -34,15 +34,16 @@ export interface SchedulerOptions {
   cluster?: Partial<ClaimsTiming>;
 }
 
-const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000 };
+const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 250 };
 
-/** What a wake-up found for a job, carried out once the tick is known to be this instance's. */
-interface TickPlan {
-  now: number;
-  first: number;
-  lastMissed: number | null;
-  latest: number;
-}
+
+/** Runs prepared ahead of their tick, flat: job, tick, fencing token, job… */
+type PlannedRuns = Array<Job | number | undefined>;
+
+/** The most the wake-up of a job of this instance is brought forward. */
+const MAX_LEAD_MS = 250;
+/** How fast the lead shrinks back after wake-ups that were ready in time. */
+const LEAD_DECAY = 0.99;
 
 /** A decision for jobs that are not claimed: the tick is this instance's. */
 const LOCAL = Symbol('local');
@@ -73,6 +74,23 @@ export class Scheduler {
   private registering: Array<{ job: Job; from: number; fromWatermark: boolean }> = [];
   /** Timers of registrations to try again. */
   private readonly retries = new Set<TimerHandle>();
+  /**
+   * How long before its tick a job of this instance wakes up: the bookkeeping of a tick is done
+   * ahead, so that the run starts on time. Learned from the wake-ups that were not ready in time;
+   * 0 while everything is (always, on a virtual clock). A cluster-wide job is claimed a fixed
+   * `claimAheadMs` ahead instead, the same on every instance: a lead learned by each would hand
+   * every tick to the instance that had learned the longest.
+   */
+  private lead = 0;
+  /** The worst lateness of a start of a job of this instance since the last wake-up. */
+  private overshoot = 0;
+  private readonly claimAheadMs: number;
+  /**
+   * Runs prepared ahead, by the instant they start, as job, tick, fencing token, job… (the tick
+   * is also `job.planned` until the run starts, or the job is rescheduled); one map for jobs that
+   * keep the process alive, one for the others.
+   */
+  private readonly startBatches = [new Map<number, PlannedRuns>(), new Map<number, PlannedRuns>()];
 
   constructor(options: SchedulerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -95,6 +113,7 @@ export class Scheduler {
           abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
         }, { ...DEFAULT_TIMING, ...options.cluster })
       : null;
+    this.claimAheadMs = options.cluster?.claimAheadMs ?? DEFAULT_TIMING.claimAheadMs;
   }
 
   get state(): SchedulerState {
@@ -155,6 +174,7 @@ export class Scheduler {
     const abandoned = await this.runner.drain(this.shutdownTimeout);
     for (const retry of this.retries) this.clock.clearTimer(retry);
     this.retries.clear();
+    this.dropPlanned();
     await this.claims?.stop();
     for (const job of this.jobs.values()) this.release(job);
     this.jobs.clear();
@@ -173,7 +193,7 @@ export class Scheduler {
     this.assertNotStopped('add a job');
     if (this.jobs.has(definition.name)) throw new DuplicateJobError(definition.name);
     const options = resolveJobOptions(definition.name, definition.options, this.defaults);
-    const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta);
+    const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta, definition.source);
     job.startDelayMs = definition.startDelayMs ?? 0;
     job.persisted = Boolean(definition.persisted);
     this.jobs.set(job.name, job);
@@ -203,6 +223,11 @@ export class Scheduler {
   /** Snapshots of every job, in the order they were added. */
   list(): JobInfo[] {
     return [...this.jobs.values()].map((job) => job.info());
+  }
+
+  /** The jobs that pass `test`, in the order they were added. @internal */
+  jobsWhere(test: (job: Job) => boolean): Job[] {
+    return [...this.jobs.values()].filter(test);
   }
 
   /** Names of every job. */
@@ -284,8 +309,21 @@ export class Scheduler {
     job.completed = false;
     job.runs = 0;
     job.nextTick = null;
+    job.planned = null;
     if (this.currentState === 'running' && !job.paused) this.arm(job, this.clock.now());
     this.events.emit('job.rescheduled', () => ({ at: this.now(), job: name, trigger: trigger.toString() }));
+  }
+
+  /**
+   * Hands a job's wake-ups to a waker of its own from now on (a decorated interval whose Node
+   * timer someone asked for). Until then the job rides the shared timer queue. @internal
+   */
+  attachWaker(name: string, waker: Waker): void {
+    const job = this.get(name);
+    if (job.waker) return;
+    this.queue.cancel(job);
+    job.waker = waker;
+    if (this.currentState === 'running' && !job.completed && job.nextTick !== null) this.schedule(job, job.dueAt);
   }
 
   /** Called by a job's own {@link Waker} when its timer fires. */
@@ -296,6 +334,7 @@ export class Scheduler {
   }
 
   private onWake(): void {
+    this.adjustLead();
     const now = this.clock.now();
     for (const entry of this.queue.takeDue(now)) {
       if (entry instanceof Job) this.wakeJob(entry, now);
@@ -320,20 +359,31 @@ export class Scheduler {
     const { misfire, endAt } = job.options;
     const { trigger, anchor } = job;
     const first = job.nextTick!;
-    // The first tick was due at its wake-up time (jitter included); later ones at the tick itself.
-    const firstDueAt = Math.max(job.at, first);
-    const last = endAt === null ? now : Math.min(now, endAt);
-    const latest = first <= last ? lastTickUpTo(trigger, anchor, first, last) : null;
-    job.nextTick = trigger.next(latest ?? last, anchor);
+    // The first tick is due at its wake-up time (jitter included); later ones at the tick itself.
+    // A job woken ahead of its tick plans as of that time.
+    const firstDueAt = Math.max(job.dueAt, first);
+    const horizon = Math.max(now, firstDueAt);
+    const last = endAt === null ? horizon : Math.min(horizon, endAt);
+    let latest: number | null = null;
+    if (first <= last) {
+      // Usually one tick is due: the one after it is already the next (and is the same answer
+      // for every job on the same schedule). Otherwise, a search.
+      const following = trigger.next(first, anchor);
+      latest = following === null || following > last ? first : lastTickUpTo(trigger, anchor, following, last);
+      job.nextTick = latest === first ? following : trigger.next(latest, anchor);
+    } else {
+      job.nextTick = trigger.next(last, anchor);
+    }
     // Arm the next wake-up before any run starts: a handler that clears its job's timer clears that one.
     const done = this.scheduleNext(job);
     if (latest !== null) {
       const firstMissed = now - firstDueAt > misfire.graceMs;
       // The missed ticks run from `first` to `lastMissed`; later ones are on time.
       const lastMissed = firstMissed ? lastTickUpTo(trigger, anchor, first, Math.min(latest, Math.max(first, now - misfire.graceMs))) : null;
-      const plan: TickPlan = { now, first, lastMissed, latest };
-      if (this.claims?.guards(job)) this.claims.claim(job, latest, (decision) => this.carryOut(job, plan, decision));
-      else this.carryOut(job, plan, LOCAL);
+      // The run of `latest` may start at its due time, or now if that has passed.
+      const runAt = latest === first ? firstDueAt : now;
+      if (this.claims?.guards(job)) this.claims.claim(job, latest, (decision) => this.carryOut(job, now, first, lastMissed, latest, runAt, decision));
+      else this.carryOut(job, now, first, lastMissed, latest, runAt, LOCAL);
     }
     if (done && !job.completed && !job.removed) this.complete(job, done);
   }
@@ -343,13 +393,12 @@ export class Scheduler {
    * by the misfire policy — `skip` the latest tick only if on time, `once` the latest, `all` each
    * missed tick (the most recent `maxCatchUp`) one after another, then the on-time ones as one.
    */
-  private carryOut(job: Job, plan: TickPlan, decision: ClaimDecision | typeof LOCAL): void {
+  private carryOut(job: Job, now: number, first: number, lastMissed: number | null, latest: number, runAt: number, decision: ClaimDecision | typeof LOCAL): void {
     if (job.removed || this.currentState !== 'running') {
       // Removed (or shutting down) while the store answered: a lease won for it is not needed.
       if (decision !== LOCAL && decision.outcome === 'won') this.claims!.hold(job, decision.fencingToken, 0);
       return;
     }
-    const { first, lastMissed, latest, now } = plan;
     if (decision !== LOCAL && decision.outcome === 'unclaimed') return this.reportMissed(job, now, first, latest, 'unclaimed');
     if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed, 'late');
     if (decision !== LOCAL && decision.outcome === 'busy') return this.runner.skip(job, { scheduledAt: latest, attempt: 1 }, 'overlap');
@@ -361,7 +410,7 @@ export class Scheduler {
       if (latestOnTime) ticks.push(latest);
       this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1, fencingToken })), misfire.maxCatchUp + 1);
     } else if (misfire.policy !== 'skip' || latestOnTime) {
-      this.runner.dispatch(job, latest, 1, undefined, fencingToken);
+      this.startAt(job, latest, fencingToken, runAt);
     } else if (fencingToken !== undefined) {
       this.claims!.hold(job, fencingToken, 0);
     }
@@ -382,6 +431,81 @@ export class Scheduler {
       lateByMs: now - first,
       reason,
     }));
+  }
+
+  /**
+   * Starts the run of `tick` at `runAt`: now if that has come, else with the other runs starting
+   * then. A run of this instance that could not start on time teaches a longer lead.
+   */
+  private startAt(job: Job, tick: number, fencingToken: number | undefined, runAt: number): void {
+    const now = this.clock.now();
+    // A job with a timer of its own runs when it fires (which may be a little early, by rounding).
+    if (job.waker) return this.runner.dispatch(job, tick, 1, undefined, fencingToken);
+    if (runAt <= now) {
+      if (fencingToken === undefined) this.overshoot = Math.max(this.overshoot, now - runAt);
+      return this.runner.dispatch(job, tick, 1, undefined, fencingToken);
+    }
+    // The lease is held while the run waits for its time.
+    if (fencingToken !== undefined) this.claims!.hold(job, fencingToken, 1);
+    job.planned = tick;
+    const batches = this.startBatches[job.ref ? 1 : 0];
+    let batch = batches.get(runAt);
+    if (!batch) {
+      batches.set(runAt, (batch = []));
+      this.queue.schedule(new TimerTask(() => this.startPlanned(batches, runAt), job.ref), runAt);
+    }
+    batch.push(job, tick, fencingToken);
+  }
+
+  /** Starts the runs planned for `runAt`, unless their job was removed or rescheduled meanwhile. */
+  private startPlanned(batches: Map<number, PlannedRuns>, runAt: number): void {
+    const batch = batches.get(runAt) ?? [];
+    batches.delete(runAt);
+    const running = this.currentState === 'running';
+    for (let i = 0; i < batch.length; i += 3) {
+      const job = batch[i] as Job;
+      const tick = batch[i + 1] as number;
+      const fencingToken = batch[i + 2] as number | undefined;
+      // Not rescheduled meanwhile: the plan still holds.
+      const planned = job.planned === tick;
+      if (planned) job.planned = null;
+      if (!planned || !running || job.removed) {
+        // Nothing runs; the lease goes below.
+      } else if (job.paused || this.paused) {
+        // The tick fell in a pause after all: a job of this instance takes it up again on
+        // resume, by its misfire policy; a claimed tick is given back, skipped.
+        if (fencingToken === undefined) job.nextTick = Math.min(job.nextTick ?? tick, tick);
+        else this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused');
+      } else {
+        this.runner.dispatch(job, tick, 1, undefined, fencingToken);
+      }
+      if (fencingToken !== undefined) this.claims!.hold(job, fencingToken, -1);
+    }
+  }
+
+  /**
+   * Forgets the runs prepared ahead when the scheduler stops. The lease of a claimed at-least-once
+   * tick is left to run out, so that another instance runs it; an at-most-once one is given back.
+   */
+  private dropPlanned(): void {
+    for (const batches of this.startBatches) {
+      for (const batch of batches.values()) {
+        for (let i = 0; i < batch.length; i += 3) {
+          const job = batch[i] as Job;
+          const fencingToken = batch[i + 2] as number | undefined;
+          job.planned = null;
+          if (fencingToken !== undefined && job.options.delivery === 'at-most-once') this.claims!.hold(job, fencingToken, -1);
+        }
+      }
+      batches.clear();
+    }
+  }
+
+  /** Lengthens the lead by what the latest starts overshot, or lets it shrink slowly when they were in time. */
+  private adjustLead(): void {
+    const lead = this.overshoot > 0 ? (this.lead + this.overshoot) * 1.5 : this.lead * LEAD_DECAY;
+    this.overshoot = 0;
+    this.lead = Math.min(MAX_LEAD_MS, lead < 0.5 ? 0 : lead);
   }
 
   /**
@@ -457,12 +581,19 @@ export class Scheduler {
     return null;
   }
 
+  /**
+   * Queues the job's wake-up for a tick due at `at`, ahead of it by the lead of its kind (at most
+   * half the time since the previous tick, so that the previous run has started by then).
+   */
   private schedule(job: Job, at: number): void {
+    const previous = job.dueAt;
+    job.dueAt = at;
     if (job.waker) {
       job.at = at;
       job.waker.schedule(job, at);
     } else {
-      this.queue.schedule(job, at);
+      const lead = Math.min(this.claims?.guards(job) ? this.claimAheadMs : this.lead, Math.max(0, (at - previous) / 2));
+      this.queue.schedule(job, at - lead);
     }
   }
 

@@ -36,6 +36,13 @@ export interface ScheduleModuleOptions {
     leaseMs?: number;
     /** How often expired leases are looked for and the store is read again, as a safety net for missed notifications. Default 5 000 ms. */
     syncEveryMs?: number;
+    /**
+     * How long before its tick each cluster-wide tick is claimed, so that the round trip to the
+     * store is over when the run is due (at most half the time since the job's previous tick).
+     * A tick claimed this way is this instance's even if the job is paused before it is due: the
+     * run is then reported skipped. Default 250 ms.
+     */
+    claimAheadMs?: number;
   };
 }
 

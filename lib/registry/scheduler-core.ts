@@ -3,6 +3,9 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { CronJob } from '../compat/cron-job';
 import { CronPackageJob } from '../compat/cron-package';
+import { CronTime } from '../compat/cron-time';
+import { cronScheduleOf } from '../discovery/decorated-job';
+import { DateTrigger } from '../triggers/date.trigger';
 import { TimerDriver } from '../compat/timer-driver';
 import { InvalidScheduleError } from '../errors';
 import { logEvents } from '../engine/log-events';
@@ -17,8 +20,14 @@ import { MemoryJobStore } from '../stores/memory.store';
 import { WorkerTarget } from './job-definition';
 import { PersistentJobs } from './persistent-jobs';
 
-/** A name in the interval or timeout registry: a decorated job's timer, or a timer the user added. */
-export type TimerEntry = { driver: TimerDriver } | { handle: unknown };
+/**
+ * A name in the interval or timeout registry: a timer the user added, or a decorated job, which
+ * rides the shared timer queue until someone asks for its Node timer (`driver`, made then).
+ */
+export type TimerEntry = { driver: TimerDriver | null } | { handle: unknown };
+
+/** The options of `cluster` in the module options. */
+const CLUSTER_TIMING = ['leaseMs', 'syncEveryMs', 'claimAheadMs'];
 
 /** The module options with defaults filled in. */
 export interface ResolvedModuleOptions extends ScheduleModuleOptions {
@@ -41,6 +50,10 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   private static readonly byApplication = new WeakMap<object, SchedulerCore>();
 
   readonly scheduler: Scheduler;
+  /**
+   * `CronJob` handles by name: those added with `addCronJob`, and those of decorated `@Cron`s made
+   * on first use (see {@link cronJob}): a hundred thousand decorated jobs need no handles.
+   */
   readonly cronJobs = new Map<string, CronJob | CronPackageJob>();
   readonly intervals = new Map<string, TimerEntry>();
   readonly timeouts = new Map<string, TimerEntry>();
@@ -69,6 +82,13 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1)) {
       throw new InvalidScheduleError('', 'workers', options.workers, 'must be a whole number, 1 or more.');
+    }
+    for (const [field, value] of Object.entries(options.cluster ?? {})) {
+      const least = field === 'claimAheadMs' ? 0 : 1;
+      if (!CLUSTER_TIMING.includes(field)) throw new InvalidScheduleError('', `cluster.${field}`, value, `is not an option; expected one of ${CLUSTER_TIMING.join(', ')}.`);
+      if (value !== undefined && !(Number.isFinite(value) && value >= least)) {
+        throw new InvalidScheduleError('', `cluster.${field}`, value, `must be a finite number of milliseconds, ${least} or more.`);
+      }
     }
     try {
       resolveJobOptions('', options.defaults);
@@ -222,6 +242,43 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     return { module, exportName };
   }
 
+  /** The `CronJob` of a cron job by name, made on first use for a decorated `@Cron`. */
+  cronJob(name: string): CronJob | CronPackageJob | undefined {
+    const known = this.cronJobs.get(name);
+    if (known) return known;
+    const job = this.scheduler.job(name);
+    const schedule = cronScheduleOf(job);
+    if (!job || !schedule) return undefined;
+    const { timeZone, utcOffset, waitForCompletion, threshold, unrefTimeout } = schedule.options;
+    const source = job.trigger instanceof DateTrigger ? new Date(job.trigger.at) : (schedule.cronTime as string);
+    const handle = CronJob.attached(this.scheduler, name, { trigger: job.trigger, cronTime: new CronTime(source, timeZone, utcOffset), waitForCompletion: Boolean(waitForCompletion), threshold, unrefTimeout });
+    this.cronJobs.set(name, handle);
+    return handle;
+  }
+
+  /** Names of the cron jobs: decorated, then added with `addCronJob`. */
+  cronJobNames(): string[] {
+    const decorated = this.scheduler.jobsWhere((job) => cronScheduleOf(job) !== undefined).map((job) => job.name);
+    return [...new Set([...decorated, ...this.cronJobs.keys()])];
+  }
+
+  /**
+   * The Node timer of a decorated interval or timeout, as `clearInterval`/`clearTimeout` accept
+   * it: the job is moved onto a timer of its own the first time it is asked for.
+   */
+  timerHandle(name: string, entry: { driver: TimerDriver | null }): unknown {
+    if (!entry.driver && this.scheduler.has(name)) {
+      entry.driver = new TimerDriver(this.scheduler);
+      this.scheduler.attachWaker(name, entry.driver);
+    }
+    return entry.driver?.current;
+  }
+
+  /** Whether a cron job of that name is registered. */
+  hasCronJob(name: string): boolean {
+    return this.cronJobs.has(name) || cronScheduleOf(this.scheduler.job(name)) !== undefined;
+  }
+
   /** Removes the engine job `name` and every registry name that points at it. */
   forget(name: string): void {
     if (this.scheduler.has(name)) this.scheduler.remove(name);
@@ -237,3 +294,4 @@ function sameOptions(a: ScheduleModuleOptions = {}, b: ScheduleModuleOptions = {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ScheduleModuleOptions>;
   return [...keys].every((key) => a[key] === b[key] || JSON.stringify(a[key]) === JSON.stringify(b[key]));
 }
+

@@ -45,7 +45,7 @@ export class SchedulerRegistry {
   doesExist(type: SchedulerType, name: string): boolean {
     switch (type) {
       case 'cron':
-        return this.core.cronJobs.has(name);
+        return this.core.hasCronJob(name);
       case 'interval':
         return this.core.intervals.has(name);
       case 'timeout':
@@ -57,7 +57,7 @@ export class SchedulerRegistry {
 
   /** The cron job of that name: a decorated `@Cron`, or one added with {@link addCronJob}. */
   getCronJob(name: string): CronJob {
-    const job = this.core.cronJobs.get(name);
+    const job = this.core.cronJob(name);
     if (!job) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND('Cron Job', name));
     return job as CronJob;
   }
@@ -77,7 +77,7 @@ export class SchedulerRegistry {
    * application's scheduler (graceful shutdown, events) and is started with `job.start()`.
    */
   addCronJob(name: string, job: CronJob<any> | CronPackageJob): void {
-    if (this.core.cronJobs.has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER('Cron Job', name));
+    if (this.core.hasCronJob(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER('Cron Job', name));
     this.assertFree(name, 'Cron Job');
     if (job instanceof CronJob) job.attachTo(this.core.scheduler, name);
     else if (isCronPackageJob(job)) adoptCronPackageJob(job, this.core.scheduler, name);
@@ -97,7 +97,7 @@ export class SchedulerRegistry {
 
   /** Every cron job by name. */
   getCronJobs(): Map<string, CronJob> {
-    return new Map(this.core.cronJobs as Map<string, CronJob>);
+    return new Map(this.core.cronJobNames().map((name) => [name, this.core.cronJob(name) as CronJob]));
   }
 
   /** Stops a cron job and removes it. */
@@ -258,7 +258,7 @@ export class SchedulerRegistry {
 
   private timerHandle(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string): unknown {
     const entry = entries.get(name);
-    const handle = entry === undefined ? undefined : 'handle' in entry ? entry.handle : entry.driver.current;
+    const handle = entry === undefined ? undefined : 'handle' in entry ? entry.handle : this.core.timerHandle(name, entry);
     if (handle === undefined || handle === null) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(kind, name));
     return handle;
   }

@@ -47,10 +47,14 @@ export class CronTrigger implements Trigger {
     if (typeof expression !== 'string') {
       throw new InvalidScheduleError(job, 'cronTime', expression, 'is not a cron expression (expected a string or a Date).');
     }
+    // `H` fields are hashed by job name: such a trigger is the job's own.
+    const seed = expression.includes('H') ? job : '';
+    const key = `${expression}\u0000${zone.name}\u0000${seed}`;
+    let trigger = triggers.get(key);
+    if (trigger) return trigger;
     const normalized = normalizeExpression(job, expression);
-    const seed = normalized.includes('H') ? job : '';
-    const key = `${normalized}\u0000${zone.name}\u0000${seed}`;
-    let schedule = schedules.get(key);
+    const scheduleKey = `${normalized}\u0000${zone.name}\u0000${seed}`;
+    let schedule = schedules.get(scheduleKey);
     if (!schedule) {
       let parsed: CronExpression;
       try {
@@ -59,17 +63,15 @@ export class CronTrigger implements Trigger {
         throw new InvalidScheduleError(job, 'cronTime', expression, `is not a valid cron expression: ${(error as Error).message}.`, { cause: error });
       }
       schedule = new CronSchedule(parsed, zone);
-      // Sharing is only an optimization: a trigger keeps its schedule, so the cache may forget.
-      if (schedules.size >= 10_000) schedules.clear();
-      schedules.set(key, schedule);
+      try {
+        schedule.next(Date.now());
+      } catch (error) {
+        throw new InvalidScheduleError(job, 'cronTime', expression, `never fires: ${(error as Error).message}.`, { cause: error });
+      }
+      remember(schedules, scheduleKey, schedule);
     }
-    const trigger = new CronTrigger(expression, zone, schedule);
-    try {
-      trigger.next(Date.now());
-    } catch (error) {
-      schedules.delete(key);
-      throw new InvalidScheduleError(job, 'cronTime', expression, `never fires: ${(error as Error).message}.`, { cause: error });
-    }
+    trigger = new CronTrigger(expression, zone, schedule);
+    remember(triggers, key, trigger);
     return trigger;
   }
 
@@ -82,8 +84,18 @@ export class CronTrigger implements Trigger {
   }
 }
 
-/** Parsed schedules, shared by every job with the same expression and zone. */
+/**
+ * Triggers and parsed schedules, shared by every job with the same expression and zone: both are
+ * immutable, and a hundred thousand jobs on a few expressions cost a few parses.
+ */
+const triggers = new Map<string, CronTrigger>();
 const schedules = new Map<string, CronSchedule>();
+
+/** Sharing is only an optimization: a trigger keeps its schedule, so the caches may forget. */
+function remember<T>(cache: Map<string, T>, key: string, value: T): void {
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(key, value);
+}
 
 /** How many answers a schedule remembers. */
 const ANSWERS_KEPT = 256;

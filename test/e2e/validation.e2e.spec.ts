@@ -110,6 +110,15 @@ describe('bad schedules make app.init() reject with a typed error naming the job
     await expect(startApp([], { defaults: { overlap: 'sometimes' as 'skip' } })).rejects.toThrow(
       "Invalid defaults.overlap in the ScheduleModule options: \"sometimes\" must be one of 'skip', 'queue', 'allow'.",
     );
+    await expect(startApp([], { cluster: { leaseMs: 0 } })).rejects.toThrow(
+      'Invalid cluster.leaseMs in the ScheduleModule options: 0 must be a finite number of milliseconds, 1 or more.',
+    );
+    await expect(startApp([], { cluster: { claimAheadMs: NaN } })).rejects.toThrow(
+      'Invalid cluster.claimAheadMs in the ScheduleModule options: NaN must be a finite number of milliseconds, 0 or more.',
+    );
+    await expect(startApp([], { cluster: { leaseMS: 100 } as never })).rejects.toThrow(
+      'Invalid cluster.leaseMS in the ScheduleModule options: 100 is not an option; expected one of leaseMs, syncEveryMs, claimAheadMs.',
+    );
   });
 });
 

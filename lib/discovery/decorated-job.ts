@@ -1,0 +1,53 @@
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
+import { CronJob } from '../compat/cron-job';
+import { CronPackageJob } from '../compat/cron-package';
+import { CronScheduleMetadata, ScheduleMetadata } from '../decorators/schedule-metadata';
+import { Job, JobHandler } from '../engine/job';
+import { JobContext } from '../engine/job-context';
+
+/**
+ * What the job of a decorated method is made from, kept as the job's source. One small object per
+ * job, and one handler for all ({@link runDecorated}): an application may have a hundred thousand.
+ */
+export class DecoratedJob {
+  /** The method as the instance's class defines it, looked up on first run. */
+  private classMethod: ((context: JobContext) => unknown) | undefined = undefined;
+
+  constructor(
+    readonly wrapper: InstanceWrapper,
+    readonly method: string,
+    readonly schedule: ScheduleMetadata,
+    /** The application's `CronJob` handles by name (see `SchedulerCore.cronJobs`). */
+    readonly handles: ReadonlyMap<string, CronJob | CronPackageJob>,
+  ) {}
+
+  /**
+   * Calls the method on the live instance. A method set on the instance itself (a spy in a test)
+   * is found at each run; the class's own is looked up once, as a lookup by name is slow on
+   * classes with many methods.
+   */
+  call(context: JobContext): unknown {
+    const instance = this.wrapper.instance as Record<string, (context: JobContext) => unknown>;
+    const method = Object.hasOwn(instance, this.method) ? instance[this.method] : (this.classMethod ??= instance[this.method]);
+    return method.call(instance, context);
+  }
+}
+
+/**
+ * Runs a decorated method's job: calls the method on the live instance, read at each run; for a
+ * cron job, then the callbacks added to its handle with `addCallback()`, as with `cron`.
+ */
+export const runDecorated: JobHandler = (context: JobContext, job: Job) => {
+  const source = job.source as DecoratedJob;
+  const result = source.call(context);
+  const { schedule, handles } = source;
+  if (schedule.kind !== 'cron' || handles.size === 0) return result;
+  const handle = handles.get(job.name);
+  return handle instanceof CronJob ? handle.afterTick(result) : result;
+};
+
+/** The `@Cron` a job was made from, if it was. */
+export function cronScheduleOf(job: Job | undefined): CronScheduleMetadata | undefined {
+  const source = job?.source;
+  return source instanceof DecoratedJob && source.schedule.kind === 'cron' ? source.schedule : undefined;
+}
