@@ -165,6 +165,8 @@ export class Job implements QueueEntry {
   dueAt = 0;
   /** A tick prepared ahead whose run has not started yet. */
   planned: number | null = null;
+  /** A hash of the name, for spreading the job's ticks over the instances of a cluster; -1 until needed. */
+  nameHash = -1;
   running = 0;
   /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
   retries: Map<QueueEntry, number | undefined> | null = null;

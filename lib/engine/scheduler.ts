@@ -37,6 +37,13 @@ export interface SchedulerOptions {
 const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 250 };
 
 
+/** `defaults`, with the values `given` sets (an option given as `undefined` keeps its default). */
+function withDefaults<T extends object>(defaults: T, given: Partial<T> = {}): T {
+  const merged = { ...defaults };
+  for (const key of Object.keys(given) as Array<keyof T>) if (given[key] !== undefined) merged[key] = given[key] as T[keyof T];
+  return merged;
+}
+
 /** Runs prepared ahead of their tick, flat: job, tick, fencing token, job… */
 type PlannedRuns = Array<Job | number | undefined>;
 
@@ -77,14 +84,13 @@ export class Scheduler {
   /**
    * How long before its tick a job of this instance wakes up: the bookkeeping of a tick is done
    * ahead, so that the run starts on time. Learned from the wake-ups that were not ready in time;
-   * 0 while everything is (always, on a virtual clock). A cluster-wide job is claimed a fixed
-   * `claimAheadMs` ahead instead, the same on every instance: a lead learned by each would hand
-   * every tick to the instance that had learned the longest.
+   * 0 while everything is (always, on a virtual clock). A cluster-wide job is claimed ahead by
+   * `claimAheadMs` and a preference of each instance instead ({@link Claims.lead}): a lead learned
+   * by each would hand every tick to the instance that had learned the longest.
    */
   private lead = 0;
   /** The worst lateness of a start of a job of this instance since the last wake-up. */
   private overshoot = 0;
-  private readonly claimAheadMs: number;
   /**
    * Runs prepared ahead, by the instant they start, as job, tick, fencing token, job… (the tick
    * is also `job.planned` until the run starts, or the job is rescheduled); one map for jobs that
@@ -111,9 +117,8 @@ export class Scheduler {
           job: (name) => this.jobs.get(name),
           runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
           abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
-        }, { ...DEFAULT_TIMING, ...options.cluster })
+        }, withDefaults(DEFAULT_TIMING, options.cluster))
       : null;
-    this.claimAheadMs = options.cluster?.claimAheadMs ?? DEFAULT_TIMING.claimAheadMs;
   }
 
   get state(): SchedulerState {
@@ -592,7 +597,7 @@ export class Scheduler {
       job.at = at;
       job.waker.schedule(job, at);
     } else {
-      const lead = Math.min(this.claims?.guards(job) ? this.claimAheadMs : this.lead, Math.max(0, (at - previous) / 2));
+      const lead = Math.min(this.claims?.guards(job) ? this.claims.lead(job, at) : this.lead, Math.max(0, (at - previous) / 2));
       this.queue.schedule(job, at - lead);
     }
   }

@@ -38,9 +38,11 @@ export interface ScheduleModuleOptions {
     syncEveryMs?: number;
     /**
      * How long before its tick each cluster-wide tick is claimed, so that the round trip to the
-     * store is over when the run is due (at most half the time since the job's previous tick).
-     * A tick claimed this way is this instance's even if the job is paused before it is due: the
-     * run is then reported skipped. Default 250 ms.
+     * store is over when the run is due. Each instance claims a share of the jobs (by a hash of
+     * its name and theirs) up to 1.75 times earlier, so that the runs of a tick are spread over
+     * the instances. Never more than half the time since the job's previous tick. A tick claimed
+     * this way is this instance's even if the job is paused before it is due: the run is then
+     * reported skipped. Default 250 ms.
      */
     claimAheadMs?: number;
   };

@@ -56,52 +56,56 @@ const SCRIPTS = {
   // A key that is not a job's hash, or fields that are not numbers, make that claim 'gone' or count
   // as empty: one bad key must not fail the claims of every other job.
   claim: `
-    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} local out = {}
-    for i = 3, #ARGV, 5 do
-      local name, tick, exclusive, leaseMs, delivery = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2] == '1', tonumber(ARGV[i + 3]), ARGV[i + 4]
+    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
+    for i = 1, #claims, 4 do
+      local name, at, leaseMs, mode = claims[i], claims[i + 1], claims[i + 2], claims[i + 3]
+      local tick, exclusive, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2)
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld')
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
-        redis.call('HSET', key, 't', ARGV[i + 1])
         -- A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
         local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once')
-        if row[3] == '1' then out[#out + 1] = 'paused'
-        elseif exclusive and taken then out[#out + 1] = 'busy'
+        if row[3] == '1' then out[#out + 1] = 'paused' redis.call('HSET', key, 't', at)
+        elseif exclusive and taken then out[#out + 1] = 'busy' redis.call('HSET', key, 't', at)
         else
-          local token = redis.call('HINCRBY', key, 'f', 1)
-          if not taken then
-            redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', ARGV[i + 1], 'la', 1, 'ld', delivery)
-            redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
+          local token = (tonumber(row[7]) or 0) + 1
+          if taken then redis.call('HSET', key, 't', at, 'f', token)
+          else
+            redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'la', 1, 'ld', delivery)
+            leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
           end
           out[#out + 1] = token
         end
       end
     end
-    return out`,
+    -- The expiries go in at the end, a few thousand at a time (the most arguments a call takes).
+    for i = 1, #leases, 4000 do redis.call('ZADD', prefix .. 'leases', unpack(leases, i, math.min(i + 3999, #leases))) end
+    return cjson.encode(out)`,
   renew: `
-    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local out = {}
-    for i = 4, #ARGV, 2 do
-      local key = prefix .. 'job:' .. ARGV[i]
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local leases = cjson.decode(ARGV[4]) local out = {}
+    for i = 1, #leases, 2 do
+      local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lo', 'lt')
-      if row[1] == instance and row[2] == ARGV[i + 1] then
+      if row[1] == instance and row[2] == leases[i + 1] then
         redis.call('HSET', key, 'lu', now + leaseMs)
-        redis.call('ZADD', prefix .. 'leases', now + leaseMs, ARGV[i])
+        redis.call('ZADD', prefix .. 'leases', now + leaseMs, leases[i])
         out[#out + 1] = 1
       else out[#out + 1] = 0 end
     end
     return out`,
   release: `
-    local prefix = ARGV[1]
-    for i = 2, #ARGV, 2 do
-      local key = prefix .. 'job:' .. ARGV[i]
-      if redis.call('HGET', key, 'lt') == ARGV[i + 1] then
+    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {}
+    for i = 1, #leases, 2 do
+      local key = prefix .. 'job:' .. leases[i]
+      if redis.call('HGET', key, 'lt') == leases[i + 1] then
         redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
-        redis.call('ZREM', prefix .. 'leases', ARGV[i])
+        ended[#ended + 1] = leases[i]
       end
     end
+    for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
     return 1`,
   recover: `
     local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local out = {}
@@ -121,6 +125,16 @@ const SCRIPTS = {
         redis.call('ZREM', prefix .. 'leases', name)
         out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0 out[#out + 1] = row[1]
       end
+    end
+    return out`,
+  // Name, paused flag ('x' for a key that is not a job's hash) and definition of each job, or of
+  // each job with a definition, or that cannot be read.
+  rows: `
+    local prefix = ARGV[1] local definitions = ARGV[2] == 'definitions' local out = {}
+    for _, name in ipairs(redis.call('SMEMBERS', prefix .. 'names')) do
+      local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'p', 'd')
+      if type(row) ~= 'table' or row.err then out[#out + 1] = name out[#out + 1] = 'x' out[#out + 1] = ''
+      elseif row[2] or not definitions then out[#out + 1] = name out[#out + 1] = row[1] or '0' out[#out + 1] = definitions and row[2] or '' end
     end
     return out`,
   setPaused: `
@@ -210,20 +224,23 @@ export class RedisJobStore implements JobStore {
 
   async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
     if (claims.length === 0) return [];
-    const args = [instance, ...claims.flatMap((c) => [c.job, c.tick, c.exclusive ? '1' : '0', c.leaseMs, c.delivery])];
-    const reply = (await this.script('claim', args)) as Array<string | number>;
+    // A batch goes as one JSON argument and comes back as one JSON string: thousands of separate
+    // arguments and replies cost more to encode and decode than the claims cost Redis.
+    const args: Array<string | number> = [];
+    for (const c of claims) args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`);
+    const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number>;
     return reply.map((value) => (typeof value === 'number' ? { status: 'won', fencingToken: value } : { status: value as 'busy' | 'lost' | 'paused' | 'gone' }));
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
     if (leases.length === 0) return [];
-    const reply = (await this.script('renew', [instance, leaseMs, ...leases.flatMap((l) => [l.job, l.fencingToken])])) as number[];
+    const reply = (await this.script('renew', [instance, leaseMs, leasesJson(leases)])) as number[];
     return reply.map((held) => held === 1);
   }
 
   async release(leases: readonly Lease[]): Promise<void> {
     if (leases.length === 0) return;
-    await this.script('release', leases.flatMap((l) => [l.job, l.fencingToken]));
+    await this.script('release', [leasesJson(leases)]);
   }
 
   async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
@@ -250,23 +267,19 @@ export class RedisJobStore implements JobStore {
   }
 
   async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
-    const rows = await this.rows(['d', 'p']);
-    return rows
-      .filter(({ values }) => values === undefined || values[0] !== null)
-      .map(({ name, values }) => {
-        let definition: unknown = values?.[0];
-        try {
-          definition = JSON.parse(values![0]!);
-        } catch {
-          // Left as it is: the caller rejects what is not a definition.
-        }
-        return { name, definition, paused: values?.[1] === '1' };
-      });
+    return (await this.rows('definitions')).map(({ name, paused, definition }) => {
+      if (definition === undefined) return { name, definition, paused };
+      try {
+        return { name, definition: JSON.parse(definition) as unknown, paused };
+      } catch {
+        // Left as it is: the caller rejects what is not a definition.
+        return { name, definition, paused };
+      }
+    });
   }
 
   async loadPaused(): Promise<Map<string, boolean>> {
-    const rows = await this.rows(['p']);
-    return new Map(rows.map(({ name, values }) => [name, values?.[0] === '1']));
+    return new Map((await this.rows('paused')).map(({ name, paused }) => [name, paused]));
   }
 
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
@@ -299,11 +312,17 @@ export class RedisJobStore implements JobStore {
     };
   }
 
-  /** Each job's fields; a key that cannot be read as a job's hash gives `undefined`, for the caller to reject. */
-  private async rows(fields: string[]): Promise<Array<{ name: string; values: Array<string | null> | undefined }>> {
-    const names = await this.run(() => this.client.smembers(`${this.prefix}names`));
-    const values = await Promise.all(names.sort().map((name) => this.client.hmget(`${this.prefix}job:${name}`, ...fields).catch(() => undefined)));
-    return names.map((name, index) => ({ name, values: values[index] }));
+  /**
+   * Every job's paused flag, or only the jobs with a definition and their definition, in one call.
+   * A key that cannot be read as a job's hash has no definition, for the caller to reject.
+   */
+  private async rows(which: 'definitions' | 'paused'): Promise<Array<{ name: string; paused: boolean; definition?: string }>> {
+    const reply = (await this.script('rows', [which])) as string[];
+    const rows: Array<{ name: string; paused: boolean; definition?: string }> = [];
+    for (let i = 0; i < reply.length; i += 3) {
+      rows.push({ name: reply[i], paused: reply[i + 1] === '1', ...(reply[i + 1] === 'x' ? {} : which === 'definitions' && { definition: reply[i + 2] }) });
+    }
+    return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Runs a script by its hash, sending it once when Redis does not know it yet. */
@@ -342,4 +361,11 @@ function ready(client: RedisLike): Promise<void> {
     }, 10_000);
     client.on('ready', onReady);
   });
+}
+
+/** Leases as one JSON argument: name, fencing token (as text, as the hash keeps it), name… */
+function leasesJson(leases: readonly Lease[]): string {
+  const flat: string[] = [];
+  for (const lease of leases) flat.push(lease.job, String(lease.fencingToken));
+  return JSON.stringify(flat);
 }

@@ -15,13 +15,13 @@ import { Trigger } from '../../lib/triggers/trigger';
  */
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-function cluster(size: number, store?: JobStore) {
+function cluster(size: number, store?: JobStore, claimAheadMs?: number) {
   const clock = new VirtualClock(T0);
   const shared = store ?? new MemoryJobStore({ shared: true, now: () => clock.now() });
   const runs: Array<{ instance: string; job: string; tick: number; attempt: number; token?: number }> = [];
   const events: Array<SchedulerEvent & { instance: string }> = [];
   const instances = Array.from({ length: size }, (_, index) => {
-    const scheduler = new Scheduler({ clock, store: shared, instanceId: `i${index}`, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
+    const scheduler = new Scheduler({ clock, store: shared, instanceId: `i${index}`, cluster: { leaseMs: 3_000, syncEveryMs: 1_000, claimAheadMs } });
     scheduler.on((event) => events.push({ ...event, instance: `i${index}` }));
     return scheduler;
   });
@@ -118,7 +118,8 @@ describe('instances sharing a store', () => {
   });
 
   it('re-run an at-least-once job on another instance when the one running it dies: attempt 2, a larger fencing token', async () => {
-    const { clock, instances, runs, add } = cluster(2);
+    // Claimed at the tick, by the instance that wakes first: i0.
+    const { clock, instances, runs, add } = cluster(2, undefined, 0);
     add(instances[0], 'important', new IntervalTrigger(60_000), { delivery: 'at-least-once' }, () => new Promise(() => undefined));
     add(instances[1], 'important', new IntervalTrigger(60_000), { delivery: 'at-least-once' });
     instances[0].start();
@@ -133,7 +134,8 @@ describe('instances sharing a store', () => {
   });
 
   it('give up an at-most-once run whose instance died, reporting it lost, and never re-run it', async () => {
-    const { clock, instances, runs, events, add } = cluster(2);
+    // Claimed at the tick, by the instance that wakes first: i0.
+    const { clock, instances, runs, events, add } = cluster(2, undefined, 0);
     add(instances[0], 'once-only', new IntervalTrigger(60_000), {}, () => new Promise(() => undefined));
     add(instances[1], 'once-only', new IntervalTrigger(60_000));
     instances[0].start();
@@ -214,7 +216,8 @@ describe('instances sharing a store', () => {
         return memory.claim(instance, claims);
       },
     });
-    const { clock, instances, runs, add } = cluster(1, counting);
+    // Claimed at the tick: the 50 jobs wake up together (ahead of it, by a share each, see below).
+    const { clock, instances, runs, add } = cluster(1, counting, 0);
     clockHolder.clock = clock;
     for (let i = 0; i < 50; i++) add(instances[0], `cron-${i}`, CronTrigger.create(`cron-${i}`, '* * * * * *', { timeZone: 'UTC' }));
     instances[0].start();
@@ -222,6 +225,41 @@ describe('instances sharing a store', () => {
     expect(runs).toHaveLength(250);
     expect(claimed).toBe(250);
     expect(calls).toBe(5);
+  });
+
+  it('claim ahead of the tick, each instance a different share of the jobs first, and run at the tick', async () => {
+    const claims: Array<{ instance: string; at: number; ticks: number[] }> = [];
+    const clockHolder: { clock?: VirtualClock } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => clockHolder.clock!.now() });
+    const recording: JobStore = Object.assign(Object.create(memory) as JobStore, {
+      claim: (instance: string, batch: Parameters<JobStore['claim']>[1]) => {
+        claims.push({ instance, at: clockHolder.clock!.now() - T0, ticks: [...new Set(batch.map((c) => c.tick - T0))] });
+        return memory.claim(instance, batch);
+      },
+    });
+    const { clock, instances, runs, add } = cluster(3, recording, 200);
+    clockHolder.clock = clock;
+    const started: number[] = [];
+    for (const scheduler of instances) {
+      for (let i = 0; i < 60; i++) add(scheduler, `cron-${i}`, CronTrigger.create(`cron-${i}`, '* * * * * *', { timeZone: 'UTC' }), {}, () => void started.push(clock.now() - T0));
+      scheduler.start();
+    }
+    await clock.advanceAsync(4_000);
+    // Each claim goes 200, 250, 300 or 350 ms ahead of the one tick it asks for (at most half
+    // the time since the tick before: the first tick, at 1 s, is claimed 0.5 s after the start).
+    for (const { at, ticks } of claims) {
+      expect(ticks).toHaveLength(1);
+      expect([200, 250, 300, 350, 500]).toContain(ticks[0] - at);
+    }
+    expect(started.every((at) => at % 1_000 === 0)).toBe(true);
+    for (let tick = 1_000; tick <= 4_000; tick += 1_000) {
+      const ofTick = runs.filter((r) => r.tick === tick);
+      expect(ofTick).toHaveLength(60);
+      expect(new Set(ofTick.map((r) => r.job)).size).toBe(60);
+      // Every instance runs a share.
+      for (const instance of ['i0', 'i1', 'i2']) expect(ofTick.filter((r) => r.instance === instance).length).toBeGreaterThanOrEqual(5);
+    }
+    for (const scheduler of instances) await scheduler.shutdown();
   });
 });
 
@@ -280,9 +318,10 @@ describe('leases', () => {
         name: 'job',
         trigger: new IntervalTrigger(1_000),
         options: { delivery: 'at-least-once' },
+        // The first run never ends: its instance dies in it.
         handler: (context) => {
           runs.push([id, context.scheduledAt.getTime() - T0, context.attempt]);
-          return id === 'i0' ? new Promise(() => undefined) : undefined;
+          return runs.length === 1 ? new Promise(() => undefined) : undefined;
         },
       });
       return scheduler;
@@ -291,10 +330,12 @@ describe('leases', () => {
     await clock.advanceAsync(0);
     instances[1].start();
     await clock.advanceAsync(1_000);
-    expect(runs).toEqual([['i0', 1_000, 1]]);
-    crash(instances[0], clock);
+    expect(runs).toEqual([[expect.any(String), 1_000, 1]]);
+    const [died] = runs[0];
+    const other = died === 'i0' ? 'i1' : 'i0';
+    crash(instances[died === 'i0' ? 0 : 1], clock);
     await clock.advanceAsync(40_000);
-    expect(runs.filter(([id, , attempt]) => id === 'i1' && attempt === 2)).toEqual([['i1', 1_000, 2]]);
+    expect(runs.filter(([id, , attempt]) => id === other && attempt === 2)).toEqual([[other, 1_000, 2]]);
   });
 
   it('won by a claim that answered after its time limit are given back, and the job goes on', async () => {
