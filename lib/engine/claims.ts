@@ -31,7 +31,7 @@ export interface ClaimsTiming {
   /**
    * How long before its tick a cluster-wide tick is claimed, so that the round trip to the store
    * is over when the run is due; up to 1.75 times this for the jobs an instance prefers (see
-   * `lead`). At most half the time since the job's previous tick. Default 250 ms.
+   * `lead`). At most half the time since the job's previous tick. Default 0: at the tick.
    */
   claimAheadMs: number;
 }
@@ -58,8 +58,12 @@ export class Claims {
   private pending: PendingClaim[] = [];
   private releases: Lease[] = [];
   private flushing = false;
-  /** For each job, the leases this instance holds, and how many things hold each. */
-  private readonly held = new Map<string, Map<number, number>>();
+  /**
+   * The jobs that hold leases. Each keeps its own (`job.holds`: fencing token, count, token,
+   * count…, rarely more than one lease), where a tick finds it without a lookup. A count of 0 is
+   * a free slot: the array is used again for the job's next lease, and let go at a heartbeat.
+   */
+  private readonly held = new Set<Job>();
   private downSince: number | null = null;
   private retryAt = 0;
   private backoffMs = 0;
@@ -131,15 +135,28 @@ export class Claims {
    * won but not used. The lease is released once nothing holds it.
    */
   hold(job: Job, fencingToken: number, change: 1 | -1 | 0): void {
-    let leases = this.held.get(job.name);
-    if (!leases) this.held.set(job.name, (leases = new Map()));
-    const count = (leases.get(fencingToken) ?? 0) + change;
+    let holds = job.holds;
+    if (!holds) {
+      job.holds = holds = [];
+      this.held.add(job);
+    }
+    let at = -1;
+    let free = -1;
+    for (let i = 0; i < holds.length; i += 2) {
+      if (holds[i + 1] === 0) free = free < 0 ? i : free;
+      else if (holds[i] === fencingToken) {
+        at = i;
+        break;
+      }
+    }
+    const count = (at < 0 ? 0 : holds[at + 1]) + change;
     if (count > 0) {
-      leases.set(fencingToken, count);
+      if (at < 0) at = free < 0 ? holds.length : free;
+      holds[at] = fencingToken;
+      holds[at + 1] = count;
       return;
     }
-    // The empty map is kept for the job's next lease; heartbeats clear them out.
-    leases.delete(fencingToken);
+    if (at >= 0) holds[at + 1] = 0;
     this.releases.push({ job: job.name, fencingToken });
     this.schedule();
   }
@@ -200,9 +217,13 @@ export class Claims {
     // Releases that failed (the store was away) go again with each heartbeat.
     if (this.releases.length > 0) this.schedule();
     const leases: Lease[] = [];
-    for (const [job, tokens] of this.held) {
-      if (tokens.size === 0) this.held.delete(job);
-      for (const fencingToken of tokens.keys()) leases.push({ job, fencingToken });
+    for (const job of this.held) {
+      const holds = job.holds!;
+      const before = leases.length;
+      for (let i = 0; i < holds.length; i += 2) if (holds[i + 1] > 0) leases.push({ job: job.name, fencingToken: holds[i] });
+      if (leases.length > before) continue;
+      job.holds = null;
+      this.held.delete(job);
     }
     if (leases.length === 0) return;
     const renewed = await this.call(() => this.store.renew(this.instanceId, leases, this.timing.leaseMs)).catch(() => null);
@@ -220,15 +241,14 @@ export class Claims {
     if (!swept) return;
     for (const run of swept.recovered) {
       const job = this.host.job(run.job);
-      const mine = this.held.get(run.job);
+      const count = (job?.holds ?? []).reduce((sum, value, i) => (i % 2 === 1 ? sum + value : sum), 0);
       if (!job || job.removed) {
         this.releases.push({ job: run.job, fencingToken: run.fencingToken });
         this.schedule();
-      } else if (mine?.size) {
+      } else if (count > 0) {
         // The lease ran out while this instance still runs it (the store was out of reach): keep
         // running, under the new token.
-        const count = [...mine.values()].reduce((sum, n) => sum + n, 0);
-        this.held.set(run.job, new Map([[run.fencingToken, count]]));
+        job.holds = [run.fencingToken, count];
       } else {
         this.host.runRecovered(job, run.tick, run.attempt, run.fencingToken);
       }

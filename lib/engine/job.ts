@@ -167,6 +167,8 @@ export class Job implements QueueEntry {
   planned: number | null = null;
   /** A hash of the name, for spreading the job's ticks over the instances of a cluster; -1 until needed. */
   nameHash = -1;
+  /** In a cluster, the leases this instance holds for the job (see `Claims.hold`). */
+  holds: number[] | null = null;
   running = 0;
   /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
   retries: Map<QueueEntry, number | undefined> | null = null;
@@ -179,8 +181,10 @@ export class Job implements QueueEntry {
   private stats: JobStats | null = null;
   readonly meta: Readonly<Record<string, unknown>>;
 
+  readonly name: string;
+
   constructor(
-    readonly name: string,
+    name: string,
     public trigger: Trigger,
     readonly handler: JobHandler,
     public options: ResolvedJobOptions,
@@ -190,6 +194,7 @@ export class Job implements QueueEntry {
     /** See {@link JobDefinition.source}. */
     readonly source: object | undefined,
   ) {
+    this.name = internalize(name);
     this.meta = meta ?? EMPTY_META;
   }
 
@@ -242,4 +247,13 @@ export class Job implements QueueEntry {
       meta: this.meta,
     };
   }
+}
+
+/**
+ * The engine's own copy of a name: a name built by concatenation (`Class.method`) is a tree of
+ * pieces, hashed and compared piece by piece on every map lookup; a property key is one flat,
+ * unique string, compared by identity.
+ */
+function internalize(name: string): string {
+  return Object.keys({ [name]: true })[0];
 }

@@ -34,7 +34,7 @@ export interface SchedulerOptions {
   cluster?: Partial<ClaimsTiming>;
 }
 
-const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 250 };
+const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 0 };
 
 
 /** `defaults`, with the values `given` sets (an option given as `undefined` keeps its default). */
@@ -44,8 +44,45 @@ function withDefaults<T extends object>(defaults: T, given: Partial<T> = {}): T 
   return merged;
 }
 
-/** Runs prepared ahead of their tick, flat: job, tick, fencing token, job… */
-type PlannedRuns = Array<Job | number | undefined>;
+/**
+ * Runs prepared ahead of their tick, flat: job, tick, fencing token, job… The arrays are used
+ * again for later batches, keeping their room: a batch of 10,000 runs is an array large enough
+ * to be allocated outside the young generation, and one each second would keep the collector busy.
+ */
+class PlannedRuns {
+  private static readonly spare: PlannedRuns[] = [];
+  private readonly items: Array<Job | number | undefined> = [];
+  size = 0;
+
+  static take(): PlannedRuns {
+    return PlannedRuns.spare.pop() ?? new PlannedRuns();
+  }
+
+  push(job: Job, tick: number, fencingToken: number | undefined): void {
+    this.items[this.size++] = job;
+    this.items[this.size++] = tick;
+    this.items[this.size++] = fencingToken;
+  }
+
+  job(i: number): Job {
+    return this.items[i] as Job;
+  }
+
+  tick(i: number): number {
+    return this.items[i + 1] as number;
+  }
+
+  fencingToken(i: number): number | undefined {
+    return this.items[i + 2] as number | undefined;
+  }
+
+  /** Forgets the runs (not to hold on to their jobs) and keeps the array for another batch. */
+  recycle(): void {
+    this.items.fill(undefined, 0, this.size);
+    this.size = 0;
+    if (PlannedRuns.spare.length < 4) PlannedRuns.spare.push(this);
+  }
+}
 
 /** The most the wake-up of a job of this instance is brought forward. */
 const MAX_LEAD_MS = 250;
@@ -456,7 +493,7 @@ export class Scheduler {
     const batches = this.startBatches[job.ref ? 1 : 0];
     let batch = batches.get(runAt);
     if (!batch) {
-      batches.set(runAt, (batch = []));
+      batches.set(runAt, (batch = PlannedRuns.take()));
       this.queue.schedule(new TimerTask(() => this.startPlanned(batches, runAt), job.ref), runAt);
     }
     batch.push(job, tick, fencingToken);
@@ -464,13 +501,14 @@ export class Scheduler {
 
   /** Starts the runs planned for `runAt`, unless their job was removed or rescheduled meanwhile. */
   private startPlanned(batches: Map<number, PlannedRuns>, runAt: number): void {
-    const batch = batches.get(runAt) ?? [];
+    const batch = batches.get(runAt);
+    if (!batch) return;
     batches.delete(runAt);
     const running = this.currentState === 'running';
-    for (let i = 0; i < batch.length; i += 3) {
-      const job = batch[i] as Job;
-      const tick = batch[i + 1] as number;
-      const fencingToken = batch[i + 2] as number | undefined;
+    for (let i = 0; i < batch.size; i += 3) {
+      const job = batch.job(i);
+      const tick = batch.tick(i);
+      const fencingToken = batch.fencingToken(i);
       // Not rescheduled meanwhile: the plan still holds.
       const planned = job.planned === tick;
       if (planned) job.planned = null;
@@ -486,6 +524,7 @@ export class Scheduler {
       }
       if (fencingToken !== undefined) this.claims!.hold(job, fencingToken, -1);
     }
+    batch.recycle();
   }
 
   /**
@@ -495,12 +534,13 @@ export class Scheduler {
   private dropPlanned(): void {
     for (const batches of this.startBatches) {
       for (const batch of batches.values()) {
-        for (let i = 0; i < batch.length; i += 3) {
-          const job = batch[i] as Job;
-          const fencingToken = batch[i + 2] as number | undefined;
+        for (let i = 0; i < batch.size; i += 3) {
+          const job = batch.job(i);
+          const fencingToken = batch.fencingToken(i);
           job.planned = null;
           if (fencingToken !== undefined && job.options.delivery === 'at-most-once') this.claims!.hold(job, fencingToken, -1);
         }
+        batch.recycle();
       }
       batches.clear();
     }

@@ -38,11 +38,13 @@ export interface ScheduleModuleOptions {
     syncEveryMs?: number;
     /**
      * How long before its tick each cluster-wide tick is claimed, so that the round trip to the
-     * store is over when the run is due. Each instance claims a share of the jobs (by a hash of
-     * its name and theirs) up to 1.75 times earlier, so that the runs of a tick are spread over
-     * the instances. Never more than half the time since the job's previous tick. A tick claimed
-     * this way is this instance's even if the job is paused before it is due: the run is then
-     * reported skipped. Default 250 ms.
+     * store is over when the run is due (say 250). Each instance then claims a share of the jobs
+     * (by a hash of the job, the instance and the tick) up to 1.75 times earlier, so that the runs
+     * of a tick are spread over the instances. Never more than half the time since the job's
+     * previous tick. The cost: a tick claimed ahead is this instance's; if the instance dies
+     * before the tick, an at-most-once run is lost (and the job is held by its lease until it
+     * runs out), and a pause in the meantime reports the run skipped. Default 0: ticks are
+     * claimed when due, and runs start after the round trip.
      */
     claimAheadMs?: number;
   };

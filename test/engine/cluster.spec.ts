@@ -40,7 +40,7 @@ function cluster(size: number, store?: JobStore, claimAheadMs?: number) {
 
 /** Stops an instance the way a crash would: its timers go, nothing is released or said. */
 function crash(scheduler: Scheduler, clock: VirtualClock): void {
-  const internals = scheduler as unknown as { queue: { stop(): void }; claims: { timers: unknown[]; held: Map<string, unknown> } };
+  const internals = scheduler as unknown as { queue: { stop(): void }; claims: { timers: unknown[]; held: Set<unknown> } };
   internals.queue.stop();
   internals.claims.timers.forEach((timer) => clock.clearTimer(timer));
   internals.claims.held.clear();

@@ -1,0 +1,186 @@
+/**
+ * `npm run bench`: every scenario against this package and its peer (`@nestjs/schedule`; BullMQ
+ * for the cluster on Redis), each run in a fresh process, one after another. Prints a Markdown
+ * table with both, the ratio and the target; exits 1 if a scenario fails to run (a missed target
+ * is reported in the table, not as a failure).
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { BULLMQ_VERSION } from './bullmq';
+import { IMPLS, Impl } from './common';
+
+interface Lateness {
+  p50: number;
+  p99: number;
+  max: number;
+}
+/** What the scenarios print; each sets the fields it measures. */
+interface Result {
+  startupMs: number;
+  cpuMsPerSec: number;
+  medianCpuMsPerSec: number;
+  fires: number;
+  expected: number;
+  lateness: Lateness;
+  heapBytes: number;
+  rssBytes: number;
+  firesPerSec: number;
+  periodError: Lateness;
+  runs: number;
+  runsPerSec: number;
+  ticksPerSec: number;
+  duplicates: number;
+  misses: number;
+  shares: number[];
+}
+
+/** Runs `script.js args…` in a fresh process and returns what it printed as `RESULT {json}`. */
+function measure(script: 'scenario' | 'cluster', ...args: Array<string | number>): Result {
+  const label = `${script} ${args.join(' ')}`;
+  process.stderr.write(`  ${label.padEnd(40)}`);
+  const started = performance.now();
+  const child = spawnSync(process.execPath, ['--expose-gc', join(__dirname, `${script}.js`), ...args.map(String)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 240_000,
+    maxBuffer: 1 << 26,
+  });
+  const line = child.stdout?.split('\n').find((text) => text.startsWith('RESULT '));
+  if (!line) throw new Error(`${label} failed (exit ${child.status ?? child.signal})`);
+  process.stderr.write(`${((performance.now() - started) / 1_000).toFixed(0)} s\n`);
+  return JSON.parse(line.slice('RESULT '.length)) as Result;
+}
+
+const number = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (value: number) => (value < 10 ? number(value, 1) : number(value));
+const late = (l: Lateness) => `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}`;
+
+interface Row {
+  scenario: string;
+  measure: string;
+  ours: string;
+  peer: string;
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| Scenario | Measure | nestjs-metronome | Peer | Ours ÷ peer | Target | Met |',
+    '|---|---|--:|--:|--:|---|:-:|',
+    ...rows.map((r) =>
+      `| ${r.scenario} | ${r.measure} | ${r.ours} | ${r.peer} | ${r.ratio === undefined ? '' : number(r.ratio, r.ratio < 0.1 ? 3 : 2)} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+function main(): void {
+  const peer: Impl = 'nestjs-schedule';
+  const schedule = require('@nestjs/schedule/package.json') as { version: string };
+  const rows: Row[] = [];
+  const both = (script: 'scenario', ...args: Array<string | number>) => ({
+    ours: measure(script, args[0], 'metronome', ...args.slice(1)),
+    peer: measure(script, args[0], peer, ...args.slice(1)),
+  });
+
+  process.stderr.write('Running each scenario in its own process:\n');
+  for (const n of [1_000, 10_000]) {
+    const { ours, peer: them } = both('scenario', 'fire', n);
+    const scenario = `fire, ${number(n)} jobs`;
+    const cpu = ours.cpuMsPerSec / them.cpuMsPerSec;
+    rows.push(
+      { scenario, measure: 'CPU, ms per s', ours: ms(ours.cpuMsPerSec), peer: ms(them.cpuMsPerSec), ratio: cpu, ...(n === 10_000 && { target: 'ratio ≤ 0.1', met: cpu <= 0.1 }) },
+      { scenario, measure: 'fires / expected', ours: `${number(ours.fires)} / ${number(ours.expected)}`, peer: `${number(them.fires)} / ${number(them.expected)}` },
+      {
+        scenario,
+        measure: 'lateness p50 / p99 / max, ms',
+        ours: late(ours.lateness),
+        peer: late(them.lateness),
+        ratio: ours.lateness.p99 / them.lateness.p99,
+        target: `p99 ≤ ${n === 1_000 ? 5 : 25} ms`,
+        met: ours.lateness.p99 <= (n === 1_000 ? 5 : 25),
+      },
+    );
+  }
+
+  const n = 100_000;
+  const baseline = measure('scenario', 'memory', 'none', n);
+  const memory = both('scenario', 'memory', n);
+  const perJob = (r: Result, key: 'heapBytes' | 'rssBytes') => (r[key] - baseline[key]) / n;
+  const heap = perJob(memory.ours, 'heapBytes') / perJob(memory.peer, 'heapBytes');
+  const startup = memory.ours.startupMs / memory.peer.startupMs;
+  rows.push(
+    { scenario: 'memory, 100,000 rare jobs', measure: 'heap per job, bytes', ours: number(perJob(memory.ours, 'heapBytes')), peer: number(perJob(memory.peer, 'heapBytes')), ratio: heap, target: 'ratio ≤ 0.2', met: heap <= 0.2 },
+    { scenario: 'memory, 100,000 rare jobs', measure: 'RSS per job, bytes', ours: number(perJob(memory.ours, 'rssBytes')), peer: number(perJob(memory.peer, 'rssBytes')), ratio: perJob(memory.ours, 'rssBytes') / perJob(memory.peer, 'rssBytes') },
+    { scenario: 'memory, 100,000 rare jobs', measure: 'start-up (`app.init()`), s', ours: number(memory.ours.startupMs / 1_000, 2), peer: number(memory.peer.startupMs / 1_000, 2), ratio: startup, target: 'ratio ≤ 0.1', met: startup <= 0.1 },
+  );
+
+  const idleNone = measure('scenario', 'idle', 'none', 10_000);
+  const idle = both('scenario', 'idle', 10_000);
+  const idleRatio = idle.ours.medianCpuMsPerSec / idle.peer.medianCpuMsPerSec;
+  const idleCpu = (r: Result) => `${number(r.medianCpuMsPerSec, 3)} (${number(r.cpuMsPerSec, 3)})`;
+  rows.push({
+    scenario: 'idle, 10,000 rare jobs',
+    measure: `CPU, ms per s: median second (mean); no scheduler: ${idleCpu(idleNone)}`,
+    ours: idleCpu(idle.ours),
+    peer: idleCpu(idle.peer),
+    ratio: idleRatio,
+    target: 'median ratio ≤ 1',
+    met: idleRatio <= 1,
+  });
+
+  const interval = both('scenario', 'interval', 1_000);
+  rows.push(
+    { scenario: 'interval, 1,000 × `@Interval(1000)`', measure: 'fires per s', ours: number(interval.ours.firesPerSec), peer: number(interval.peer.firesPerSec) },
+    { scenario: 'interval, 1,000 × `@Interval(1000)`', measure: 'CPU, ms per s', ours: ms(interval.ours.cpuMsPerSec), peer: ms(interval.peer.cpuMsPerSec), ratio: interval.ours.cpuMsPerSec / interval.peer.cpuMsPerSec },
+    { scenario: 'interval, 1,000 × `@Interval(1000)`', measure: 'period error p50 / p99 / max, ms', ours: late(interval.ours.periodError), peer: late(interval.peer.periodError) },
+  );
+
+  for (const [store, jobs, limit] of [['redis', 10_000, 25], ['postgres', 3_000, 50]] as const) {
+    const bull = store === 'redis' ? measure('cluster', 'bullmq', jobs) : null;
+    const none = '—';
+    for (const claimAheadMs of [0, 250]) {
+      const ours = measure('cluster', store, jobs, claimAheadMs);
+      const setting = claimAheadMs === 0 ? 'default' : `claimAheadMs: ${claimAheadMs}`;
+      const scenario = `cluster of 3 on ${store === 'redis' ? 'Redis' : 'PostgreSQL'}, ${number(jobs)} jobs, ${setting}${bull ? ' (peer: BullMQ)' : ''}`;
+      const exact = ours.duplicates === 0 && ours.misses === 0 && ours.runs === ours.expected;
+      rows.push(
+        { scenario, measure: 'runs per s / ticks per s', ours: `${number(ours.runsPerSec)} / ${number(ours.ticksPerSec)}`, peer: bull ? `${number(bull.runsPerSec)} / ${number(bull.ticksPerSec)}` : none },
+        { scenario, measure: 'duplicates / misses', ours: `${number(ours.duplicates)} / ${number(ours.misses)}`, peer: bull ? `${number(bull.duplicates)} / ${number(bull.misses)}` : none, target: 'both 0', met: exact },
+        {
+          scenario,
+          measure: 'lateness p50 / p99 / max, ms',
+          ours: late(ours.lateness),
+          peer: bull ? late(bull.lateness) : none,
+          ...(bull && { ratio: ours.lateness.p99 / bull.lateness.p99 }),
+          target: `p99 ≤ ${limit} ms${bull ? ', below the peer' : ''}`,
+          met: ours.lateness.p99 <= limit && (!bull || ours.lateness.p99 < bull.lateness.p99),
+        },
+        { scenario, measure: 'CPU of the 3 processes, ms per s', ours: ms(ours.cpuMsPerSec), peer: bull ? ms(bull.cpuMsPerSec) : none, ...(bull && { ratio: ours.cpuMsPerSec / bull.cpuMsPerSec }) },
+        { scenario, measure: 'share of runs per instance', ours: shares(ours), peer: bull ? shares(bull) : none },
+      );
+    }
+  }
+
+  const cores = cpus();
+  process.stdout.write(
+    [
+      `nestjs-metronome against ${IMPLS[peer]} ${schedule.version} (cluster on Redis: BullMQ ${BULLMQ_VERSION}).`,
+      `Node ${process.version}, ${cores.length} × ${cores[0]?.model.trim() ?? 'CPU'}, ${new Date().toISOString().slice(0, 10)}.`,
+      `Memory baseline (the same application without a scheduler): heap ${number(baseline.heapBytes / 2 ** 20, 1)} MB, RSS ${number(baseline.rssBytes / 2 ** 20, 1)} MB, start-up ${number(baseline.startupMs / 1_000, 2)} s.`,
+      '',
+      table(rows),
+      '',
+    ].join('\n'),
+  );
+}
+
+/** The share of the runs each instance made, as percentages. */
+function shares(result: Result): string {
+  return result.shares.map((share) => `${number(share * 100)} %`).join(' / ');
+}
+
+main();
