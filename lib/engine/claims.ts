@@ -68,6 +68,8 @@ export class Claims {
   private retryAt = 0;
   private backoffMs = 0;
   private timers: TimerHandle[] = [];
+  /** Stopped: calls still out fail quietly (the store is being closed), they are no outage. */
+  private stopped = true;
   private readonly instanceHash: number;
 
   constructor(
@@ -102,6 +104,7 @@ export class Claims {
   /** Starts the heartbeats and the lease sweeps. */
   start(): void {
     const { leaseMs, syncEveryMs } = this.timing;
+    this.stopped = false;
     this.timers = [
       this.clock.setTimer(() => void this.heartbeat(), Math.max(1, Math.floor(leaseMs / 3)), { repeat: true, unref: true }),
       this.clock.setTimer(() => void this.sweep(), syncEveryMs, { repeat: true, unref: true }),
@@ -115,6 +118,7 @@ export class Claims {
   async stop(): Promise<void> {
     for (const timer of this.timers) this.clock.clearTimer(timer);
     this.timers = [];
+    this.stopped = true;
     const releases = this.releases.splice(0);
     if (releases.length > 0) await this.call(() => this.store.release(releases)).catch(() => undefined);
   }
@@ -291,6 +295,7 @@ export class Claims {
       return result;
     } catch (error) {
       if (timedOut && late) running.then(late, () => undefined);
+      if (this.stopped) throw error;
       const now = this.clock.now();
       if (this.downSince === null) {
         this.downSince = now;

@@ -204,6 +204,26 @@ describe('instances sharing a store', () => {
     for (const scheduler of instances) await scheduler.shutdown();
   });
 
+  it('say nothing of a claim that fails because the scheduler is shutting down and its store closing', async () => {
+    const holder: { clock?: VirtualClock; fail?: (error: Error) => void } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => holder.clock!.now() });
+    const closing: JobStore = Object.assign(Object.create(memory) as JobStore, {
+      claim: () => new Promise((_, reject) => (holder.fail = reject)),
+    });
+    const { clock, instances, runs, events, add } = cluster(1, closing);
+    holder.clock = clock;
+    add(instances[0], 'tick', CronTrigger.create('tick', '* * * * * *', { timeZone: 'UTC' }));
+    instances[0].start();
+    await clock.advanceAsync(1_000);
+    expect(holder.fail).toBeDefined();
+    const stopped = instances[0].shutdown();
+    holder.fail!(new Error('Connection is closed.'));
+    await stopped;
+    await clock.advanceAsync(0);
+    expect(runs).toEqual([]);
+    expect(events.filter((e) => e.type === 'store.unavailable')).toEqual([]);
+  });
+
   it('claim every tick due at one wake-up in one round trip to the store', async () => {
     let calls = 0;
     let claimed = 0;
