@@ -5,7 +5,7 @@ import { DUPLICATE_SCHEDULER, SchedulerKind } from '../compat/messages';
 import { CronOptions } from '../decorators/cron-options';
 import { CronScheduleMetadata, DelayScheduleMetadata, getSchedules, ScheduleMetadata } from '../decorators/schedule-metadata';
 import { DuplicateJobError, InvalidScheduleError } from '../errors';
-import { assertKnownJobOptionKeys, JobOptions } from '../engine/job-options';
+import { assertKnownJobOptionKeys, assertMilliseconds, JobOptions } from '../engine/job-options';
 import { CronTrigger } from '../triggers/cron.trigger';
 import { DateTrigger, DelayTrigger, toEpochMs } from '../triggers/date.trigger';
 import { validateDelay, IntervalTrigger } from '../triggers/interval.trigger';
@@ -90,11 +90,8 @@ export class ScheduleExplorer implements OnModuleInit {
     assertKnownJobOptionKeys(name, jobOptions, CRON_ONLY_KEYS);
     const scheduler = this.core.scheduler;
     const trigger = typeof cronTime !== 'string' ? this.dateTrigger(name, cronTime, timeZone, utcOffset) : CronTrigger.create(name, cronTime, { timeZone, utcOffset });
-    for (const [field, value] of [['initialDelay', initialDelay], ['threshold', threshold]] as const) {
-      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-        throw new InvalidScheduleError(name, field, value, 'must be a finite number of milliseconds, 0 or more.');
-      }
-    }
+    assertMilliseconds(name, 'initialDelay', initialDelay);
+    assertMilliseconds(name, 'threshold', threshold);
     // `cron`'s options, as job options; only those given, so that most jobs share their options.
     const merged: JobOptions = { ...jobOptions };
     if (jobOptions.overlap === undefined && waitForCompletion !== undefined) merged.overlap = waitForCompletion ? 'skip' : 'allow';

@@ -193,6 +193,13 @@ function oneOf<T extends string>(job: string, field: string, value: unknown, all
   return value as T;
 }
 
+/** Checks an optional setting in milliseconds: absent, or a finite number of at least `least`. */
+export function assertMilliseconds(job: string, field: string, value: unknown, least = 0): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= least)) {
+    throw new InvalidScheduleError(job, field, value, `must be a finite number of milliseconds, ${least} or more.`);
+  }
+}
+
 function number(job: string, field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidScheduleError(job, field, value, 'must be a finite number.');

@@ -9,7 +9,7 @@ import { DateTrigger } from '../triggers/date.trigger';
 import { TimerDriver } from '../compat/timer-driver';
 import { InvalidScheduleError } from '../errors';
 import { logEvents } from '../engine/log-events';
-import { resolveJobOptions } from '../engine/job-options';
+import { assertMilliseconds, resolveJobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
 import { WorkerPool, WorkerTargetError } from '../workers/worker-pool';
@@ -77,18 +77,13 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     readonly options: ResolvedModuleOptions,
     targets: JobTargets,
   ) {
-    if (options.shutdownTimeout !== undefined && !(Number.isFinite(options.shutdownTimeout) && options.shutdownTimeout >= 0)) {
-      throw new InvalidScheduleError('', 'shutdownTimeout', options.shutdownTimeout, 'must be a finite number of milliseconds, 0 or more.');
-    }
+    assertMilliseconds('', 'shutdownTimeout', options.shutdownTimeout);
     if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1)) {
       throw new InvalidScheduleError('', 'workers', options.workers, 'must be a whole number, 1 or more.');
     }
     for (const [field, value] of Object.entries(options.cluster ?? {})) {
-      const least = field === 'claimAheadMs' ? 0 : 1;
       if (!CLUSTER_TIMING.includes(field)) throw new InvalidScheduleError('', `cluster.${field}`, value, `is not an option; expected one of ${CLUSTER_TIMING.join(', ')}.`);
-      if (value !== undefined && !(Number.isFinite(value) && value >= least)) {
-        throw new InvalidScheduleError('', `cluster.${field}`, value, `must be a finite number of milliseconds, ${least} or more.`);
-      }
+      assertMilliseconds('', `cluster.${field}`, value, field === 'claimAheadMs' ? 0 : 1);
     }
     try {
       resolveJobOptions('', options.defaults);

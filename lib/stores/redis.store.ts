@@ -320,7 +320,8 @@ export class RedisJobStore implements JobStore {
     const reply = (await this.script('rows', [which])) as string[];
     const rows: Array<{ name: string; paused: boolean; definition?: string }> = [];
     for (let i = 0; i < reply.length; i += 3) {
-      rows.push({ name: reply[i], paused: reply[i + 1] === '1', ...(reply[i + 1] === 'x' ? {} : which === 'definitions' && { definition: reply[i + 2] }) });
+      const row = { name: reply[i], paused: reply[i + 1] === '1' };
+      rows.push(which === 'definitions' && reply[i + 1] !== 'x' ? { ...row, definition: reply[i + 2] } : row);
     }
     return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
