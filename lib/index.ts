@@ -10,12 +10,23 @@ export { CronJob } from './compat/cron-job';
 export type { CronJobParams, CronCallback, CronOnComplete } from './compat/cron-job';
 export { CronTime } from './compat/cron-time';
 export type { CronTimeSource } from './compat/cron-time';
-export * from './errors';
+export {
+  SchedulerError,
+  SchedulerNotRunningError,
+  SchedulerAlreadyRunningError,
+  JobNotFoundError,
+  DuplicateJobError,
+  InvalidScheduleError,
+  JobTargetNotAllowedError,
+  StoreUnavailableError,
+} from './errors';
+export type { SchedulerErrorCode } from './errors';
+export { NO_SCHEDULER_FOUND, DUPLICATE_SCHEDULER } from './compat/messages';
 export type * from './events';
 export { systemClock, MAX_TIMER_DELAY } from './engine/clock';
 export type { Clock, TimerHandle, TimerOptions } from './engine/clock';
 export { VirtualClock } from './engine/virtual-clock';
-export type { JobContext } from './engine/job-context';
+export { JobContext } from './engine/job-context';
 export type { JobInfo, RunRecord, RunOutcome } from './engine/job';
 export type { JobOptions, MisfireOptions, RetryOptions, OverlapPolicy, MisfirePolicy, DeliveryGuarantee, JobScope } from './engine/job-options';
 export { RunTimeoutError, SchedulerShutdownError, LeaseLostError } from './engine/runner';

@@ -8,7 +8,16 @@ import { ReportsService } from './reports.service';
 export class DynamicJobs implements OnApplicationBootstrap {
   private readonly logger = new Logger(DynamicJobs.name);
 
-  constructor(private readonly registry: SchedulerRegistry) {}
+  constructor(private readonly registry: SchedulerRegistry) {
+    // Every event of the scheduler is on one stream; here, the lifecycle and the control calls.
+    // The stream does not replay: subscribed in a constructor, it sees the start-up events too.
+    this.registry.events$.subscribe((event) => {
+      if (event.type === 'scheduler.started') this.logger.log('started');
+      if (event.type === 'scheduler.stopping') this.logger.log(`stopping; waiting for ${event.inFlight} run(s) in flight`);
+      if (event.type === 'scheduler.stopped') this.logger.log('stopped; no timer left');
+      if (event.type.startsWith('job.') && event.type !== 'job.added' && 'job' in event) this.logger.log(`${event.type}: ${event.job}`);
+    });
+  }
 
   async onApplicationBootstrap() {
     // As with @nestjs/schedule: a CronJob added through the registry.
@@ -30,27 +39,31 @@ export class DynamicJobs implements OnApplicationBootstrap {
     });
 
     this.logger.log(`jobs: ${this.registry.listJobs().map((info) => `${info.name} (${info.trigger})`).join(', ')}`);
-
-    // Every event of the scheduler is on one stream; here, the lifecycle and the control calls.
-    this.registry.events$.subscribe((event) => {
-      if (event.type === 'scheduler.stopping') this.logger.log(`stopping; waiting for ${event.inFlight} run(s) in flight`);
-      if (event.type === 'scheduler.stopped') this.logger.log('stopped; no timer left');
-      if (event.type.startsWith('job.') && 'job' in event) this.logger.log(`${event.type}: ${event.job}`);
-    });
-
     this.tour();
   }
 
-  /** The control calls, one after another. */
+  /** The control calls, one after another; those that return a promise are awaited. */
   private tour() {
-    const at = (seconds: number, step: () => unknown) => setTimeout(() => void step(), seconds * 1_000).unref();
-    at(8, () => this.registry.pauseJob('heartbeat'));
-    at(18, () => this.registry.resumeJob('heartbeat')); // ticks missed in the pause run once (misfire 'once')
-    at(20, () => this.registry.triggerJob('cleanup')); // run now
-    at(22, () => this.registry.rescheduleJob('heartbeat', { every: 3_000 }));
-    at(25, () => this.logger.log(`heartbeat: ${JSON.stringify(this.registry.getJob('heartbeat').history.slice(-2))}`));
-    at(40, () => this.registry.removeJob('heartbeat'));
-    at(45, () => this.registry.pause()); // the whole scheduler
-    at(50, () => this.registry.resume());
+    const wait = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1_000).unref());
+    const steps = async () => {
+      await wait(8);
+      await this.registry.pauseJob('heartbeat');
+      await wait(10);
+      await this.registry.resumeJob('heartbeat'); // ticks missed in the pause run once (misfire 'once')
+      await wait(2);
+      await this.registry.triggerJob('cleanup'); // run now; resolves when the run settles
+      await wait(2);
+      await this.registry.rescheduleJob('heartbeat', { every: 3_000 });
+      await wait(3);
+      this.logger.log(`heartbeat: ${JSON.stringify(this.registry.getJob('heartbeat').history.slice(-2))}`);
+      await wait(15);
+      await this.registry.removeJob('heartbeat');
+      await wait(5);
+      this.registry.pause(); // the whole scheduler
+      await wait(5);
+      this.registry.resume();
+    };
+    // Stopped with Ctrl-C halfway, the tour ends on a call the stopped scheduler refuses.
+    steps().catch((error: unknown) => this.logger.log(`tour ended: ${error instanceof Error ? error.message : String(error)}`));
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Cron, CronExpression, Interval, JobContext, JobHandler, Timeout } from 'nestjs-metronome';
+import { Cron, CronExpression, Interval, JobContext, JobCtx, JobHandler, Timeout } from 'nestjs-metronome';
 
 /** Decorated jobs, each showing some job options. */
 @Injectable()
@@ -31,10 +31,13 @@ export class ReportsService {
     this.logger.log(`flaky succeeded on attempt ${attempt}`);
   }
 
-  /** Once, three seconds after start. */
+  /**
+   * Once, three seconds after start. A method that does not ask for the context is called with no
+   * arguments, as `@nestjs/schedule` calls it: `full` keeps its default.
+   */
   @Timeout('warm-up', 3_000)
-  warmUp() {
-    this.logger.log('caches warmed up');
+  warmUp(full = false) {
+    this.logger.log(full ? 'all caches warmed up' : 'hot caches warmed up');
   }
 
   /** The peer's ready-made expressions work as they are; this one runs three times, then completes. */
@@ -43,9 +46,13 @@ export class ReportsService {
     this.logger.log('a minute went by');
   }
 
-  /** A method that jobs added at run time may call, by class and handler name, with JSON arguments. */
+  /**
+   * A method that jobs added at run time may call, by class and handler name, with JSON arguments.
+   * It asks for its context with `@JobCtx()` (typing the parameter `JobContext` does the same); a
+   * handler that does not ask gets only the arguments.
+   */
   @JobHandler('cleanup')
-  cleanUp(_context: JobContext, olderThanDays: number) {
-    this.logger.log(`cleaning up what is older than ${olderThanDays} days`);
+  cleanUp(@JobCtx() { attempt }: JobContext, olderThanDays: number) {
+    this.logger.log(`cleaning up what is older than ${olderThanDays} days (attempt ${attempt})`);
   }
 }

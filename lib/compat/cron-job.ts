@@ -6,6 +6,7 @@ import { DateTrigger } from '../triggers/date.trigger';
 import { Trigger } from '../triggers/trigger';
 import { CronTime, CronTimeLike, CronTimeSource, cronTimeTrigger, nextDates } from './cron-time';
 import { logEvents } from '../engine/log-events';
+import { isPromiseLike } from '../engine/runner';
 
 /** Called when a job is stopped; passed to `onTick` as its argument, as in `cron`. */
 export type CronOnComplete = () => void | Promise<void>;
@@ -59,7 +60,7 @@ function releaseWhenIdle(scheduler: Scheduler, name: string): void {
   if (!job) return;
   void scheduler.whenIdle(name).then(() => {
     const current = scheduler.job(name);
-    if (current === job && (current.paused || current.completed) && current.running === 0) scheduler.remove(name);
+    if (current === job && (current.paused || current.completed) && current.running === 0) (current.source as CronJob<unknown>).detach();
   });
 }
 
@@ -206,9 +207,12 @@ export class CronJob<C = null> {
     return (scheduler.has(job) ? scheduler.whenIdle(job) : Promise.resolve()).then(complete);
   }
 
-  /** When the job last fired, or `null`. */
+  /**
+   * When the job last fired, or `null`. As in `cron`, with `waitForCompletion` a tick skipped
+   * because a run was still going counts; a stopped job has no ticks.
+   */
   lastDate(): Date | null {
-    const at = this.job()?.lastRunAt;
+    const at = this.job()?.lastTickAt;
     return at == null ? this.lastExecution : new Date(at);
   }
 
@@ -263,17 +267,28 @@ export class CronJob<C = null> {
     const trigger = this.cronTime.realDate ? this.trigger : cronTimeTrigger(name, this.cronTime);
     scheduler.add({ ...this.definition(name, trigger), paused: !active });
     this.trigger = trigger;
-    if (previous.scheduler.has(previous.job)) previous.scheduler.remove(previous.job);
+    this.detach();
     this.binding = { scheduler, job: name, standalone: false };
   }
 
   /**
-   * For a decorated job's handle: runs the callbacks added with `addCallback` after the method.
+   * Takes the job off its scheduler, keeping the time of its last tick in `lastExecution`.
+   * @internal
+   */
+  detach(): void {
+    const { scheduler, job } = this.binding;
+    this.lastExecution = this.lastDate();
+    if (scheduler.has(job)) scheduler.remove(job);
+  }
+
+  /**
+   * For a decorated job's handle: runs the callbacks added with `addCallback` after the method
+   * (after its promise, if it returns one).
    * @internal
    */
   afterTick(result: unknown): unknown {
     if (this.callbacks.length === 0) return result;
-    return Promise.resolve(result).then(() => this.runCallbacks());
+    return isPromiseLike(result) ? Promise.resolve(result).then(() => this.runCallbacks()) : this.runCallbacks();
   }
 
   private init(fields: { trigger: Trigger; cronTime: CronTime; name?: string | null; waitForCompletion?: boolean | null; threshold?: number | null; unrefTimeout?: boolean | null }): void {
@@ -298,19 +313,45 @@ export class CronJob<C = null> {
       misfire: { graceMs: this.threshold },
       unref: this.unrefTimeout,
     };
-    return { name, trigger, handler: () => this.runCallbacks(), options, meta: { kind: 'cron' } };
+    return { name, trigger, handler: () => this.runCallbacks(), options, meta: { kind: 'cron' }, source: this };
   }
 
-  private async runCallbacks(): Promise<void> {
+  private runCallbacks(): Promise<void> | undefined {
     this.lastExecution = new Date(this.binding.scheduler.clock.now());
-    for (const callback of this.callbacks) {
+    return this.callFrom(0);
+  }
+
+  /**
+   * Calls the callbacks from `first` on, in order. As in `cron`, synchronous callbacks are called,
+   * and their errors handled, before the timer callback returns; from the first callback that
+   * returns a promise on, each waits for the one before. Returns that chain's promise, or
+   * `undefined` when every callback was synchronous.
+   */
+  private callFrom(first: number): Promise<void> | undefined {
+    const callbacks = this.callbacks;
+    for (let i = first; i < callbacks.length; i++) {
+      let result: unknown;
       try {
-        await callback.call(this.context, this.onComplete);
+        result = callbacks[i].call(this.context, this.onComplete);
       } catch (error) {
-        if (!this.errorHandler) throw error;
-        this.errorHandler(error);
+        this.handleError(error);
+        continue;
+      }
+      if (isPromiseLike(result)) {
+        const next = () => this.callFrom(i + 1);
+        return Promise.resolve(result).then(next, (error: unknown) => {
+          this.handleError(error);
+          return next();
+        });
       }
     }
+    return undefined;
+  }
+
+  /** Hands a callback's error to `errorHandler`; without one, the error fails the run. */
+  private handleError(error: unknown): void {
+    if (!this.errorHandler) throw error;
+    this.errorHandler(error);
   }
 
   private job() {

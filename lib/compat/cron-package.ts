@@ -1,3 +1,4 @@
+import { isPromiseLike } from '../engine/runner';
 import { Scheduler } from '../engine/scheduler';
 import { CronJob, CronOnComplete } from './cron-job';
 import { CronTimeSource } from './cron-time';
@@ -18,8 +19,11 @@ export interface CronPackageJob {
   fireOnTick(): unknown;
 }
 
+/** A callback of a `cron` package job. */
+type CronPackageCallback = (this: unknown, onComplete?: unknown) => unknown;
+
 interface CronPackageInternals {
-  _callbacks?: Array<(this: unknown, onComplete?: unknown) => unknown>;
+  _callbacks?: CronPackageCallback[];
   _timeout?: ReturnType<typeof setTimeout>;
   _isActive?: boolean;
 }
@@ -45,11 +49,11 @@ export function adoptCronPackageJob(job: CronPackageJob, scheduler: Scheduler, n
   // Silence the job's own timer. Not through stop(): that would also call onComplete.
   if (internals._timeout !== undefined) clearTimeout(internals._timeout);
   internals._isActive = false;
-  const originalFireOnTick = Object.getPrototypeOf(job).fireOnTick as () => unknown;
-  const runForeignCallbacks = async () => {
+  const originalFireOnTick = Object.getPrototypeOf(job).fireOnTick as () => Promise<void>;
+  const runForeignCallbacks = () => {
     // cron keeps its callbacks in `_callbacks`; call them ourselves so the run can be awaited.
-    if (!Array.isArray(internals._callbacks)) return void (await originalFireOnTick.call(job));
-    for (const callback of internals._callbacks) await callback.call(job.context, job.onComplete);
+    const callbacks = internals._callbacks;
+    return Array.isArray(callbacks) ? callInOrder(callbacks, job.context, job.onComplete, 0) : originalFireOnTick.call(job);
   };
   const adopted = CronJob.from<unknown>({
     cronTime: job.cronTime.source as CronTimeSource,
@@ -73,4 +77,19 @@ export function adoptCronPackageJob(job: CronPackageJob, scheduler: Scheduler, n
   Object.defineProperty(job, 'isActive', { get: () => adopted.isActive, configurable: true });
   Object.defineProperty(job, 'isCallbackRunning', { get: () => adopted.isCallbackRunning, configurable: true });
   return adopted;
+}
+
+/**
+ * Calls a `cron` package job's callbacks from `first` on, in order. Synchronous ones are called
+ * before returning, as in `cron`'s `fireOnTick`, so that a throw reaches the `errorHandler` within
+ * the timer callback; from the first that returns a promise on, each after the one before, so the
+ * run lasts until all are done. The first error, thrown or rejected, ends the calls and is passed
+ * on. Returns the chain's promise, or `undefined` when every callback was synchronous.
+ */
+function callInOrder(callbacks: CronPackageCallback[], context: unknown, onComplete: unknown, first: number): Promise<void> | undefined {
+  for (let i = first; i < callbacks.length; i++) {
+    const result = callbacks[i].call(context, onComplete);
+    if (isPromiseLike(result)) return Promise.resolve(result).then(() => callInOrder(callbacks, context, onComplete, i + 1));
+  }
+  return undefined;
 }

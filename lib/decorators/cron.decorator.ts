@@ -4,7 +4,8 @@ import { addSchedule, NO_OPTIONS } from './schedule-metadata';
 
 /**
  * Runs the method on a cron expression (5 fields, or 6 with seconds first) or once at a date.
- * The method receives a `JobContext` as its first argument.
+ * The method is called with no arguments, as in `@nestjs/schedule`, unless it asks for the run's
+ * `JobContext`: its first parameter typed `JobContext`, or marked `@JobCtx()`.
  *
  * ```ts
  * @Cron(CronExpression.EVERY_30_SECONDS, { name: 'notifications', timeZone: 'Europe/Paris' })

@@ -3,3 +3,4 @@ export type { CronOptions } from './cron-options';
 export * from './interval.decorator';
 export * from './job-handler.decorator';
 export * from './timeout.decorator';
+export * from './job-ctx.decorator';

@@ -1,3 +1,4 @@
+import { isJobContextType } from '../engine/job-context';
 import { JobOptions } from '../engine/job-options';
 import { CronOptions } from './cron-options';
 
@@ -5,6 +6,8 @@ import { CronOptions } from './cron-options';
 export const SCHEDULES_METADATA = 'nestjs-metronome:schedules';
 /** Metadata key of `@JobHandler()`: the method may be the target of stored jobs. */
 export const JOB_HANDLER_METADATA = 'nestjs-metronome:job-handler';
+/** Metadata key of `@JobCtx()`: the method's first parameter receives the run's context. */
+export const JOB_CONTEXT_PARAM_METADATA = 'nestjs-metronome:job-context-param';
 
 /** What `@Cron` records. */
 export interface CronScheduleMetadata {
@@ -77,4 +80,19 @@ export function delaySchedule(
   return typeof nameOrTimeout === 'string'
     ? { kind, name: nameOrTimeout, ms: timeoutOrOptions, options: options ?? NO_OPTIONS }
     : { kind, ms: nameOrTimeout, options: (timeoutOrOptions as JobOptions | undefined) ?? NO_OPTIONS };
+}
+
+/**
+ * Whether a handler method asks for the run's context as its first argument: its first parameter
+ * is marked `@JobCtx()`, or typed `JobContext` in the decorator metadata TypeScript emits. A method
+ * that does not ask is called as `@nestjs/schedule` calls it, without the context. `undefined`
+ * when it cannot be told: the method takes parameters but has no decorator metadata (the code was
+ * compiled without `emitDecoratorMetadata`).
+ */
+export function wantsContext(prototype: object, method: string): boolean | undefined {
+  if (Reflect.getMetadata(JOB_CONTEXT_PARAM_METADATA, prototype, method) === true) return true;
+  const types: unknown = Reflect.getMetadata('design:paramtypes', prototype, method);
+  if (Array.isArray(types)) return types.length > 0 && isJobContextType(types[0]);
+  const fn = (prototype as Record<string, unknown>)[method];
+  return typeof fn === 'function' && fn.length > 0 ? undefined : false;
 }

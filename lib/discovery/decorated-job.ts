@@ -11,7 +11,7 @@ import { JobContext } from '../engine/job-context';
  */
 export class DecoratedJob {
   /** The method as the instance's class defines it, looked up on first run. */
-  private classMethod: ((context: JobContext) => unknown) | undefined = undefined;
+  private classMethod: ((context?: JobContext) => unknown) | undefined = undefined;
 
   constructor(
     readonly wrapper: InstanceWrapper,
@@ -19,17 +19,20 @@ export class DecoratedJob {
     readonly schedule: ScheduleMetadata,
     /** The application's `CronJob` handles by name (see `SchedulerCore.cronJobs`). */
     readonly handles: ReadonlyMap<string, CronJob | CronPackageJob>,
+    /** Whether the method asked for its context (see `passesContext`); if not, it is called with no arguments. */
+    readonly withContext: boolean,
   ) {}
 
   /**
-   * Calls the method on the live instance. A method set on the instance itself (a spy in a test)
+   * Calls the method on the live instance: with the context if it asked for it, else with no
+   * arguments, as `@nestjs/schedule` does. A method set on the instance itself (a spy in a test)
    * is found at each run; the class's own is looked up once, as a lookup by name is slow on
    * classes with many methods.
    */
   call(context: JobContext): unknown {
-    const instance = this.wrapper.instance as Record<string, (context: JobContext) => unknown>;
+    const instance = this.wrapper.instance as Record<string, (context?: JobContext) => unknown>;
     const method = Object.hasOwn(instance, this.method) ? instance[this.method] : (this.classMethod ??= instance[this.method]);
-    return method.call(instance, context);
+    return this.withContext ? method.call(instance, context) : method.call(instance);
   }
 }
 

@@ -5,12 +5,13 @@ import { getJobHandler, getSchedules } from '../decorators/schedule-metadata';
 import { describeValue, InvalidScheduleError, JobTargetNotAllowedError } from '../errors';
 import { JobContext } from '../engine/job-context';
 import { ProviderTarget } from '../registry/job-definition';
+import { passesContext } from './handler-call';
 
 /** A provider method a job may call, found and checked. */
 export interface ResolvedTarget {
   /** `ClassName.method`, for messages and job info. */
   readonly description: string;
-  /** Calls the method on the provider's live instance. */
+  /** Calls the method on the provider's live instance: `(context, ...args)` if it asked for its context, else `(...args)`. */
   invoke(context: JobContext, args: readonly unknown[]): unknown;
 }
 
@@ -36,12 +37,14 @@ export class JobTargets {
     const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
     const className = (prototype.constructor as { name?: string } | undefined)?.name || String(wrapper.name);
     const method = this.method(job, prototype, className, target.method);
+    const description = `${className}.${method}`;
+    const withContext = passesContext(prototype, method, description);
     return {
-      description: `${className}.${method}`,
+      description,
       invoke: (context, args) => {
         // The live instance, read at each run.
         const live = wrapper.instance as Record<string, (...params: unknown[]) => unknown>;
-        return live[method](context, ...args);
+        return withContext ? live[method](context, ...args) : live[method](...args);
       },
     };
   }
@@ -74,15 +77,26 @@ export class JobTargets {
     const named = methods.find((method) => getJobHandler(prototype[method])?.name === name);
     if (named) return named;
     if (!methods.includes(name)) {
-      throw new InvalidScheduleError(job, 'target.method', name, `is not a method of ${className}.`);
+      throw new InvalidScheduleError(job, 'target.method', name, `is not a method of ${className}. ${handlerList(prototype, methods, className)}`);
     }
     const handler = getJobHandler(prototype[name]);
     if (handler?.name !== undefined && handler.name !== name) {
       throw new JobTargetNotAllowedError(job, `${className}.${name}`, `its handler name is ${describeValue(handler.name)}.`);
     }
     if (!handler && getSchedules(prototype[name]).length === 0) {
-      throw new JobTargetNotAllowedError(job, `${className}.${name}`, 'the method is not marked @JobHandler() nor scheduled with a decorator.');
+      throw new JobTargetNotAllowedError(job, `${className}.${name}`, `the method is not marked @JobHandler() nor scheduled with a decorator. ${handlerList(prototype, methods, className)}`);
     }
     return name;
   }
+}
+
+/** The handler names a job may use on a provider, for messages: `Handlers of Reports: "build", "purge".` */
+function handlerList(prototype: Record<string, unknown>, methods: string[], className: string): string {
+  const names = methods.flatMap((method) => {
+    const handler = getJobHandler(prototype[method]);
+    if (handler) return [handler.name ?? method];
+    return getSchedules(prototype[method]).length > 0 ? [method] : [];
+  });
+  if (names.length === 0) return `${className} has no job handlers: mark a method @JobHandler().`;
+  return `Handlers of ${className}: ${[...new Set(names)].map((name) => JSON.stringify(name)).join(', ')}.`;
 }

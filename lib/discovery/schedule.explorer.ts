@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import { DUPLICATE_SCHEDULER, SchedulerKind } from '../compat/messages';
+import { duplicateName, SchedulerKind } from '../compat/messages';
 import { CronOptions } from '../decorators/cron-options';
 import { CronScheduleMetadata, DelayScheduleMetadata, getSchedules, ScheduleMetadata } from '../decorators/schedule-metadata';
 import { DuplicateJobError, InvalidScheduleError } from '../errors';
@@ -11,6 +11,7 @@ import { DateTrigger, DelayTrigger, toEpochMs } from '../triggers/date.trigger';
 import { validateDelay, IntervalTrigger } from '../triggers/interval.trigger';
 import { SchedulerCore } from '../registry/scheduler-core';
 import { DecoratedJob, runDecorated } from './decorated-job';
+import { passesContext } from './handler-call';
 
 const KIND_LABEL: Record<ScheduleMetadata['kind'], SchedulerKind> = { cron: 'Cron Job', interval: 'Interval', timeout: 'Timeout' };
 const KIND_WORD: Record<ScheduleMetadata['kind'], string> = { cron: 'cron job', interval: 'interval', timeout: 'timeout' };
@@ -22,6 +23,8 @@ interface Target {
   method: string;
   /** `Class.method`. */
   label: string;
+  /** Whether the method asked for its context. */
+  withContext: boolean;
 }
 
 /**
@@ -61,7 +64,8 @@ export class ScheduleExplorer implements OnModuleInit {
           }
           continue;
         }
-        const target = { wrapper, method, label: `${prototype.constructor?.name || String(wrapper.name)}.${method}` };
+        const label = `${prototype.constructor?.name || String(wrapper.name)}.${method}`;
+        const target = { wrapper, method, label, withContext: passesContext(prototype, method, label) };
         for (const schedule of schedules) this.register(target, schedule);
       }
     }
@@ -76,10 +80,10 @@ export class ScheduleExplorer implements OnModuleInit {
     const explicit = schedule.kind === 'cron' ? schedule.options.name : schedule.name;
     const name = explicit ?? this.implicitName(target.label);
     const kind = KIND_LABEL[schedule.kind];
-    const taken = this.core.scheduler.has(name) || this.core.hasCronJob(name) || this.core.intervals.has(name) || this.core.timeouts.has(name);
-    if (taken) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(kind, name));
+    const holder = this.core.nameHolder(name);
+    if (holder) throw new DuplicateJobError(name, duplicateName(kind, name, holder));
     const meta = { kind: schedule.kind, target: target.label };
-    const source = new DecoratedJob(target.wrapper, target.method, schedule, this.core.cronJobs);
+    const source = new DecoratedJob(target.wrapper, target.method, schedule, this.core.cronJobs, target.withContext);
     if (schedule.kind === 'cron') this.registerCron(name, schedule, source, meta);
     else this.registerTimer(name, schedule, source, meta);
   }

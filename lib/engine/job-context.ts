@@ -1,5 +1,12 @@
+/** Marks the {@link JobContext} class, so that a second copy of the package in one application recognizes it. */
+const JOB_CONTEXT_MARK = Symbol.for('nestjs-metronome:JobContext');
+
 /**
- * What a job handler receives as its first argument. Methods that take no argument ignore it.
+ * What a run knows about itself: the job, the tick it is for, the attempt, and a signal to stop.
+ *
+ * A method gets it when it asks for it, as its first argument: by typing its first parameter
+ * `JobContext`, read from decorator metadata, or by marking it `@JobCtx()`. Other methods are
+ * called with no arguments, as `@nestjs/schedule` calls them.
  *
  * ```ts
  * @Cron('0 * * * *')
@@ -7,27 +14,38 @@
  *   await this.reports.build(scheduledAt, { signal });
  * }
  * ```
+ *
+ * It is a class so that decorator metadata can name it; the scheduler makes the instances. In a
+ * unit test of a handler, pass a plain object: `{ name, scheduledAt, ... } as JobContext`.
  */
-export interface JobContext {
+export abstract class JobContext {
+  /** @internal */
+  static readonly [JOB_CONTEXT_MARK] = true;
+
   /** The job's name. */
-  readonly name: string;
+  abstract readonly name: string;
   /** The instant this run was scheduled for (the tick), not when it started. */
-  readonly scheduledAt: Date;
+  abstract readonly scheduledAt: Date;
   /** When the run actually started. */
-  readonly firedAt: Date;
+  abstract readonly firedAt: Date;
   /** 1 for the first attempt, counting up on retries. */
-  readonly attempt: number;
-  /** Aborted when the run times out (`timeoutMs`) or the application shuts down. */
-  readonly signal: AbortSignal;
+  abstract readonly attempt: number;
+  /** Aborted when the run times out (`timeoutMs`), loses its lease, or the application shuts down. */
+  abstract readonly signal: AbortSignal;
   /** With a store that leases runs: a number that grows with every claim, to fence out stale writers. */
-  readonly fencingToken?: number;
+  abstract readonly fencingToken?: number;
+}
+
+/** Whether `type` (a parameter type from decorator metadata) is {@link JobContext}, from this copy of the package or another. */
+export function isJobContextType(type: unknown): boolean {
+  return typeof type === 'function' && (type as unknown as Record<symbol, unknown>)[JOB_CONTEXT_MARK] === true;
 }
 
 /**
  * The context of one run. Dates and the abort controller are made on first use: most handlers
  * never look at them, and a scheduler firing thousands of jobs a second should not pay for them.
  */
-export class RunContext implements JobContext {
+export class RunContext extends JobContext {
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private aborted = false;
@@ -40,7 +58,9 @@ export class RunContext implements JobContext {
     readonly firedMs: number,
     readonly attempt: number,
     readonly fencingToken?: number,
-  ) {}
+  ) {
+    super();
+  }
 
   get scheduledAt(): Date {
     return new Date(this.scheduledMs);

@@ -196,13 +196,18 @@ function oneOf<T extends string>(job: string, field: string, value: unknown, all
 /** Checks an optional setting in milliseconds: absent, or a finite number of at least `least`. */
 export function assertMilliseconds(job: string, field: string, value: unknown, least = 0): void {
   if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= least)) {
-    throw new InvalidScheduleError(job, field, value, `must be a finite number of milliseconds, ${least} or more.`);
+    throw new InvalidScheduleError(job, field, value, `must be a finite number of milliseconds, ${least} or more.${stringHint(value)}`);
   }
+}
+
+/** For a number given as a string, as environment variables are: how to fix it. */
+function stringHint(value: unknown): string {
+  return typeof value === 'string' ? ' It is a string: convert a value read from the environment with Number().' : '';
 }
 
 function number(job: string, field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new InvalidScheduleError(job, field, value, 'must be a finite number.');
+    throw new InvalidScheduleError(job, field, value, `must be a finite number.${stringHint(value)}`);
   }
   return value;
 }

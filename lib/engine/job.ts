@@ -99,6 +99,8 @@ class JobStats {
   /** Ticks skipped in a row by the overlap policy. */
   skipped = 0;
   lastRunAt: number | null = null;
+  /** See {@link Job.lastTickAt}. */
+  lastTickAt: number | null = null;
   lastOutcome: RunOutcome | null = null;
   /**
    * The last runs, a ring of {@link HISTORY_SIZE} as plain numbers: recording a run allocates
@@ -212,16 +214,30 @@ export class Job implements QueueEntry {
     return this.stats?.lastRunAt ?? null;
   }
 
+  /**
+   * When the job last had a tick: a run started, or a tick was skipped by the overlap policy
+   * because a run was still going (what `cron`'s `lastDate()` tells).
+   */
+  get lastTickAt(): number | null {
+    return this.stats?.lastTickAt ?? null;
+  }
+
   /** A run starts at `at`. */
   started(at: number): void {
     const stats = (this.stats ??= new JobStats());
     stats.skipped = 0;
     stats.lastRunAt = at;
+    stats.lastTickAt = at;
   }
 
-  /** A tick is skipped; returns how many in a row. */
-  countSkip(): number {
-    return ++(this.stats ??= new JobStats()).skipped;
+  /**
+   * A tick is skipped; returns how many in a row. `tickAt` is when, for a tick that came and was
+   * skipped by the overlap policy: it counts as the job's last tick.
+   */
+  countSkip(tickAt?: number): number {
+    const stats = (this.stats ??= new JobStats());
+    if (tickAt !== undefined) stats.lastTickAt = tickAt;
+    return ++stats.skipped;
   }
 
   /** A run ended. `error` is the error's message, for a failed run. */

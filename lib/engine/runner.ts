@@ -215,7 +215,7 @@ export class Runner {
 
   /** Reports a run that does not happen, and lets its caller go. */
   skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused' | 'completed'): void {
-    const consecutive = job.countSkip();
+    const consecutive = job.countSkip(reason === 'overlap' ? this.clock.now() : undefined);
     this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
     this.drop(job, run);
   }
@@ -357,7 +357,8 @@ export class Runner {
   }
 }
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+/** Whether `value` is a promise, or any object with a `then` method. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 

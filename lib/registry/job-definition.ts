@@ -2,7 +2,7 @@ import { Type } from '@nestjs/common';
 import { InvalidScheduleError } from '../errors';
 import { JobContext } from '../engine/job-context';
 import { JobOptions } from '../engine/job-options';
-import { CronTrigger } from '../triggers/cron.trigger';
+import { CronFieldNames, CronTrigger } from '../triggers/cron.trigger';
 import { DateLike, dateTrigger } from '../triggers/date.trigger';
 import { intervalTrigger } from '../triggers/interval.trigger';
 import { Trigger } from '../triggers/trigger';
@@ -42,7 +42,11 @@ export interface WorkerTarget {
 export interface AddJobDefinition extends JobOptions {
   name: string;
   trigger: TriggerDefinition;
-  /** A provider method marked `@JobHandler()` (or carrying a schedule decorator), called as `method(context, ...args)`. */
+  /**
+   * A provider method marked `@JobHandler()` (or carrying a schedule decorator), called as
+   * `method(context, ...args)` if it asks for its context (first parameter typed `JobContext`, or
+   * marked `@JobCtx()`), else as `method(...args)`.
+   */
   target?: ProviderTarget;
   /** A function in this process, called as `handler(context, ...args)`. */
   handler?: (context: JobContext, ...args: any[]) => unknown;
@@ -59,6 +63,9 @@ export interface AddJobDefinition extends JobOptions {
   persist?: boolean;
 }
 
+/** The fields of a cron trigger as `addJob` names them in errors. */
+const TRIGGER_FIELDS: CronFieldNames = { expression: 'trigger.cron', timeZone: 'trigger.timeZone', utcOffset: 'trigger.utcOffset' };
+
 /** Builds the trigger of a job added at run time; throws {@link InvalidScheduleError} naming the field. */
 export function buildTrigger(job: string, trigger: unknown, now: number): Trigger {
   if (typeof trigger !== 'object' || trigger === null) {
@@ -71,7 +78,7 @@ export function buildTrigger(job: string, trigger: unknown, now: number): Trigge
   const spec = trigger as Record<string, unknown>;
   switch (kinds[0]) {
     case 'cron':
-      return CronTrigger.create(job, spec.cron, { timeZone: spec.timeZone as string | undefined, utcOffset: spec.utcOffset as number | undefined });
+      return CronTrigger.create(job, spec.cron, { timeZone: spec.timeZone as string | undefined, utcOffset: spec.utcOffset as number | undefined }, TRIGGER_FIELDS);
     case 'every':
       return intervalTrigger(job, spec.every, 'trigger.every');
     case 'at':

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CronJob } from '../compat/cron-job';
 import { CronPackageJob } from '../compat/cron-package';
 import { CronTime } from '../compat/cron-time';
+import { NameHolder } from '../compat/messages';
 import { cronScheduleOf } from '../discovery/decorated-job';
 import { DateTrigger } from '../triggers/date.trigger';
 import { TimerDriver } from '../compat/timer-driver';
@@ -267,6 +268,16 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
       this.scheduler.attachWaker(name, entry.driver);
     }
     return entry.driver?.current;
+  }
+
+  /** What holds a name, for messages about a name that is taken; `undefined` if it is free. */
+  nameHolder(name: string): NameHolder | undefined {
+    const target = this.scheduler.job(name)?.meta.target;
+    const label = typeof target === 'string' ? target : undefined;
+    if (this.hasCronJob(name)) return { kind: 'Cron Job', label };
+    if (this.intervals.has(name)) return { kind: 'Interval', label };
+    if (this.timeouts.has(name)) return { kind: 'Timeout', label };
+    return this.scheduler.has(name) ? { kind: 'Job', label } : undefined;
   }
 
   /** Whether a cron job of that name is registered. */

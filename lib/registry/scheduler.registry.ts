@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { CronJob } from '../compat/cron-job';
 import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
-import { DUPLICATE_SCHEDULER, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
+import { DUPLICATE_SCHEDULER, duplicateName, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
 import { DuplicateJobError, InvalidScheduleError, JobNotFoundError, SchedulerNotRunningError } from '../errors';
 import { JobHandler, JobInfo } from '../engine/job';
 import { assertKnownJobOptionKeys } from '../engine/job-options';
@@ -138,7 +138,7 @@ export class SchedulerRegistry {
     const { scheduler } = this.core;
     if (scheduler.state === 'stopping' || scheduler.state === 'stopped') throw new SchedulerNotRunningError('add a job', scheduler.state);
     if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(String(name), 'name', name, 'must be a non-empty string.');
-    if (scheduler.has(name)) throw new DuplicateJobError(name);
+    if (scheduler.has(name)) throw new DuplicateJobError(name, duplicateName('Job', name, this.core.nameHolder(name)));
     assertKnownJobOptionKeys(name, options);
     if (persist) {
       await this.core.persistent.save(this.core.persistent.toStored(definition), Boolean(paused));
@@ -281,6 +281,6 @@ export class SchedulerRegistry {
 
   /** A job of another kind may hold the name in the engine, where names are shared. */
   private assertFree(name: string, kind: SchedulerKind): void {
-    if (this.core.scheduler.has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(kind, name));
+    if (this.core.scheduler.has(name)) throw new DuplicateJobError(name, duplicateName(kind, name, this.core.nameHolder(name)));
   }
 }

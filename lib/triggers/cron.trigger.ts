@@ -17,6 +17,15 @@ export interface CronZoneOptions {
   utcOffset?: number;
 }
 
+/** How the fields of a cron trigger are named in error messages: `cronTime` in `@Cron`, `trigger.cron` in `addJob`. */
+export interface CronFieldNames {
+  expression: string;
+  timeZone: string;
+  utcOffset: string;
+}
+
+const DECORATOR_FIELDS: CronFieldNames = { expression: 'cronTime', timeZone: 'timeZone', utcOffset: 'utcOffset' };
+
 /**
  * Fires on a cron expression (5 fields, or 6 with seconds first) in a time zone.
  *
@@ -40,19 +49,21 @@ export class CronTrigger implements Trigger {
 
   /**
    * Parses and checks an expression; throws {@link InvalidScheduleError} naming `job` when the
-   * expression, the time zone or the offset is invalid, or when the expression can never fire.
+   * expression, the time zone or the offset is invalid, or when the expression can never fire,
+   * and the field as `fields` names it.
    */
-  static create(job: string, expression: unknown, zoneOptions: CronZoneOptions = {}): CronTrigger {
-    const zone = resolveZone(job, zoneOptions);
+  static create(job: string, expression: unknown, zoneOptions: CronZoneOptions = {}, fields: CronFieldNames = DECORATOR_FIELDS): CronTrigger {
+    const zone = resolveZone(job, zoneOptions, fields);
     if (typeof expression !== 'string') {
-      throw new InvalidScheduleError(job, 'cronTime', expression, 'is not a cron expression (expected a string or a Date).');
+      const expected = fields === DECORATOR_FIELDS ? 'a string or a Date' : 'a string';
+      throw new InvalidScheduleError(job, fields.expression, expression, `is not a cron expression (expected ${expected}).`);
     }
     // `H` fields are hashed by job name: such a trigger is the job's own.
     const seed = expression.includes('H') ? job : '';
     const key = `${expression}\u0000${zone.name}\u0000${seed}`;
     let trigger = triggers.get(key);
     if (trigger) return trigger;
-    const normalized = normalizeExpression(job, expression);
+    const normalized = normalizeExpression(job, expression, fields.expression);
     const scheduleKey = `${normalized}\u0000${zone.name}\u0000${seed}`;
     let schedule = schedules.get(scheduleKey);
     if (!schedule) {
@@ -60,13 +71,13 @@ export class CronTrigger implements Trigger {
       try {
         parsed = CronExpressionParser.parse(normalized, { tz: 'UTC', hashSeed: seed || undefined });
       } catch (error) {
-        throw new InvalidScheduleError(job, 'cronTime', expression, `is not a valid cron expression: ${(error as Error).message}.`, { cause: error });
+        throw new InvalidScheduleError(job, fields.expression, expression, `is not a valid cron expression: ${(error as Error).message}.`, { cause: error });
       }
       schedule = new CronSchedule(parsed, zone);
       try {
         schedule.next(Date.now());
       } catch (error) {
-        throw new InvalidScheduleError(job, 'cronTime', expression, `never fires: ${(error as Error).message}.`, { cause: error });
+        throw new InvalidScheduleError(job, fields.expression, expression, `never fires: ${(error as Error).message}.`, { cause: error });
       }
       remember(schedules, scheduleKey, schedule);
     }
@@ -206,29 +217,29 @@ class CronSchedule {
 }
 
 /** Checks the field count `cron` accepts (5, or 6 with seconds) and makes it 6 fields for the parser. */
-function normalizeExpression(job: string, expression: string): string {
+function normalizeExpression(job: string, expression: string, field: string): string {
   const trimmed = expression.trim();
   if (trimmed.startsWith('@') && !/\s/.test(trimmed)) return trimmed;
   const fields = trimmed === '' ? [] : trimmed.split(/\s+/);
   if (fields.length !== 5 && fields.length !== 6) {
-    throw new InvalidScheduleError(job, 'cronTime', expression, `is not a valid cron expression: expected 5 or 6 fields, got ${fields.length}.`);
+    throw new InvalidScheduleError(job, field, expression, `is not a valid cron expression: expected 5 or 6 fields, got ${fields.length}.`);
   }
   return fields.length === 5 ? `0 ${fields.join(' ')}` : fields.join(' ');
 }
 
-function resolveZone(job: string, { timeZone, utcOffset }: CronZoneOptions): Zone {
+function resolveZone(job: string, { timeZone, utcOffset }: CronZoneOptions, fields: CronFieldNames): Zone {
   if (timeZone != null && utcOffset != null) {
-    throw new InvalidScheduleError(job, 'timeZone', { timeZone, utcOffset }, 'and utcOffset are mutually exclusive; give one of them.');
+    throw new InvalidScheduleError(job, fields.timeZone, { timeZone, utcOffset }, `and ${fields.utcOffset} are mutually exclusive; give one of them.`);
   }
   if (timeZone != null) {
     if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
-      throw new InvalidScheduleError(job, 'timeZone', timeZone, 'is not a known IANA time zone.');
+      throw new InvalidScheduleError(job, fields.timeZone, timeZone, 'is not a known IANA time zone.');
     }
     return namedZone(timeZone);
   }
   if (utcOffset != null) {
     if (typeof utcOffset !== 'number' || !Number.isInteger(utcOffset) || Math.abs(utcOffset) > 18 * 60) {
-      throw new InvalidScheduleError(job, 'utcOffset', utcOffset, 'must be a whole number of minutes between -1080 and 1080.');
+      throw new InvalidScheduleError(job, fields.utcOffset, utcOffset, 'must be a whole number of minutes between -1080 and 1080.');
     }
     return fixedZone(utcOffset);
   }

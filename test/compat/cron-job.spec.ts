@@ -1,5 +1,7 @@
+import { CronJob as CronPackageJob } from 'cron';
 import { DateTime } from 'luxon';
 import { CronJob, CronTime } from '../../lib';
+import { expectErrorsLikeCron, expectLastDatesLikeCron, failing, taking } from '../support/cron-compat';
 import { T0, useFakeTime } from '../support/nest';
 
 useFakeTime();
@@ -115,6 +117,35 @@ describe('CronJob on its own', () => {
     await jest.advanceTimersByTimeAsync(10_000);
     job.stop();
     expect(at).toEqual([5_000, 10_000]);
+  });
+});
+
+/** The same job on its own, beside the `cron` package's, which gives the expected values. */
+describe("CronJob on its own, beside cron's", () => {
+  it('with waitForCompletion, lastDate() is the last tick, run or skipped, and does not move while stopped', async () => {
+    const params = { cronTime: '* * * * * *', onTick: taking(10_000), waitForCompletion: true, start: true };
+    const ours = CronJob.from(params);
+    const theirs = CronPackageJob.from(params);
+    await expectLastDatesLikeCron(ours, theirs);
+    // Stopped until the run is over (and, here, the job let go by its scheduler).
+    const stopped = Promise.all([ours.stop(), theirs.stop()]);
+    await jest.advanceTimersByTimeAsync(5_000);
+    await stopped;
+    expect(ours.isCallbackRunning).toBe(false);
+    expect([ours.lastDate(), theirs.lastDate()]).toEqual([new Date(T0 + 6_000), new Date(T0 + 6_000)]);
+  });
+
+  it('hands a synchronous throw of any callback to errorHandler within the timer callback, a rejection a moment later', async () => {
+    const ourErrors = jest.fn();
+    const theirErrors = jest.fn();
+    const ours = CronJob.from({ cronTime: '* * * * * *', onTick: () => undefined, errorHandler: ourErrors, start: true });
+    const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: () => undefined, errorHandler: theirErrors, start: true });
+    // A callback after onTick: its throw must not wait for the callback before it.
+    ours.addCallback(failing());
+    theirs.addCallback(failing());
+    await expectErrorsLikeCron(ourErrors, theirErrors);
+    ours.stop();
+    theirs.stop();
   });
 });
 

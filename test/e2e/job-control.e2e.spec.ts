@@ -1,6 +1,7 @@
 import { Inject, Injectable, INestApplication } from '@nestjs/common';
 import {
   Cron,
+  CronJob,
   DuplicateJobError,
   InvalidScheduleError,
   Interval,
@@ -117,8 +118,16 @@ describe('addJob', () => {
 
 describe('addJob refuses bad input with a typed error naming the job and the field, and adds nothing', () => {
   const cases: Array<[string, Record<string, unknown>, new (...args: never[]) => Error, string]> = [
-    ['a method that is not a handler', { target: { provider: Reports, method: 'notAHandler' } }, JobTargetNotAllowedError, 'Job "bad" cannot target Reports.notAHandler: the method is not marked @JobHandler() nor scheduled with a decorator.'],
-    ['a method that does not exist', { target: { provider: Reports, method: 'missing' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "missing" is not a method of Reports.'],
+    ['a method that is not a handler', { target: { provider: Reports, method: 'notAHandler' } }, JobTargetNotAllowedError, 'Job "bad" cannot target Reports.notAHandler: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".'],
+    ['a method that does not exist', { target: { provider: Reports, method: 'missing' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "missing" is not a method of Reports. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".'],
+    ['a misspelled handler name', { target: { provider: Reports, method: 'purg' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "purg" is not a method of Reports. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".'],
+    ['a provider without handlers', { target: { provider: UsesMailer, method: 'send' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "send" is not a method of UsesMailer. UsesMailer has no job handlers: mark a method @JobHandler().'],
+    ['a bad cron expression', { trigger: { cron: '61 * * * *' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.cron for job "bad": "61 * * * *" is not a valid cron expression: Constraint error, got value 61 expected range 0-59.'],
+    ['a cron expression with 4 fields', { trigger: { cron: '* * * *' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.cron for job "bad": "* * * *" is not a valid cron expression: expected 5 or 6 fields, got 4.'],
+    ['a cron expression that is not a string', { trigger: { cron: 5 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.cron for job "bad": 5 is not a cron expression (expected a string).'],
+    ['an unknown time zone', { trigger: { cron: '* * * * *', timeZone: 'Mars/Olympus' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.timeZone for job "bad": "Mars/Olympus" is not a known IANA time zone.'],
+    ['a time zone and an offset', { trigger: { cron: '* * * * *', timeZone: 'UTC', utcOffset: 60 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.timeZone for job "bad": {"timeZone":"UTC","utcOffset":60} and trigger.utcOffset are mutually exclusive; give one of them.'],
+    ['an offset out of range', { trigger: { cron: '* * * * *', utcOffset: 5_000 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.utcOffset for job "bad": 5000 must be a whole number of minutes between -1080 and 1080.'],
     ['a provider that does not exist', { target: { provider: 'NOPE', method: 'send' } }, InvalidScheduleError, 'Invalid target.provider for job "bad": "NOPE" is not a provider of this application.'],
     ['a method under its own name when @JobHandler gave another', { target: { provider: Reports, method: 'purgeOlderThan' } }, JobTargetNotAllowedError, 'Job "bad" cannot target Reports.purgeOlderThan: its handler name is "purge".'],
     ['arguments that are not JSON', { target: { provider: Reports, method: 'build' }, args: ['x', { when: new Date(0) }] }, InvalidScheduleError, 'Invalid args[1].when for job "bad": 1970-01-01T00:00:00.000Z is not a plain JSON object (it is a Date).'],
@@ -166,7 +175,20 @@ describe('addJob refuses bad input with a typed error naming the job and the fie
   it('a name that is taken, by a decorated job or a dynamic one', async () => {
     const { app, registry } = await setup();
     await expect(registry.addJob({ name: 'decorated', trigger: { every: 1_000 }, handler: () => undefined })).rejects.toThrow(
-      new DuplicateJobError('decorated', 'Job with the given name (decorated) already exists. Ignored.'),
+      new DuplicateJobError(
+        'decorated',
+        'Job with the given name (decorated) already exists. Ignored. The name is taken by a cron job (Reports.decorated): cron jobs, intervals, timeouts and jobs added with addJob share one set of names.',
+      ),
+    );
+    await expect(registry.addJob({ name: 'decorated-interval', trigger: { every: 1_000 }, handler: () => undefined })).rejects.toThrow(
+      'Job with the given name (decorated-interval) already exists. Ignored. The name is taken by an interval (Reports.decoratedInterval): cron jobs, intervals, timeouts and jobs added with addJob share one set of names.',
+    );
+    await registry.addJob({ name: 'dynamic', trigger: { every: 1_000 }, handler: () => undefined });
+    await expect(registry.addJob({ name: 'dynamic', trigger: { every: 1_000 }, handler: () => undefined })).rejects.toThrow(
+      new DuplicateJobError('dynamic', 'Job with the given name (dynamic) already exists. Ignored.'),
+    );
+    expect(() => registry.addCronJob('dynamic', new CronJob('* * * * * *', () => undefined))).toThrow(
+      'Cron Job with the given name (dynamic) already exists. Ignored. The name is taken by a job added with addJob (handler): cron jobs, intervals, timeouts and jobs added with addJob share one set of names.',
     );
     await closed(app);
   });

@@ -131,3 +131,28 @@ describe('a job that fails', () => {
     await app.close();
   });
 });
+
+describe('events$ at start-up', () => {
+  it('does not replay: a subscription made in a constructor sees the start-up events, one made on bootstrap does not', async () => {
+    const early: string[] = [];
+    const late: string[] = [];
+    @Injectable()
+    class Jobs {
+      @Interval('tick', 1_000)
+      tick() {}
+    }
+    @Injectable()
+    class Watcher {
+      constructor(readonly registry: SchedulerRegistry) {
+        registry.events$.subscribe((event) => early.push(event.type));
+      }
+      onApplicationBootstrap() {
+        this.registry.events$.subscribe((event) => late.push(event.type));
+      }
+    }
+    const { app } = await startApp([Jobs, Watcher]);
+    expect(early).toEqual(['job.added', 'scheduler.started']);
+    expect(late).toEqual([]);
+    await app.close();
+  });
+});

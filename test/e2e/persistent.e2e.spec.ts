@@ -211,7 +211,7 @@ describe('stored rows are untrusted', () => {
     const rejected = events.filter((e) => e.type === 'job.rejected');
     expect(rejected.map((e) => e.type === 'job.rejected' && [e.job, e.reason])).toEqual([
       ['corrupt', 'Invalid trigger for job "corrupt": "every second" must be an object with one of cron, every or at.'],
-      ['evil', 'Job "evil" cannot target Reports.dropEverything: the method is not marked @JobHandler() nor scheduled with a decorator.'],
+      ['evil', 'Job "evil" cannot target Reports.dropEverything: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of Reports: "build".'],
       ['proto', 'Invalid args[0].__proto__ for job "proto": "__proto__" is a key that JSON arguments may not use.'],
     ]);
     expect(registry.listJobs().map((job) => job.name)).toEqual(['good']);

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { CronJob as CronPackageJob } from 'cron';
 import { DateTime } from 'luxon';
-import { Cron, CronJob, CronTime, DuplicateJobError, Interval, JobNotFoundError, SchedulerRegistry, Timeout } from '../../lib';
+import { Cron, CronJob, CronTime, DuplicateJobError, Interval, JobNotFoundError, SchedulerEvent, SchedulerRegistry, Timeout } from '../../lib';
+import { expectErrorsLikeCron, expectLastDatesLikeCron, failing, taking } from '../support/cron-compat';
 import { closeWhileRunning, startApp, T0, useFakeTime } from '../support/nest';
 
 useFakeTime();
@@ -103,6 +104,22 @@ describe('SchedulerRegistry: lookups and messages', () => {
       run() {}
     }
     await expect(startApp([Three, Four])).rejects.toThrow(new Error(duplicate('Interval', 'same-interval')));
+  });
+
+  it('says which kinds collide when jobs of different kinds share a name', async () => {
+    @Injectable()
+    class Crons {
+      @Cron('* * * * * *', { name: 'shared' })
+      run() {}
+    }
+    @Injectable()
+    class Timers {
+      @Timeout('shared', 1_000)
+      later() {}
+    }
+    await expect(startApp([Crons, Timers])).rejects.toThrow(
+      new Error(`${duplicate('Timeout', 'shared')} The name is taken by a cron job (Crons.run): cron jobs, intervals, timeouts and jobs added with addJob share one set of names.`),
+    );
   });
 });
 
@@ -223,6 +240,100 @@ describe('SchedulerRegistry: addCronJob', () => {
   it('refuses something that is not a CronJob', async () => {
     const { app, registry } = await setup();
     expect(() => registry.addCronJob('odd', { start() {} } as never)).toThrow("Invalid job for job \"odd\": {} is not a CronJob (from this package or from 'cron').");
+    await app.close();
+  });
+});
+
+@Injectable()
+class SlowJobs {
+  @Cron('* * * * * *', { name: 'slow', waitForCompletion: true })
+  slow() {
+    return taking(10_000)();
+  }
+}
+
+/** The kinds of cron job handles, each started as `slow`: every second, taking 10 s, with waitForCompletion. */
+const slowJobs = {
+  '@Cron': async () => (await startApp([SlowJobs])).app,
+  "cron's CronJob": async () => addSlow(CronPackageJob.from({ cronTime: '* * * * * *', onTick: taking(10_000), waitForCompletion: true })),
+  "this package's CronJob": async () => addSlow(CronJob.from({ cronTime: '* * * * * *', onTick: taking(10_000), waitForCompletion: true })),
+};
+
+async function addSlow(job: CronJob | CronPackageJob) {
+  const { app } = await startApp([]);
+  app.get(SchedulerRegistry).addCronJob('slow', job);
+  job.start();
+  return app;
+}
+
+/** Unhandled rejections seen during each test. */
+function watchUnhandled(): unknown[] {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeEach(() => {
+    unhandled.length = 0;
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(() => {
+    process.off('unhandledRejection', onUnhandled);
+  });
+  return unhandled;
+}
+
+/** Each kind of cron job, beside the same job of the `cron` package, which gives the expected values. */
+describe("SchedulerRegistry: cron jobs beside cron's", () => {
+  const unhandled = watchUnhandled();
+
+  it.each(Object.keys(slowJobs) as Array<keyof typeof slowJobs>)('%s with waitForCompletion: lastDate() counts skipped ticks, not those while stopped', async (kind) => {
+    const app = await slowJobs[kind]();
+    const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: taking(10_000), waitForCompletion: true, start: true });
+    const ours = app.get(SchedulerRegistry).getCronJob('slow');
+    await expectLastDatesLikeCron(ours, theirs);
+    const stopped = theirs.stop();
+    await closeWhileRunning(app);
+    await stopped;
+    expect(theirs.lastDate()).toEqual(new Date(T0 + 6_000));
+  });
+
+  it.each([
+    ["cron's CronJob", (errorHandler?: (error: unknown) => void) => CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing(), errorHandler })],
+    ["this package's CronJob, its onTick then a callback", (errorHandler?: (error: unknown) => void) => {
+      const job = CronJob.from({ cronTime: '* * * * * *', onTick: () => undefined, errorHandler });
+      job.addCallback(failing());
+      return job;
+    }],
+  ] as const)('%s added with addCronJob hands a synchronous throw to errorHandler within the timer callback, a rejection a moment later', async (_kind, make) => {
+    const { app } = await startApp([]);
+    const ourErrors = jest.fn();
+    const theirErrors = jest.fn();
+    const ours = make(ourErrors);
+    const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing(), errorHandler: theirErrors, start: true });
+    app.get(SchedulerRegistry).addCronJob('failing', ours);
+    ours.start();
+    await expectErrorsLikeCron(ourErrors, theirErrors);
+    theirs.stop();
+    await app.close();
+  });
+
+  it.each([
+    ["cron's CronJob", () => CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing() })],
+    ["this package's CronJob", () => CronJob.from({ cronTime: '* * * * * *', onTick: failing() })],
+  ] as const)('%s added with addCronJob, without errorHandler: a throw is a failed run at once, and nothing reaches unhandledRejection', async (_kind, make) => {
+    const { app, logger } = await startApp([]);
+    const registry = app.get(SchedulerRegistry);
+    const events: SchedulerEvent[] = [];
+    registry.events$.subscribe((event) => events.push(event));
+    const job = make();
+    registry.addCronJob('failing', job);
+    job.start();
+    jest.advanceTimersByTime(1_000);
+    expect(events.filter((event) => event.type === 'run.failed')).toMatchObject([{ job: 'failing', error: new Error('thrown') }]);
+    expect(logger.find('error', 'Job "failing" failed (attempt 1): thrown')).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1_000);
+    await new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
+    expect(logger.find('error', 'Job "failing" failed (attempt 1): rejected')).toHaveLength(1);
+    expect(registry.getJob('failing')).toMatchObject({ lastOutcome: 'failed', runs: 2 });
+    expect(unhandled).toEqual([]);
     await app.close();
   });
 });

@@ -110,6 +110,12 @@ describe('bad schedules make app.init() reject with a typed error naming the job
     await expect(startApp([], { defaults: { overlap: 'sometimes' as 'skip' } })).rejects.toThrow(
       "Invalid defaults.overlap in the ScheduleModule options: \"sometimes\" must be one of 'skip', 'queue', 'allow'.",
     );
+    await expect(startApp([], { shutdownTimeout: '30000' as unknown as number })).rejects.toThrow(
+      'Invalid shutdownTimeout in the ScheduleModule options: "30000" must be a finite number of milliseconds, 0 or more. It is a string: convert a value read from the environment with Number().',
+    );
+    await expect(startApp([], { defaults: { jitterMs: '500' as unknown as number } })).rejects.toThrow(
+      'Invalid defaults.jitterMs in the ScheduleModule options: "500" must be a finite number. It is a string: convert a value read from the environment with Number().',
+    );
     await expect(startApp([], { cluster: { leaseMs: 0 } })).rejects.toThrow(
       'Invalid cluster.leaseMs in the ScheduleModule options: 0 must be a finite number of milliseconds, 1 or more.',
     );
