@@ -1,7 +1,7 @@
 import { INestApplication, Injectable } from '@nestjs/common';
 import { Cron, JobContext, PostgresJobStore, RedisJobStore, SchedulerEvent, SchedulerRegistry } from '../../lib';
 import { RecordingLogger, startApp } from '../support/nest';
-import { OwnServer, ownPostgres, ownRedis } from './servers';
+import { OwnServer, ownPostgres, ownRedis } from '../support/servers';
 import { sleep } from './harness';
 
 /**

@@ -1,0 +1,25 @@
+import { Test } from '@nestjs/testing';
+import { jest } from './fake-jest';
+import { GroupSeen, jobsOf } from './observations';
+import { AppModule, ReportsService } from './quick-start';
+
+// README: "Testing your jobs", with fake timers (see fake-jest.ts) and with a direct call.
+
+/** The README's application on fake timers, a minute from half a minute before 1 AM in London. */
+export async function onFakeTimers(): Promise<GroupSeen> {
+  jest.useFakeTimers();
+  const app = (await Test.createTestingModule({ imports: [AppModule] }).compile()).createNestApplication();
+  await app.init();
+  await jest.advanceTimersByTimeAsync(60_000);
+  const seen = { jobs: jobsOf(app), notes: { built: [...app.get(ReportsService).built] } };
+  await app.close();
+  jest.useRealTimers();
+  return seen;
+}
+
+/** A handler called as a unit test calls it. */
+export async function calledDirectly(): Promise<string[]> {
+  const reports = new ReportsService();
+  await reports.nightly({ name: 'nightly', scheduledAt: new Date(), firedAt: new Date(), attempt: 1, signal: new AbortController().signal });
+  return reports.built;
+}
