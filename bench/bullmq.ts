@@ -30,7 +30,10 @@ export interface BullJob {
   opts: { prevMillis?: number };
 }
 export interface BullMq {
-  Queue: new (name: string, options: { connection: Connection }) => {
+  Queue: new (
+    name: string,
+    options: { connection: Connection },
+  ) => {
     upsertJobScheduler(id: string, repeat: { pattern: string }, template: { name: string; opts?: object }): Promise<unknown>;
     obliterate(options: { force: boolean }): Promise<void>;
     close(): Promise<void>;

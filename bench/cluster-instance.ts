@@ -16,9 +16,7 @@ export type ClusterKind = 'redis' | 'postgres' | 'bullmq';
 export type ToInstance = { type: 'window'; from: number; seconds: number } | { type: 'report' } | { type: 'stop' };
 /** Instance → parent. */
 export type FromInstance =
-  | { type: 'ready' }
-  | { type: 'report'; counts: number[]; lateness: number[]; cpuMsPerSec: number; outside: number }
-  | { type: 'stopped' };
+  { type: 'ready' } | { type: 'report'; counts: number[]; lateness: number[]; cpuMsPerSec: number; outside: number } | { type: 'stopped' };
 
 const [kind, size, url, namespace, instance, claimAhead] = process.argv.slice(2) as [ClusterKind, string, string, string, string, string];
 const n = Number(size);
@@ -63,11 +61,12 @@ async function startMetronome(): Promise<() => Promise<void>> {
 
 async function startBullmq(): Promise<() => Promise<void>> {
   const { Worker } = loadBullmq();
-  const worker = new Worker(
-    namespace,
-    async (job) => record(Number(job.name.slice(3)), job.opts.prevMillis!),
-    { connection: { url, maxRetriesPerRequest: null }, concurrency: 100, removeOnComplete: { count: 0 }, removeOnFail: { count: 0 } },
-  );
+  const worker = new Worker(namespace, async (job) => record(Number(job.name.slice(3)), job.opts.prevMillis!), {
+    connection: { url, maxRetriesPerRequest: null },
+    concurrency: 100,
+    removeOnComplete: { count: 0 },
+    removeOnFail: { count: 0 },
+  });
   await worker.waitUntilReady();
   return () => worker.close();
 }

@@ -33,7 +33,9 @@ class Child {
   readonly exited: Promise<void>;
 
   constructor(name: string) {
-    this.process = fork(join(__dirname, 'cluster-instance.js'), [kind, String(n), url, namespace, name, claimAheadMs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.process = fork(join(__dirname, 'cluster-instance.js'), [kind, String(n), url, namespace, name, claimAheadMs], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.process.on('message', (message: FromInstance) => this.waiting.get(message.type)?.(message));
     this.exited = new Promise((resolve) => this.process.once('exit', () => resolve()));
     void this.exited.then(() => {

@@ -31,7 +31,14 @@ async function fire() {
   const record = () => {
     if (count < times.length) times[count++] = Date.now();
   };
-  const { startupMs } = await start(jobsModule(impl, n, (pkg) => pkg.Cron('* * * * * *'), () => () => record()));
+  const { startupMs } = await start(
+    jobsModule(
+      impl,
+      n,
+      (pkg) => pkg.Cron('* * * * * *'),
+      () => () => record(),
+    ),
+  );
   // The warm-up, then the window, measured from half past a second.
   const first = await untilSecond(WARMUP_S * 1_000, 500);
   const meter = cpuMeter();
@@ -53,7 +60,14 @@ async function fire() {
 async function memory() {
   collect();
   const before = process.memoryUsage();
-  const { startupMs } = await start(jobsModule(impl, n, (pkg) => pkg.Cron(RARE), () => () => undefined));
+  const { startupMs } = await start(
+    jobsModule(
+      impl,
+      n,
+      (pkg) => pkg.Cron(RARE),
+      () => () => undefined,
+    ),
+  );
   collect();
   const after = process.memoryUsage();
   return { startupMs, heapBytes: after.heapUsed - before.heapUsed, rssBytes: after.rss - before.rss };
@@ -65,7 +79,14 @@ async function memory() {
  * implementations), which swamps the mean; the median is the steady cost.
  */
 async function idle() {
-  await start(jobsModule(impl, n, (pkg) => pkg.Cron(RARE), () => () => undefined));
+  await start(
+    jobsModule(
+      impl,
+      n,
+      (pkg) => pkg.Cron(RARE),
+      () => () => undefined,
+    ),
+  );
   await sleep(WARMUP_S * 1_000);
   const meter = cpuMeter();
   const seconds: number[] = [];
@@ -74,7 +95,13 @@ async function idle() {
     await sleep(1_000);
     seconds.push(second().cpuMsPerSec);
   }
-  return { cpuMsPerSec: meter().cpuMsPerSec, medianCpuMsPerSec: percentile(seconds.sort((a, b) => a - b), 50) };
+  return {
+    cpuMsPerSec: meter().cpuMsPerSec,
+    medianCpuMsPerSec: percentile(
+      seconds.sort((a, b) => a - b),
+      50,
+    ),
+  };
 }
 
 /** `n` jobs on `@Interval(1000)`: fires per second, CPU, and how far each period is from 1000 ms. */

@@ -38,7 +38,12 @@ export class DynamicJobs implements OnApplicationBootstrap {
       timeoutMs: 10_000,
     });
 
-    this.logger.log(`jobs: ${this.registry.listJobs().map((info) => `${info.name} (${info.trigger})`).join(', ')}`);
+    this.logger.log(
+      `jobs: ${this.registry
+        .listJobs()
+        .map((info) => `${info.name} (${info.trigger})`)
+        .join(', ')}`,
+    );
     this.tour();
   }
 

@@ -128,7 +128,12 @@ export class CronJob<C = null> {
   /** Creates a job from named parameters. */
   static from<C = null>(params: CronJobParams<C>): CronJob<C> {
     if (params.timeZone != null && params.utcOffset != null) {
-      throw new InvalidScheduleError(params.name ?? 'CronJob', 'timeZone', { timeZone: params.timeZone, utcOffset: params.utcOffset }, 'and utcOffset are mutually exclusive; give one of them.');
+      throw new InvalidScheduleError(
+        params.name ?? 'CronJob',
+        'timeZone',
+        { timeZone: params.timeZone, utcOffset: params.utcOffset },
+        'and utcOffset are mutually exclusive; give one of them.',
+      );
     }
     return new CronJob<C>(
       params.cronTime,
@@ -151,7 +156,11 @@ export class CronJob<C = null> {
    * A handle on a job the scheduler already runs (a decorated `@Cron`), sharing its trigger.
    * @internal
    */
-  static attached(scheduler: Scheduler, job: string, fields: { trigger: Trigger; cronTime: CronTime; waitForCompletion: boolean; threshold?: number; unrefTimeout?: boolean }): CronJob {
+  static attached(
+    scheduler: Scheduler,
+    job: string,
+    fields: { trigger: Trigger; cronTime: CronTime; waitForCompletion: boolean; threshold?: number; unrefTimeout?: boolean },
+  ): CronJob {
     const handle = Object.create(CronJob.prototype) as CronJob;
     Object.assign(handle, { waitForCompletion: false, threshold: 250, unrefTimeout: false, runOnce: false, lastExecution: null, callbacks: [] });
     handle.init({ ...fields, name: job });
@@ -261,7 +270,6 @@ export class CronJob<C = null> {
    * @internal
    */
   attachTo(scheduler: Scheduler, name: string): void {
-    const previous = this.binding;
     const active = this.isActive;
     // Cron expressions with `H` are hashed by job name: the job gets the one it is known by now.
     const trigger = this.cronTime.realDate ? this.trigger : cronTimeTrigger(name, this.cronTime);
@@ -291,7 +299,14 @@ export class CronJob<C = null> {
     return isPromiseLike(result) ? Promise.resolve(result).then(() => this.runCallbacks()) : this.runCallbacks();
   }
 
-  private init(fields: { trigger: Trigger; cronTime: CronTime; name?: string | null; waitForCompletion?: boolean | null; threshold?: number | null; unrefTimeout?: boolean | null }): void {
+  private init(fields: {
+    trigger: Trigger;
+    cronTime: CronTime;
+    name?: string | null;
+    waitForCompletion?: boolean | null;
+    threshold?: number | null;
+    unrefTimeout?: boolean | null;
+  }): void {
     this.trigger = fields.trigger;
     this.cronTime = fields.cronTime;
     this.runOnce = fields.cronTime.realDate;

@@ -32,7 +32,9 @@ interface CronPackageInternals {
 export function isCronPackageJob(job: unknown): job is CronPackageJob {
   if (job instanceof CronJob || typeof job !== 'object' || job === null) return false;
   const candidate = job as Partial<CronPackageJob>;
-  return typeof candidate.start === 'function' && typeof candidate.fireOnTick === 'function' && typeof candidate.cronTime === 'object' && candidate.cronTime !== null;
+  return (
+    typeof candidate.start === 'function' && typeof candidate.fireOnTick === 'function' && typeof candidate.cronTime === 'object' && candidate.cronTime !== null
+  );
 }
 
 const DELEGATED = ['start', 'stop', 'fireOnTick', 'lastDate', 'nextDate', 'nextDates', 'setTime', 'addCallback'] as const;

@@ -20,11 +20,21 @@ export function JobCtx(): ParameterDecorator {
   return (target, key, index) => {
     if (key === undefined) {
       const owner = (target as { name?: string }).name || 'anonymous class';
-      throw new InvalidScheduleError(owner, '@JobCtx()', 'constructor', 'marks a constructor parameter; it belongs on the first parameter of a job handler method.');
+      throw new InvalidScheduleError(
+        owner,
+        '@JobCtx()',
+        'constructor',
+        'marks a constructor parameter; it belongs on the first parameter of a job handler method.',
+      );
     }
     const method = `${(target as { constructor?: { name?: string } }).constructor?.name || 'anonymous class'}.${String(key)}`;
     if (index !== 0) {
-      throw new InvalidScheduleError(method, '@JobCtx()', `parameter ${index + 1}`, 'is not the first parameter: a handler receives its context as the first argument.');
+      throw new InvalidScheduleError(
+        method,
+        '@JobCtx()',
+        `parameter ${index + 1}`,
+        'is not the first parameter: a handler receives its context as the first argument.',
+      );
     }
     Reflect.defineMetadata(JOB_CONTEXT_PARAM_METADATA, true, target, key);
   };

@@ -37,7 +37,10 @@ export interface JobHandlerMetadata {
  * `reflect-metadata`, which costs two Maps per method; kept on `globalThis` so that two copies of
  * the package in one application see the same decorators.
  */
-const schedulesByMethod = ((globalThis as Record<symbol, unknown>)[Symbol.for(SCHEDULES_METADATA)] ??= new WeakMap()) as WeakMap<object, ScheduleMetadata | ScheduleMetadata[]>;
+const schedulesByMethod = ((globalThis as Record<symbol, unknown>)[Symbol.for(SCHEDULES_METADATA)] ??= new WeakMap()) as WeakMap<
+  object,
+  ScheduleMetadata | ScheduleMetadata[]
+>;
 
 /**
  * A method decorator that adds one schedule to the method's metadata, so that a method may carry

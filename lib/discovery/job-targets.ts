@@ -57,7 +57,8 @@ export class JobTargets {
     const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
     let matches = wrappers.filter((wrapper) => wrapper.token === provider || (kind === 'function' && wrapper.metatype === provider));
     // A class is stored by its name: find it by name when the token is not the name itself.
-    if (matches.length === 0 && kind === 'string') matches = wrappers.filter((wrapper) => wrapper.metatype?.name === provider && typeof wrapper.token === 'function');
+    if (matches.length === 0 && kind === 'string')
+      matches = wrappers.filter((wrapper) => wrapper.metatype?.name === provider && typeof wrapper.token === 'function');
     const unique = [...new Set(matches.map((wrapper) => wrapper.instance))];
     if (matches.length === 0 || !matches[0].instance) {
       throw new InvalidScheduleError(job, 'target.provider', provider, 'is not a provider of this application.');
@@ -84,7 +85,11 @@ export class JobTargets {
       throw new JobTargetNotAllowedError(job, `${className}.${name}`, `its handler name is ${describeValue(handler.name)}.`);
     }
     if (!handler && getSchedules(prototype[name]).length === 0) {
-      throw new JobTargetNotAllowedError(job, `${className}.${name}`, `the method is not marked @JobHandler() nor scheduled with a decorator. ${handlerList(prototype, methods, className)}`);
+      throw new JobTargetNotAllowedError(
+        job,
+        `${className}.${name}`,
+        `the method is not marked @JobHandler() nor scheduled with a decorator. ${handlerList(prototype, methods, className)}`,
+      );
     }
     return name;
   }

@@ -93,7 +93,8 @@ export class ScheduleExplorer implements OnModuleInit {
     const { timeZone, utcOffset, disabled, waitForCompletion, threshold, initialDelay, unrefTimeout, name: _name, ...jobOptions } = options as CronOptions;
     assertKnownJobOptionKeys(name, jobOptions, CRON_ONLY_KEYS);
     const scheduler = this.core.scheduler;
-    const trigger = typeof cronTime !== 'string' ? this.dateTrigger(name, cronTime, timeZone, utcOffset) : CronTrigger.create(name, cronTime, { timeZone, utcOffset });
+    const trigger =
+      typeof cronTime !== 'string' ? this.dateTrigger(name, cronTime, timeZone, utcOffset) : CronTrigger.create(name, cronTime, { timeZone, utcOffset });
     assertMilliseconds(name, 'initialDelay', initialDelay);
     assertMilliseconds(name, 'threshold', threshold);
     // `cron`'s options, as job options; only those given, so that most jobs share their options.

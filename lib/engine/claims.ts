@@ -97,7 +97,7 @@ export class Claims {
    */
   lead(job: Job, tick: number): number {
     if (job.nameHash < 0) job.nameHash = fnv1a(job.name);
-    const preference = mix(job.nameHash ^ this.instanceHash ^ Math.imul(tick % 0x1_0000_0000 | 0, 0x9e3779b1)) % 4;
+    const preference = mix(job.nameHash ^ this.instanceHash ^ Math.imul((tick % 0x1_0000_0000) | 0, 0x9e3779b1)) % 4;
     return this.timing.claimAheadMs * (1 + preference / 4);
   }
 
@@ -258,7 +258,13 @@ export class Claims {
       }
     }
     for (const run of swept.abandoned) {
-      this.events.emit('run.lost', () => ({ at: new Date(this.clock.now()), job: run.job, scheduledAt: new Date(run.tick), attempt: run.attempt, owner: run.owner }));
+      this.events.emit('run.lost', () => ({
+        at: new Date(this.clock.now()),
+        job: run.job,
+        scheduledAt: new Date(run.tick),
+        attempt: run.attempt,
+        owner: run.owner,
+      }));
     }
   }
 

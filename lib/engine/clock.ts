@@ -40,9 +40,7 @@ interface NodeTimer {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(callback, delayMs, options) {
-    const handle: NodeTimer = options?.repeat
-      ? globalThis.setInterval(callback, delayMs)
-      : globalThis.setTimeout(callback, delayMs);
+    const handle: NodeTimer = options?.repeat ? globalThis.setInterval(callback, delayMs) : globalThis.setTimeout(callback, delayMs);
     if (options?.unref) handle.unref?.();
     return handle;
   },

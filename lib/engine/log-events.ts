@@ -38,7 +38,9 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
       }
       case 'run.timed-out':
-        logger.error(`Job "${event.job}" timed out after ${event.timeoutMs} ms (attempt ${event.attempt}); its signal was aborted${event.willRetry ? '; it will be retried' : ''}.`);
+        logger.error(
+          `Job "${event.job}" timed out after ${event.timeoutMs} ms (attempt ${event.attempt}); its signal was aborted${event.willRetry ? '; it will be retried' : ''}.`,
+        );
         break;
       case 'run.skipped':
         if (event.reason === 'paused') {
@@ -57,13 +59,17 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         );
         break;
       case 'run.lost':
-        logger.warn(`Job "${event.job}" lost its run of ${event.scheduledAt.toISOString()} (attempt ${event.attempt}): instance ${event.owner} stopped renewing its lease. With delivery 'at-most-once' it is not run again.`);
+        logger.warn(
+          `Job "${event.job}" lost its run of ${event.scheduledAt.toISOString()} (attempt ${event.attempt}): instance ${event.owner} stopped renewing its lease. With delivery 'at-most-once' it is not run again.`,
+        );
         break;
       case 'job.rejected':
         logger.error(`Stored job "${event.job}" was not loaded: ${event.reason}`);
         break;
       case 'store.unavailable':
-        logger.error(`The job store (${event.store}) cannot be reached: ${errorMessage(event.error)}. Ticks are reported missed until it is back; retrying with backoff.`);
+        logger.error(
+          `The job store (${event.store}) cannot be reached: ${errorMessage(event.error)}. Ticks are reported missed until it is back; retrying with backoff.`,
+        );
         break;
       case 'store.recovered':
         logger.warn(`The job store (${event.store}) is back after ${event.downMs} ms; claiming resumed.`);

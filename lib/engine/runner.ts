@@ -196,10 +196,13 @@ export class Runner {
     if (this.inFlight.length === 0) return Promise.resolve([]);
     if (timeoutMs <= 0) return Promise.resolve(this.runningJobs());
     return new Promise((resolve) => {
-      const timer = this.clock.setTimer(() => {
-        this.drained = null;
-        resolve(this.runningJobs());
-      }, Math.min(timeoutMs, this.clock.maxDelay));
+      const timer = this.clock.setTimer(
+        () => {
+          this.drained = null;
+          resolve(this.runningJobs());
+        },
+        Math.min(timeoutMs, this.clock.maxDelay),
+      );
       this.drained = () => {
         this.clock.clearTimer(timer);
         this.drained = null;
@@ -216,7 +219,14 @@ export class Runner {
   /** Reports a run that does not happen, and lets its caller go. */
   skip(job: Job, run: PendingRun, reason: 'overlap' | 'paused' | 'completed'): void {
     const consecutive = job.countSkip(reason === 'overlap' ? this.clock.now() : undefined);
-    this.events.emit('run.skipped', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledAt), attempt: run.attempt, reason, consecutive }));
+    this.events.emit('run.skipped', () => ({
+      at: this.now(),
+      job: job.name,
+      scheduledAt: new Date(run.scheduledAt),
+      attempt: run.attempt,
+      reason,
+      consecutive,
+    }));
     this.drop(job, run);
   }
 
@@ -239,7 +249,8 @@ export class Runner {
     job.started(startedAt);
     if (attempt === 1) job.runs++;
     // Checked here, not only in emit(): the hot path does not even make the closure.
-    if (this.events.wants('run.started')) this.events.emit('run.started', () => ({ at: new Date(startedAt), job: job.name, scheduledAt: new Date(scheduledAt), attempt }));
+    if (this.events.wants('run.started'))
+      this.events.emit('run.started', () => ({ at: new Date(startedAt), job: job.name, scheduledAt: new Date(scheduledAt), attempt }));
     if (attempt === 1 && maxRuns !== null && job.runs >= maxRuns) this.host.complete(job, 'max-runs');
     if (timeoutMs !== null) {
       run.timeout = new TimerTask(() => this.timeOut(run, timeoutMs), false);
@@ -268,7 +279,14 @@ export class Runner {
     run.abort(new RunTimeoutError(run.job.name, timeoutMs));
     const willRetry = this.retry(run);
     this.record(run, 'timed-out');
-    this.events.emit('run.timed-out', () => ({ at: this.now(), job: run.job.name, scheduledAt: new Date(run.scheduledMs), attempt: run.attempt, timeoutMs, willRetry }));
+    this.events.emit('run.timed-out', () => ({
+      at: this.now(),
+      job: run.job.name,
+      scheduledAt: new Date(run.scheduledMs),
+      attempt: run.attempt,
+      timeoutMs,
+      willRetry,
+    }));
     // The outcome is known; the slot stays taken until the handler settles.
     run.done();
   }
@@ -287,7 +305,15 @@ export class Runner {
       const willRetry = failed && this.retry(run);
       this.record(run, failed ? 'failed' : 'succeeded', failed ? error : undefined, durationMs);
       if (failed) {
-        this.events.emit('run.failed', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledMs), attempt: run.attempt, durationMs, error, willRetry }));
+        this.events.emit('run.failed', () => ({
+          at: this.now(),
+          job: job.name,
+          scheduledAt: new Date(run.scheduledMs),
+          attempt: run.attempt,
+          durationMs,
+          error,
+          willRetry,
+        }));
       } else if (this.events.wants('run.succeeded')) {
         this.events.emit('run.succeeded', () => ({ at: this.now(), job: job.name, scheduledAt: new Date(run.scheduledMs), attempt: run.attempt, durationMs }));
       }
@@ -366,7 +392,7 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   try {
-    return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+    return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
   } catch {
     return String(error);
   }

@@ -36,7 +36,6 @@ export interface SchedulerOptions {
 
 const DEFAULT_TIMING: ClaimsTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 0 };
 
-
 /** `defaults`, with the values `given` sets (an option given as `undefined` keeps its default). */
 function withDefaults<T extends object>(defaults: T, given: Partial<T> = {}): T {
   const merged = { ...defaults };
@@ -150,11 +149,18 @@ export class Scheduler {
       lease: (job, fencingToken, change) => this.claims?.hold(job, fencingToken, change),
     });
     this.claims = options.store?.shared
-      ? new Claims(options.store, options.instanceId ?? 'instance', this.clock, this.events, {
-          job: (name) => this.jobs.get(name),
-          runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
-          abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
-        }, withDefaults(DEFAULT_TIMING, options.cluster))
+      ? new Claims(
+          options.store,
+          options.instanceId ?? 'instance',
+          this.clock,
+          this.events,
+          {
+            job: (name) => this.jobs.get(name),
+            runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
+            abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
+          },
+          withDefaults(DEFAULT_TIMING, options.cluster),
+        )
       : null;
   }
 
@@ -235,7 +241,16 @@ export class Scheduler {
     this.assertNotStopped('add a job');
     if (this.jobs.has(definition.name)) throw new DuplicateJobError(definition.name);
     const options = resolveJobOptions(definition.name, definition.options, this.defaults);
-    const job = new Job(definition.name, definition.trigger, definition.handler, options, Boolean(definition.paused), definition.waker, definition.meta, definition.source);
+    const job = new Job(
+      definition.name,
+      definition.trigger,
+      definition.handler,
+      options,
+      Boolean(definition.paused),
+      definition.waker,
+      definition.meta,
+      definition.source,
+    );
     job.startDelayMs = definition.startDelayMs ?? 0;
     job.persisted = Boolean(definition.persisted);
     this.jobs.set(job.name, job);
@@ -435,7 +450,15 @@ export class Scheduler {
    * by the misfire policy — `skip` the latest tick only if on time, `once` the latest, `all` each
    * missed tick (the most recent `maxCatchUp`) one after another, then the on-time ones as one.
    */
-  private carryOut(job: Job, now: number, first: number, lastMissed: number | null, latest: number, runAt: number, decision: ClaimDecision | typeof LOCAL): void {
+  private carryOut(
+    job: Job,
+    now: number,
+    first: number,
+    lastMissed: number | null,
+    latest: number,
+    runAt: number,
+    decision: ClaimDecision | typeof LOCAL,
+  ): void {
     if (job.removed || this.currentState !== 'running') {
       // Removed (or shutting down) while the store answered: a lease won for it is not needed.
       if (decision !== LOCAL && decision.outcome === 'won') this.claims!.hold(job, decision.fencingToken, 0);
@@ -450,7 +473,11 @@ export class Scheduler {
     if (misfire.policy === 'all' && lastMissed !== null && !(job.busy && job.options.overlap === 'skip')) {
       const ticks = lastTicks(job.trigger, job.anchor, first, lastMissed, misfire.maxCatchUp);
       if (latestOnTime) ticks.push(latest);
-      this.runner.enqueue(job, ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1, fencingToken })), misfire.maxCatchUp + 1);
+      this.runner.enqueue(
+        job,
+        ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1, fencingToken })),
+        misfire.maxCatchUp + 1,
+      );
     } else if (misfire.policy !== 'skip' || latestOnTime) {
       this.startAt(job, latest, fencingToken, runAt);
     } else if (fencingToken !== undefined) {
@@ -607,10 +634,14 @@ export class Scheduler {
           this.armAfter(job, after);
         }),
       () => {
-        const retry = this.clock.setTimer(() => {
-          this.retries.delete(retry);
-          this.registerBatch(live, failures + 1);
-        }, Math.min(1_000 * 2 ** failures, 30_000), { unref: true });
+        const retry = this.clock.setTimer(
+          () => {
+            this.retries.delete(retry);
+            this.registerBatch(live, failures + 1);
+          },
+          Math.min(1_000 * 2 ** failures, 30_000),
+          { unref: true },
+        );
         this.retries.add(retry);
       },
     );

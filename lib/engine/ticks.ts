@@ -41,7 +41,7 @@ export function countTicks(trigger: Trigger, anchor: number, from: number, to: n
 /** The last `n` ticks in [from, to], oldest first; `from` is a tick at or before `to`. */
 export function lastTicks(trigger: Trigger, anchor: number, from: number, to: number, n: number): number[] {
   const ticks: number[] = [];
-  for (let end = to; ticks.length < n && end >= from; ) {
+  for (let end = to; ticks.length < n && end >= from;) {
     const tick = lastTickUpTo(trigger, anchor, from, end);
     ticks.push(tick);
     end = tick - 1;

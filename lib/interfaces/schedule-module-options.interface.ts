@@ -59,6 +59,9 @@ export interface ScheduleModuleOptionsFactory {
 export interface ScheduleModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   useExisting?: Type<ScheduleModuleOptionsFactory>;
   useClass?: Type<ScheduleModuleOptionsFactory>;
+  // As in `@nestjs/schedule` and Nest's own async options: the factory's arguments are the injected providers.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   useFactory?: (...args: any[]) => Promise<ScheduleModuleOptions> | ScheduleModuleOptions;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   inject?: any[];
 }

@@ -25,7 +25,12 @@ export function assertJsonArgs(job: string, args: unknown): void {
       const prototype = Object.getPrototypeOf(value);
       if (prototype !== Object.prototype && prototype !== null) {
         const kind = prototype?.constructor?.name;
-        throw new InvalidScheduleError(job, path, value, `is not a plain JSON object (${kind && kind !== 'Object' ? `it is a ${kind}` : 'it has a prototype of its own'}).`);
+        throw new InvalidScheduleError(
+          job,
+          path,
+          value,
+          `is not a plain JSON object (${kind && kind !== 'Object' ? `it is a ${kind}` : 'it has a prototype of its own'}).`,
+        );
       }
       for (const key of Object.keys(value)) {
         if (FORBIDDEN_KEYS.has(key)) throw new InvalidScheduleError(job, `${path}.${key}`, key, 'is a key that JSON arguments may not use.');

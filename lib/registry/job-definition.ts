@@ -8,10 +8,7 @@ import { intervalTrigger } from '../triggers/interval.trigger';
 import { Trigger } from '../triggers/trigger';
 
 /** When a job added at run time fires: a cron expression, a fixed interval, or once at a date. */
-export type TriggerDefinition =
-  | { cron: string; timeZone?: string; utcOffset?: number }
-  | { every: number }
-  | { at: DateLike };
+export type TriggerDefinition = { cron: string; timeZone?: string; utcOffset?: number } | { every: number } | { at: DateLike };
 
 /** A provider method, named by the provider's class or injection token. */
 export interface ProviderTarget {
@@ -49,6 +46,7 @@ export interface AddJobDefinition extends JobOptions {
    */
   target?: ProviderTarget;
   /** A function in this process, called as `handler(context, ...args)`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- so that a handler may type its arguments
   handler?: (context: JobContext, ...args: any[]) => unknown;
   /** A function run in a worker thread, called as `fn(context, ...args)`; see the README on off-thread jobs. */
   worker?: WorkerTarget;
@@ -78,7 +76,12 @@ export function buildTrigger(job: string, trigger: unknown, now: number): Trigge
   const spec = trigger as Record<string, unknown>;
   switch (kinds[0]) {
     case 'cron':
-      return CronTrigger.create(job, spec.cron, { timeZone: spec.timeZone as string | undefined, utcOffset: spec.utcOffset as number | undefined }, TRIGGER_FIELDS);
+      return CronTrigger.create(
+        job,
+        spec.cron,
+        { timeZone: spec.timeZone as string | undefined, utcOffset: spec.utcOffset as number | undefined },
+        TRIGGER_FIELDS,
+      );
     case 'every':
       return intervalTrigger(job, spec.every, 'trigger.every');
     case 'at':

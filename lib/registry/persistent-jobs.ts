@@ -157,7 +157,6 @@ function storedProvider(job: string, provider: Type<unknown> | string | symbol):
   throw new InvalidScheduleError(job, 'target.provider', provider, 'cannot be stored: use the class or a string token.');
 }
 
-
 /** JSON with object keys sorted, so that data that went through a database (jsonb reorders keys) compares equal. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) =>

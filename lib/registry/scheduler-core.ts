@@ -83,7 +83,8 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
       throw new InvalidScheduleError('', 'workers', options.workers, 'must be a whole number, 1 or more.');
     }
     for (const [field, value] of Object.entries(options.cluster ?? {})) {
-      if (!CLUSTER_TIMING.includes(field)) throw new InvalidScheduleError('', `cluster.${field}`, value, `is not an option; expected one of ${CLUSTER_TIMING.join(', ')}.`);
+      if (!CLUSTER_TIMING.includes(field))
+        throw new InvalidScheduleError('', `cluster.${field}`, value, `is not an option; expected one of ${CLUSTER_TIMING.join(', ')}.`);
       assertMilliseconds('', `cluster.${field}`, value, field === 'claimAheadMs' ? 0 : 1);
     }
     try {
@@ -113,16 +114,21 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   static for(modules: object, options: ScheduleModuleOptions | undefined, targets: JobTargets): SchedulerCore {
     let core = SchedulerCore.byApplication.get(modules);
     if (core && core.given !== options && !sameOptions(core.given, options)) {
-      core.logger.warn('ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.');
+      core.logger.warn(
+        'ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.',
+      );
     }
     if (!core) {
-      core = new SchedulerCore({
-        cronJobs: true,
-        intervals: true,
-        timeouts: true,
-        instanceId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
-        ...options,
-      }, targets);
+      core = new SchedulerCore(
+        {
+          cronJobs: true,
+          intervals: true,
+          timeouts: true,
+          instanceId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+          ...options,
+        },
+        targets,
+      );
       core.given = options;
       SchedulerCore.byApplication.set(modules, core);
     }
@@ -188,7 +194,9 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       // Once per outage: the sync is tried again every few seconds.
       if (!this.syncFailing) {
-        this.logger.error(`The job store (${this.store.kind}) cannot be read; stored jobs are brought in line once it can: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.error(
+          `The job store (${this.store.kind}) cannot be read; stored jobs are brought in line once it can: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       this.syncFailing = true;
     }
@@ -197,10 +205,14 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
   /** Changes announced by other instances arrive in bursts: read the store once after them. */
   private syncSoonAfter(ms: number): void {
     if (this.syncSoon !== undefined) return;
-    this.syncSoon = this.scheduler.clock.setTimer(() => {
-      this.syncSoon = undefined;
-      void this.connect();
-    }, ms, { unref: true });
+    this.syncSoon = this.scheduler.clock.setTimer(
+      () => {
+        this.syncSoon = undefined;
+        void this.connect();
+      },
+      ms,
+      { unref: true },
+    );
   }
 
   /** Worker threads alive now. */
@@ -247,7 +259,13 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     if (!job || !schedule) return undefined;
     const { timeZone, utcOffset, waitForCompletion, threshold, unrefTimeout } = schedule.options;
     const source = job.trigger instanceof DateTrigger ? new Date(job.trigger.at) : (schedule.cronTime as string);
-    const handle = CronJob.attached(this.scheduler, name, { trigger: job.trigger, cronTime: new CronTime(source, timeZone, utcOffset), waitForCompletion: Boolean(waitForCompletion), threshold, unrefTimeout });
+    const handle = CronJob.attached(this.scheduler, name, {
+      trigger: job.trigger,
+      cronTime: new CronTime(source, timeZone, utcOffset),
+      waitForCompletion: Boolean(waitForCompletion),
+      threshold,
+      unrefTimeout,
+    });
     this.cronJobs.set(name, handle);
     return handle;
   }
@@ -300,4 +318,3 @@ function sameOptions(a: ScheduleModuleOptions = {}, b: ScheduleModuleOptions = {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ScheduleModuleOptions>;
   return [...keys].every((key) => a[key] === b[key] || JSON.stringify(a[key]) === JSON.stringify(b[key]));
 }
-

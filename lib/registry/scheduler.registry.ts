@@ -63,11 +63,13 @@ export class SchedulerRegistry {
   }
 
   /** The timer of an interval: for a decorated `@Interval`, a handle that `clearInterval` stops. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   getInterval<T = any>(name: string): T {
     return this.timerHandle(this.core.intervals, 'Interval', name) as T;
   }
 
   /** The timer of a timeout: for a decorated `@Timeout`, a handle that `clearTimeout` stops. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   getTimeout<T = any>(name: string): T {
     return this.timerHandle(this.core.timeouts, 'Timeout', name) as T;
   }
@@ -76,6 +78,7 @@ export class SchedulerRegistry {
    * Adds a cron job: this package's `CronJob` or one from the `cron` package. It then runs on the
    * application's scheduler (graceful shutdown, events) and is started with `job.start()`.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   addCronJob(name: string, job: CronJob<any> | CronPackageJob): void {
     if (this.core.hasCronJob(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER('Cron Job', name));
     this.assertFree(name, 'Cron Job');
@@ -86,11 +89,13 @@ export class SchedulerRegistry {
   }
 
   /** Registers an interval you started yourself (`setInterval`), so it can be found and deleted by name. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   addInterval<T = any>(name: string, intervalId: T): void {
     this.addTimer(this.core.intervals, 'Interval', name, intervalId);
   }
 
   /** Registers a timeout you started yourself (`setTimeout`), so it can be found and deleted by name. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   addTimeout<T = any>(name: string, timeoutId: T): void {
     this.addTimer(this.core.timeouts, 'Timeout', name, timeoutId);
   }
@@ -186,7 +191,9 @@ export class SchedulerRegistry {
       scheduler.reschedule(name, built);
       return Promise.resolve(scheduler.info(name));
     }
-    return this.settle(persistent.save({ ...stored, trigger: persistent.storedTrigger(trigger) }, scheduler.info(name).paused).then(() => scheduler.info(name)));
+    return this.settle(
+      persistent.save({ ...stored, trigger: persistent.storedTrigger(trigger) }, scheduler.info(name).paused).then(() => scheduler.info(name)),
+    );
   }
 
   /** A snapshot of one job (any kind): trigger, options, next and last run, recent history. */
@@ -252,7 +259,9 @@ export class SchedulerRegistry {
    * a call made and forgotten during an outage cannot bring the application down.
    */
   private settle<T>(write: Promise<T>): Promise<T> {
-    write.catch((error: unknown) => this.logger.warn(`A change could not be written to the job store: ${error instanceof Error ? error.message : String(error)}`));
+    write.catch((error: unknown) =>
+      this.logger.warn(`A change could not be written to the job store: ${error instanceof Error ? error.message : String(error)}`),
+    );
     return write;
   }
 

@@ -7,6 +7,8 @@ import { StoreUnavailableError } from '../errors';
  */
 export function loadDriver<T>(name: 'pg' | 'ioredis', store: string): T {
   try {
+    // Loaded only when the store is made, from the application's dependencies: not an import.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(name) as T;
   } catch (error) {
     if ((error as { code?: string }).code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${name}'`)) {

@@ -76,8 +76,10 @@ export class PostgresJobStore implements JobStore {
   constructor(options: PostgresJobStoreOptions) {
     const schema = options.schema ?? 'metronome';
     const prefix = options.tablePrefix ?? '';
-    if (!SAFE_NAME.test(schema)) throw new StoreUnavailableError('postgres', `schema ${JSON.stringify(schema)} is not a safe name (letters, digits and _, up to 48)`);
-    if (prefix !== '' && !SAFE_NAME.test(prefix)) throw new StoreUnavailableError('postgres', `tablePrefix ${JSON.stringify(prefix)} is not a safe name (letters, digits and _, up to 48)`);
+    if (!SAFE_NAME.test(schema))
+      throw new StoreUnavailableError('postgres', `schema ${JSON.stringify(schema)} is not a safe name (letters, digits and _, up to 48)`);
+    if (prefix !== '' && !SAFE_NAME.test(prefix))
+      throw new StoreUnavailableError('postgres', `tablePrefix ${JSON.stringify(prefix)} is not a safe name (letters, digits and _, up to 48)`);
     if (!options.pool && !options.connectionString) throw new StoreUnavailableError('postgres', 'give it a pool or a connectionString');
     this.schema = `"${schema}"`;
     this.jobs = `"${schema}"."${prefix}jobs"`;
@@ -109,7 +111,9 @@ export class PostgresJobStore implements JobStore {
       for (let next = version; next < MIGRATIONS.length; next++) await client.query(MIGRATIONS[next](this.jobs));
       // A schema made by a newer version is left as it is.
       if (version < MIGRATIONS.length) {
-        await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [String(MIGRATIONS.length)]);
+        await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [
+          String(MIGRATIONS.length),
+        ]);
       }
       await client.query('COMMIT');
     } catch (error) {
@@ -198,7 +202,9 @@ export class PostgresJobStore implements JobStore {
         claims.map((_, index) => index),
       ],
     );
-    return rows.map((row) => (row.status === 'won' ? { status: 'won', fencingToken: Number(row.token) } : { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' }));
+    return rows.map((row) =>
+      row.status === 'won' ? { status: 'won', fencingToken: Number(row.token) } : { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' },
+    );
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -263,10 +269,12 @@ export class PostgresJobStore implements JobStore {
   }
 
   async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
-    await this.query(
-      `WITH changed AS (UPDATE ${this.jobs} SET paused = $2 WHERE name = $1 RETURNING name) SELECT pg_notify($3, $4) FROM changed`,
-      [job, paused, this.channel, JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin })],
-    );
+    await this.query(`WITH changed AS (UPDATE ${this.jobs} SET paused = $2 WHERE name = $1 RETURNING name) SELECT pg_notify($3, $4) FROM changed`, [
+      job,
+      paused,
+      this.channel,
+      JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin }),
+    ]);
   }
 
   async remove(job: string, origin: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
 import { loadDriver } from './driver';
-import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, SAFE_NAME, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
+import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
 
 /** The parts of an `ioredis` client used here. */
 export interface RedisLike {
@@ -16,7 +16,10 @@ export interface RedisLike {
   duplicate(): RedisLike;
   quit(): Promise<unknown>;
   disconnect(): void;
+  // ioredis types its listeners' arguments so; `unknown[]` would not accept its client.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   on(event: string, listener: (...args: any[]) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   off(event: string, listener: (...args: any[]) => void): unknown;
   status?: string;
   options?: { keyPrefix?: string };
@@ -160,7 +163,10 @@ const SCRIPTS = {
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
-const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => [name, createHash('sha1').update(script).digest('hex')])) as Record<ScriptName, string>;
+const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => [name, createHash('sha1').update(script).digest('hex')])) as Record<
+  ScriptName,
+  string
+>;
 
 /**
  * A store on Redis (driver `ioredis`). A claim is one Lua script for every tick of a wake-up:
@@ -184,7 +190,10 @@ export class RedisJobStore implements JobStore {
     this.prefix = prefix;
     if (options.client) {
       if (options.client.options?.keyPrefix) {
-        throw new StoreUnavailableError('redis', `the client has a keyPrefix (${JSON.stringify(options.client.options.keyPrefix)}), which its scripts cannot see; give the prefix to RedisJobStore as keyPrefix instead`);
+        throw new StoreUnavailableError(
+          'redis',
+          `the client has a keyPrefix (${JSON.stringify(options.client.options.keyPrefix)}), which its scripts cannot see; give the prefix to RedisJobStore as keyPrefix instead`,
+        );
       }
       this.client = options.client;
       this.ownClient = false;
@@ -213,7 +222,10 @@ export class RedisJobStore implements JobStore {
 
   async register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]> {
     if (jobs.length === 0) return [];
-    const reply = (await this.script('register', jobs.flatMap((job) => [job.name, job.anchor]))) as string[];
+    const reply = (await this.script(
+      'register',
+      jobs.flatMap((job) => [job.name, job.anchor]),
+    )) as string[];
     return jobs.map(({ name }, index) => ({
       name,
       anchor: Number(reply[index * 3]),
@@ -229,7 +241,9 @@ export class RedisJobStore implements JobStore {
     const args: Array<string | number> = [];
     for (const c of claims) args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`);
     const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number>;
-    return reply.map((value) => (typeof value === 'number' ? { status: 'won', fencingToken: value } : { status: value as 'busy' | 'lost' | 'paused' | 'gone' }));
+    return reply.map((value) =>
+      typeof value === 'number' ? { status: 'won', fencingToken: value } : { status: value as 'busy' | 'lost' | 'paused' | 'gone' },
+    );
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -248,7 +262,13 @@ export class RedisJobStore implements JobStore {
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (let i = 0; i < reply.length; i += 6) {
-      const run = { job: String(reply[i + 1]), tick: Number(reply[i + 2]), attempt: Number(reply[i + 3]), fencingToken: Number(reply[i + 4]), owner: String(reply[i + 5]) };
+      const run = {
+        job: String(reply[i + 1]),
+        tick: Number(reply[i + 2]),
+        attempt: Number(reply[i + 3]),
+        fencingToken: Number(reply[i + 4]),
+        owner: String(reply[i + 5]),
+      };
       (reply[i] === 'recovered' ? recovered : abandoned).push(run);
     }
     return { recovered, abandoned };

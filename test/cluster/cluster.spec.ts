@@ -71,7 +71,9 @@ describe.each<StoreKind>(['postgres', 'redis'])('a cluster on %s', (kind) => {
     const victim = instances.find((instance) => instance.name === first.instance)!;
     victim.kill('SIGKILL');
     const others = instances.filter((instance) => instance !== victim);
-    const retried = await Promise.race(others.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long' && r.tick === first.tick, 20_000)));
+    const retried = await Promise.race(
+      others.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long' && r.tick === first.tick, 20_000)),
+    );
     expect(retried).toMatchObject({ attempt: 2, tick: first.tick });
     expect(retried.instance).not.toBe(first.instance);
     expect(retried.token!).toBeGreaterThan(first.token!);

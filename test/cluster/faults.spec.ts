@@ -70,10 +70,12 @@ describe.each([
     expect(events.filter((e) => e.type === 'store.recovered')).toHaveLength(1);
     // Logged once per outage, not once per tick.
     const kind = server.url.startsWith('redis') ? 'redis' : 'postgres';
-    expect(logger!.lines.filter((line) => line.level === 'error').map((line) => line.message.replace(/:.*/, '')).sort()).toEqual([
-      `The job store (${kind}) cannot be reached`,
-      `The job store (${kind}) cannot be read; stored jobs are brought in line once it can`,
-    ]);
+    expect(
+      logger!.lines
+        .filter((line) => line.level === 'error')
+        .map((line) => line.message.replace(/:.*/, ''))
+        .sort(),
+    ).toEqual([`The job store (${kind}) cannot be reached`, `The job store (${kind}) cannot be read; stored jobs are brought in line once it can`]);
     expect(logger!.find('warn', 'missed')).toEqual([]);
   }, 60_000);
 });

@@ -45,7 +45,9 @@ describe.each<StoreKind>(['postgres', 'redis'])('persistent jobs on %s', (kind) 
 
     await writeRow(kind, store, { name: 'evil', trigger: { every: 1_000 }, target: { provider: 'AuditLog', method: 'truncate' }, args: [], options: {} });
     const rejected = await Promise.race(instances.map((instance) => instance.waitFor((r) => r.type === 'rejected' && r.job === 'evil', 15_000)));
-    expect(rejected.reason).toBe('Job "evil" cannot target AuditLog.truncate: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of AuditLog: "append".');
+    expect(rejected.reason).toBe(
+      'Job "evil" cannot target AuditLog.truncate: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of AuditLog: "append".',
+    );
     await sleep(2_000);
     await stopAll(instances);
 

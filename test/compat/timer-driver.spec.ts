@@ -42,7 +42,12 @@ describe('TimerDriver', () => {
     const scheduler = new Scheduler({ clock });
     const fired: Array<[scheduled: number, at: number]> = [];
     const driver = new TimerDriver(scheduler);
-    scheduler.add({ name: 'tick', trigger: new IntervalTrigger(1_000), handler: (ctx) => void fired.push([ctx.scheduledAt.getTime(), clock.now()]), waker: driver });
+    scheduler.add({
+      name: 'tick',
+      trigger: new IntervalTrigger(1_000),
+      handler: (ctx) => void fired.push([ctx.scheduledAt.getTime(), clock.now()]),
+      waker: driver,
+    });
     scheduler.start();
     const handle = driver.current;
     clock.runUntil(200_000);

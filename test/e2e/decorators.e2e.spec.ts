@@ -1,6 +1,17 @@
 import { Controller, Injectable, Module, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { Cron, CronExpression, Interval, JobContext, ScheduleModule, ScheduleModuleOptions, ScheduleModuleOptionsFactory, SchedulerRegistry, Timeout, VirtualClock } from '../../lib';
+import {
+  Cron,
+  CronExpression,
+  Interval,
+  JobContext,
+  ScheduleModule,
+  ScheduleModuleOptions,
+  ScheduleModuleOptionsFactory,
+  SchedulerRegistry,
+  Timeout,
+  VirtualClock,
+} from '../../lib';
 import { CronExpression as PeerCronExpression } from '@nestjs/schedule';
 import { closeWhileRunning, RecordingLogger, startApp, T0, useFakeTime } from '../support/nest';
 
@@ -130,10 +141,17 @@ describe('@Cron, @Interval and @Timeout', () => {
     @Module({ imports: [ScheduleModule.forRoot({ shutdownTimeout: 5_000 }), FeatureModule] })
     class AppModule {}
     const logger = new RecordingLogger();
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).setLogger(logger).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+      .setLogger(logger)
+      .compile();
     const app = moduleRef.createNestApplication();
     await app.init();
-    expect(logger.find('warn', 'ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.')).toHaveLength(1);
+    expect(
+      logger.find(
+        'warn',
+        'ScheduleModule is imported more than once with different options; only one set is used. Import ScheduleModule.forRoot() once, in the root module.',
+      ),
+    ).toHaveLength(1);
     await app.close();
   });
 
@@ -196,13 +214,17 @@ describe('@Cron, @Interval and @Timeout', () => {
         calls.add('tick');
       }
     }
-    const { app } = await startApp([Jobs], {}, {
-      providers: [
-        { provide: 'NULL_PROTO', useValue: Object.create(null) } as never,
-        { provide: 'NULL_VALUE', useValue: null } as never,
-        { provide: 'NUMBER', useValue: 42 } as never,
-      ],
-    });
+    const { app } = await startApp(
+      [Jobs],
+      {},
+      {
+        providers: [
+          { provide: 'NULL_PROTO', useValue: Object.create(null) } as never,
+          { provide: 'NULL_VALUE', useValue: null } as never,
+          { provide: 'NUMBER', useValue: 42 } as never,
+        ],
+      },
+    );
     await jest.advanceTimersByTimeAsync(1_000);
     expect(calls.of('tick')).toEqual([1_000]);
     await app.close();
@@ -348,7 +370,11 @@ describe('ScheduleModule.forRootAsync', () => {
   class OptionsModule {}
 
   const cases: Array<[string, Parameters<typeof ScheduleModule.forRootAsync>[0], number]> = [
-    ['useFactory with inject and imports', { imports: [OptionsModule], useFactory: async (factory: OptionsFactory) => factory.createScheduleOptions(), inject: [OptionsFactory] }, 0],
+    [
+      'useFactory with inject and imports',
+      { imports: [OptionsModule], useFactory: async (factory: OptionsFactory) => factory.createScheduleOptions(), inject: [OptionsFactory] },
+      0,
+    ],
     ['useFactory', { useFactory: () => ({}) }, 2],
     ['useClass', { useClass: OptionsFactory }, 0],
     ['useExisting', { imports: [OptionsModule], useExisting: OptionsFactory }, 0],

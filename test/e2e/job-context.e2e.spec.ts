@@ -1,3 +1,4 @@
+/* eslint-disable prefer-rest-params -- what a method was called with is `arguments`: its parameters may hide it */
 import { Injectable } from '@nestjs/common';
 import { Cron, Interval, InvalidScheduleError, JobContext, JobCtx, JobHandler, SchedulerRegistry, Timeout } from '../../lib';
 import { startApp, T0, useFakeTime } from '../support/nest';
@@ -113,7 +114,9 @@ describe('JobContext, on request', () => {
       return Misplaced;
     };
     expect(define).toThrow(InvalidScheduleError);
-    expect(define).toThrow('Invalid @JobCtx() for job "Misplaced.run": "parameter 2" is not the first parameter: a handler receives its context as the first argument.');
+    expect(define).toThrow(
+      'Invalid @JobCtx() for job "Misplaced.run": "parameter 2" is not the first parameter: a handler receives its context as the first argument.',
+    );
   });
 
   it('@JobCtx() on a constructor parameter is refused, naming the class', () => {
@@ -123,7 +126,9 @@ describe('JobContext, on request', () => {
       }
       return OnConstructor;
     };
-    expect(define).toThrow('Invalid @JobCtx() for job "OnConstructor": "constructor" marks a constructor parameter; it belongs on the first parameter of a job handler method.');
+    expect(define).toThrow(
+      'Invalid @JobCtx() for job "OnConstructor": "constructor" marks a constructor parameter; it belongs on the first parameter of a job handler method.',
+    );
   });
 
   it('without decorator metadata, a method with parameters is called without the context, and a warning says how to ask', async () => {

@@ -77,8 +77,19 @@ async function closed(app: INestApplication) {
 describe('addJob', () => {
   it('targets a provider method by class, with JSON arguments after the context', async () => {
     const { app, registry } = await setup();
-    const info = await registry.addJob({ name: 'weekly', trigger: { every: 3_000 }, target: { provider: Reports, method: 'build' }, args: ['weekly', { pages: 3 }] });
-    expect(info).toMatchObject({ name: 'weekly', kind: 'interval', trigger: 'every 3000 ms', nextRunAt: new Date(T0 + 3_000), meta: { kind: 'dynamic', target: 'Reports.build' } });
+    const info = await registry.addJob({
+      name: 'weekly',
+      trigger: { every: 3_000 },
+      target: { provider: Reports, method: 'build' },
+      args: ['weekly', { pages: 3 }],
+    });
+    expect(info).toMatchObject({
+      name: 'weekly',
+      kind: 'interval',
+      trigger: 'every 3000 ms',
+      nextRunAt: new Date(T0 + 3_000),
+      meta: { kind: 'dynamic', target: 'Reports.build' },
+    });
     await jest.advanceTimersByTimeAsync(6_000);
     expect(calls.filter((c) => c.startsWith('build'))).toEqual(['build:weekly:3@3000#1', 'build:weekly:3@6000#1']);
     await closed(app);
@@ -96,7 +107,12 @@ describe('addJob', () => {
 
   it('runs an in-process callback, with its arguments', async () => {
     const { app, registry } = await setup();
-    await registry.addJob({ name: 'callback', trigger: { every: 1_000 }, handler: (context, who: string) => void calls.push(`hello ${who}@${at()}:${context.name}`), args: ['world'] });
+    await registry.addJob({
+      name: 'callback',
+      trigger: { every: 1_000 },
+      handler: (context, who: string) => void calls.push(`hello ${who}@${at()}:${context.name}`),
+      args: ['world'],
+    });
     await jest.advanceTimersByTimeAsync(1_000);
     expect(calls).toEqual(['hello world@1000:callback']);
     await closed(app);
@@ -118,40 +134,185 @@ describe('addJob', () => {
 
 describe('addJob refuses bad input with a typed error naming the job and the field, and adds nothing', () => {
   const cases: Array<[string, Record<string, unknown>, new (...args: never[]) => Error, string]> = [
-    ['a method that is not a handler', { target: { provider: Reports, method: 'notAHandler' } }, JobTargetNotAllowedError, 'Job "bad" cannot target Reports.notAHandler: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".'],
-    ['a method that does not exist', { target: { provider: Reports, method: 'missing' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "missing" is not a method of Reports. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".'],
-    ['a misspelled handler name', { target: { provider: Reports, method: 'purg' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "purg" is not a method of Reports. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".'],
-    ['a provider without handlers', { target: { provider: UsesMailer, method: 'send' } }, InvalidScheduleError, 'Invalid target.method for job "bad": "send" is not a method of UsesMailer. UsesMailer has no job handlers: mark a method @JobHandler().'],
-    ['a bad cron expression', { trigger: { cron: '61 * * * *' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.cron for job "bad": "61 * * * *" is not a valid cron expression: Constraint error, got value 61 expected range 0-59.'],
-    ['a cron expression with 4 fields', { trigger: { cron: '* * * *' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.cron for job "bad": "* * * *" is not a valid cron expression: expected 5 or 6 fields, got 4.'],
-    ['a cron expression that is not a string', { trigger: { cron: 5 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.cron for job "bad": 5 is not a cron expression (expected a string).'],
-    ['an unknown time zone', { trigger: { cron: '* * * * *', timeZone: 'Mars/Olympus' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.timeZone for job "bad": "Mars/Olympus" is not a known IANA time zone.'],
-    ['a time zone and an offset', { trigger: { cron: '* * * * *', timeZone: 'UTC', utcOffset: 60 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.timeZone for job "bad": {"timeZone":"UTC","utcOffset":60} and trigger.utcOffset are mutually exclusive; give one of them.'],
-    ['an offset out of range', { trigger: { cron: '* * * * *', utcOffset: 5_000 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.utcOffset for job "bad": 5000 must be a whole number of minutes between -1080 and 1080.'],
-    ['a provider that does not exist', { target: { provider: 'NOPE', method: 'send' } }, InvalidScheduleError, 'Invalid target.provider for job "bad": "NOPE" is not a provider of this application.'],
-    ['a method under its own name when @JobHandler gave another', { target: { provider: Reports, method: 'purgeOlderThan' } }, JobTargetNotAllowedError, 'Job "bad" cannot target Reports.purgeOlderThan: its handler name is "purge".'],
-    ['arguments that are not JSON', { target: { provider: Reports, method: 'build' }, args: ['x', { when: new Date(0) }] }, InvalidScheduleError, 'Invalid args[1].when for job "bad": 1970-01-01T00:00:00.000Z is not a plain JSON object (it is a Date).'],
-    ['a __proto__ key in the arguments', { target: { provider: Reports, method: 'build' }, args: [JSON.parse('{"__proto__": {"admin": true}}')] }, InvalidScheduleError, 'Invalid args[0].__proto__ for job "bad": "__proto__" is a key that JSON arguments may not use.'],
+    [
+      'a method that is not a handler',
+      { target: { provider: Reports, method: 'notAHandler' } },
+      JobTargetNotAllowedError,
+      'Job "bad" cannot target Reports.notAHandler: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".',
+    ],
+    [
+      'a method that does not exist',
+      { target: { provider: Reports, method: 'missing' } },
+      InvalidScheduleError,
+      'Invalid target.method for job "bad": "missing" is not a method of Reports. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".',
+    ],
+    [
+      'a misspelled handler name',
+      { target: { provider: Reports, method: 'purg' } },
+      InvalidScheduleError,
+      'Invalid target.method for job "bad": "purg" is not a method of Reports. Handlers of Reports: "build", "purge", "decorated", "decoratedInterval".',
+    ],
+    [
+      'a provider without handlers',
+      { target: { provider: UsesMailer, method: 'send' } },
+      InvalidScheduleError,
+      'Invalid target.method for job "bad": "send" is not a method of UsesMailer. UsesMailer has no job handlers: mark a method @JobHandler().',
+    ],
+    [
+      'a bad cron expression',
+      { trigger: { cron: '61 * * * *' }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.cron for job "bad": "61 * * * *" is not a valid cron expression: Constraint error, got value 61 expected range 0-59.',
+    ],
+    [
+      'a cron expression with 4 fields',
+      { trigger: { cron: '* * * *' }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.cron for job "bad": "* * * *" is not a valid cron expression: expected 5 or 6 fields, got 4.',
+    ],
+    [
+      'a cron expression that is not a string',
+      { trigger: { cron: 5 }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.cron for job "bad": 5 is not a cron expression (expected a string).',
+    ],
+    [
+      'an unknown time zone',
+      { trigger: { cron: '* * * * *', timeZone: 'Mars/Olympus' }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.timeZone for job "bad": "Mars/Olympus" is not a known IANA time zone.',
+    ],
+    [
+      'a time zone and an offset',
+      { trigger: { cron: '* * * * *', timeZone: 'UTC', utcOffset: 60 }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.timeZone for job "bad": {"timeZone":"UTC","utcOffset":60} and trigger.utcOffset are mutually exclusive; give one of them.',
+    ],
+    [
+      'an offset out of range',
+      { trigger: { cron: '* * * * *', utcOffset: 5_000 }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.utcOffset for job "bad": 5000 must be a whole number of minutes between -1080 and 1080.',
+    ],
+    [
+      'a provider that does not exist',
+      { target: { provider: 'NOPE', method: 'send' } },
+      InvalidScheduleError,
+      'Invalid target.provider for job "bad": "NOPE" is not a provider of this application.',
+    ],
+    [
+      'a method under its own name when @JobHandler gave another',
+      { target: { provider: Reports, method: 'purgeOlderThan' } },
+      JobTargetNotAllowedError,
+      'Job "bad" cannot target Reports.purgeOlderThan: its handler name is "purge".',
+    ],
+    [
+      'arguments that are not JSON',
+      { target: { provider: Reports, method: 'build' }, args: ['x', { when: new Date(0) }] },
+      InvalidScheduleError,
+      'Invalid args[1].when for job "bad": 1970-01-01T00:00:00.000Z is not a plain JSON object (it is a Date).',
+    ],
+    [
+      'a __proto__ key in the arguments',
+      { target: { provider: Reports, method: 'build' }, args: [JSON.parse('{"__proto__": {"admin": true}}')] },
+      InvalidScheduleError,
+      'Invalid args[0].__proto__ for job "bad": "__proto__" is a key that JSON arguments may not use.',
+    ],
     ['no target', {}, InvalidScheduleError, 'Invalid target for job "bad": 0 targets were given: give exactly one of target, handler or worker.'],
-    ['two targets', { handler: () => undefined, target: { provider: Reports, method: 'build' } }, InvalidScheduleError, 'Invalid target for job "bad": 2 targets were given: give exactly one of target, handler or worker.'],
-    ['a trigger with two kinds', { trigger: { every: 1_000, cron: '* * * * *' }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger for job "bad": {"every":1000,"cron":"* * * * *"} must have exactly one of cron, every or at.'],
-    ['a date in the past', { trigger: { at: T0 - 1 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.at for job "bad": 1767225599999 is in the past (now is 2026-01-01T00:00:00.000Z); it would never fire.'],
-    ['an interval of 0', { trigger: { every: 0 }, handler: () => undefined }, InvalidScheduleError, 'Invalid trigger.every for job "bad": 0 must be a finite number of milliseconds above 0.'],
-    ['a negative graceMs', { handler: () => undefined, misfire: { graceMs: -5 } }, InvalidScheduleError, 'Invalid misfire.graceMs for job "bad": -5 must not be negative.'],
-    ['a NaN graceMs', { handler: () => undefined, misfire: { graceMs: NaN } }, InvalidScheduleError, 'Invalid misfire.graceMs for job "bad": NaN must be a finite number.'],
+    [
+      'two targets',
+      { handler: () => undefined, target: { provider: Reports, method: 'build' } },
+      InvalidScheduleError,
+      'Invalid target for job "bad": 2 targets were given: give exactly one of target, handler or worker.',
+    ],
+    [
+      'a trigger with two kinds',
+      { trigger: { every: 1_000, cron: '* * * * *' }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger for job "bad": {"every":1000,"cron":"* * * * *"} must have exactly one of cron, every or at.',
+    ],
+    [
+      'a date in the past',
+      { trigger: { at: T0 - 1 }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.at for job "bad": 1767225599999 is in the past (now is 2026-01-01T00:00:00.000Z); it would never fire.',
+    ],
+    [
+      'an interval of 0',
+      { trigger: { every: 0 }, handler: () => undefined },
+      InvalidScheduleError,
+      'Invalid trigger.every for job "bad": 0 must be a finite number of milliseconds above 0.',
+    ],
+    [
+      'a negative graceMs',
+      { handler: () => undefined, misfire: { graceMs: -5 } },
+      InvalidScheduleError,
+      'Invalid misfire.graceMs for job "bad": -5 must not be negative.',
+    ],
+    [
+      'a NaN graceMs',
+      { handler: () => undefined, misfire: { graceMs: NaN } },
+      InvalidScheduleError,
+      'Invalid misfire.graceMs for job "bad": NaN must be a finite number.',
+    ],
     ['a negative jitterMs', { handler: () => undefined, jitterMs: -1 }, InvalidScheduleError, 'Invalid jitterMs for job "bad": -1 must not be negative.'],
     ['a NaN jitterMs', { handler: () => undefined, jitterMs: NaN }, InvalidScheduleError, 'Invalid jitterMs for job "bad": NaN must be a finite number.'],
     ['a negative timeoutMs', { handler: () => undefined, timeoutMs: -100 }, InvalidScheduleError, 'Invalid timeoutMs for job "bad": -100 must be above 0.'],
     ['a NaN timeoutMs', { handler: () => undefined, timeoutMs: NaN }, InvalidScheduleError, 'Invalid timeoutMs for job "bad": NaN must be a finite number.'],
-    ['negative retry attempts', { handler: () => undefined, retry: { attempts: -1 } }, InvalidScheduleError, 'Invalid retry.attempts for job "bad": -1 must not be negative.'],
-    ['NaN retry attempts', { handler: () => undefined, retry: { attempts: NaN } }, InvalidScheduleError, 'Invalid retry.attempts for job "bad": NaN must be a finite number.'],
-    ['endAt before startAt', { handler: () => undefined, startAt: T0 + 5_000, endAt: T0 + 1_000 }, InvalidScheduleError, 'Invalid endAt for job "bad": 1767225601000 is before startAt (1767225605000).'],
-    ['an unknown overlap policy', { handler: () => undefined, overlap: 'sometimes' }, InvalidScheduleError, "Invalid overlap for job \"bad\": \"sometimes\" must be one of 'skip', 'queue', 'allow'."],
-    ['an unknown misfire policy', { handler: () => undefined, misfire: { policy: 'twice' } }, InvalidScheduleError, "Invalid misfire.policy for job \"bad\": \"twice\" must be one of 'skip', 'once', 'all'."],
-    ['a catch-up beyond 1000 runs', { handler: () => undefined, misfire: { policy: 'all', maxCatchUp: 1e7 } }, InvalidScheduleError, 'Invalid misfire.maxCatchUp for job "bad": 10000000 must be at most 1000.'],
-    ['a misfire that is not an object', { handler: () => undefined, misfire: 'skip' }, InvalidScheduleError, 'Invalid misfire for job "bad": "skip" must be an object with graceMs, policy, maxCatchUp.'],
-    ['an unknown retry field', { handler: () => undefined, retry: { attempts: 1, delay: 5 } }, InvalidScheduleError, 'Invalid retry.delay for job "bad": 5 is not a known option.'],
-    ['a constructor key in the arguments', { target: { provider: Reports, method: 'build' }, args: [{ constructor: { prototype: 1 } }] }, InvalidScheduleError, 'Invalid args[0].constructor for job "bad": "constructor" is a key that JSON arguments may not use.'],
+    [
+      'negative retry attempts',
+      { handler: () => undefined, retry: { attempts: -1 } },
+      InvalidScheduleError,
+      'Invalid retry.attempts for job "bad": -1 must not be negative.',
+    ],
+    [
+      'NaN retry attempts',
+      { handler: () => undefined, retry: { attempts: NaN } },
+      InvalidScheduleError,
+      'Invalid retry.attempts for job "bad": NaN must be a finite number.',
+    ],
+    [
+      'endAt before startAt',
+      { handler: () => undefined, startAt: T0 + 5_000, endAt: T0 + 1_000 },
+      InvalidScheduleError,
+      'Invalid endAt for job "bad": 1767225601000 is before startAt (1767225605000).',
+    ],
+    [
+      'an unknown overlap policy',
+      { handler: () => undefined, overlap: 'sometimes' },
+      InvalidScheduleError,
+      "Invalid overlap for job \"bad\": \"sometimes\" must be one of 'skip', 'queue', 'allow'.",
+    ],
+    [
+      'an unknown misfire policy',
+      { handler: () => undefined, misfire: { policy: 'twice' } },
+      InvalidScheduleError,
+      "Invalid misfire.policy for job \"bad\": \"twice\" must be one of 'skip', 'once', 'all'.",
+    ],
+    [
+      'a catch-up beyond 1000 runs',
+      { handler: () => undefined, misfire: { policy: 'all', maxCatchUp: 1e7 } },
+      InvalidScheduleError,
+      'Invalid misfire.maxCatchUp for job "bad": 10000000 must be at most 1000.',
+    ],
+    [
+      'a misfire that is not an object',
+      { handler: () => undefined, misfire: 'skip' },
+      InvalidScheduleError,
+      'Invalid misfire for job "bad": "skip" must be an object with graceMs, policy, maxCatchUp.',
+    ],
+    [
+      'an unknown retry field',
+      { handler: () => undefined, retry: { attempts: 1, delay: 5 } },
+      InvalidScheduleError,
+      'Invalid retry.delay for job "bad": 5 is not a known option.',
+    ],
+    [
+      'a constructor key in the arguments',
+      { target: { provider: Reports, method: 'build' }, args: [{ constructor: { prototype: 1 } }] },
+      InvalidScheduleError,
+      'Invalid args[0].constructor for job "bad": "constructor" is a key that JSON arguments may not use.',
+    ],
     ['an unknown option', { handler: () => undefined, retries: 3 }, InvalidScheduleError, 'Invalid retries for job "bad": 3 is not a known job option.'],
   ];
 
@@ -345,14 +506,24 @@ describe('control calls', () => {
 
   it('listJobs shows every job, decorated or dynamic, as plain data', async () => {
     const { app, registry } = await setup();
-    await registry.addJob({ name: 'dyn', trigger: { cron: '0 0 * * * *', timeZone: 'Europe/Paris' }, handler: () => undefined, overlap: 'queue', paused: true });
+    await registry.addJob({
+      name: 'dyn',
+      trigger: { cron: '0 0 * * * *', timeZone: 'Europe/Paris' },
+      handler: () => undefined,
+      overlap: 'queue',
+      paused: true,
+    });
     const jobs = registry.listJobs();
     expect(jobs.map((j) => [j.name, j.kind, j.trigger, j.paused])).toEqual([
       ['decorated', 'cron', 'cron "*/10 * * * * *" (UTC)', false],
       ['decorated-interval', 'interval', 'every 4000 ms', false],
       ['dyn', 'cron', 'cron "0 0 * * * *" (Europe/Paris)', true],
     ]);
-    expect(JSON.parse(JSON.stringify(jobs[2]))).toMatchObject({ options: { overlap: 'queue', misfire: { graceMs: 1000, policy: 'once', maxCatchUp: 10 } }, nextRunAt: null, history: [] });
+    expect(JSON.parse(JSON.stringify(jobs[2]))).toMatchObject({
+      options: { overlap: 'queue', misfire: { graceMs: 1000, policy: 'once', maxCatchUp: 10 } },
+      nextRunAt: null,
+      history: [],
+    });
     await closed(app);
   });
 });

@@ -69,9 +69,12 @@ describe('a job that fails', () => {
   });
 
   it.each([
-    ['throws', () => {
-      throw new Error('disk full');
-    }],
+    [
+      'throws',
+      () => {
+        throw new Error('disk full');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('disk full'))],
   ])('%s: is logged with its name, never reaches unhandledRejection, and its next tick runs', async (_label, fail) => {
     let calls = 0;

@@ -83,7 +83,11 @@ describe('persistent jobs', () => {
     await clock.advanceAsync(3_000);
     expect(runsOf('nightly')).toEqual(['nightly:full@1000', 'nightly:full@2000', 'nightly:full@3000']);
     expect(await store.loadDefinitions()).toEqual([
-      { name: 'nightly', paused: false, definition: { name: 'nightly', trigger: { every: 1_000 }, target: { provider: 'Reports', method: 'build' }, args: ['full'], options: {} } },
+      {
+        name: 'nightly',
+        paused: false,
+        definition: { name: 'nightly', trigger: { every: 1_000 }, target: { provider: 'Reports', method: 'build' }, args: ['full'], options: {} },
+      },
     ]);
   });
 
@@ -131,7 +135,13 @@ describe('persistent jobs', () => {
 
   it('keep firing after every instance restarts: only the provider reference was stored, never the instance and its file handle', async () => {
     const first = await instance();
-    await first.registry.addJob({ name: 'audit', trigger: { every: 1_000 }, target: { provider: AuditLog, method: 'append' }, args: ['checked'], persist: true });
+    await first.registry.addJob({
+      name: 'audit',
+      trigger: { every: 1_000 },
+      target: { provider: AuditLog, method: 'append' },
+      args: ['checked'],
+      persist: true,
+    });
     await clock.advanceAsync(2_000);
     for (const app of apps.splice(0)) await app.close();
     await clock.advanceAsync(500);
@@ -147,9 +157,9 @@ describe('persistent jobs', () => {
     await expect(registry.addJob({ name: 'cb', trigger: { every: 1_000 }, handler: () => undefined, persist: true })).rejects.toThrow(
       'Invalid persist for job "cb": true needs a provider target: a function cannot be stored, only a reference to a provider method.',
     );
-    await expect(registry.addJob({ name: 'sym', trigger: { every: 1_000 }, target: { provider: Symbol('Reports'), method: 'build' }, persist: true })).rejects.toThrow(
-      InvalidScheduleError,
-    );
+    await expect(
+      registry.addJob({ name: 'sym', trigger: { every: 1_000 }, target: { provider: Symbol('Reports'), method: 'build' }, persist: true }),
+    ).rejects.toThrow(InvalidScheduleError);
     expect(await store.loadDefinitions()).toEqual([]);
   });
 });
@@ -162,7 +172,14 @@ describe('persistent jobs on PostgreSQL', () => {
     apps.push(app);
     const seen: string[] = [];
     app.get(SchedulerRegistry).events$.subscribe((event) => 'job' in event && event.job === 'ordered' && seen.push(event.type));
-    await app.get(SchedulerRegistry).addJob({ name: 'ordered', trigger: { cron: '0 0 * * * *', timeZone: 'UTC' }, target: { provider: Reports, method: 'build' }, args: [{ z: 1, a: 2 }], retry: { attempts: 1 }, persist: true });
+    await app.get(SchedulerRegistry).addJob({
+      name: 'ordered',
+      trigger: { cron: '0 0 * * * *', timeZone: 'UTC' },
+      target: { provider: Reports, method: 'build' },
+      args: [{ z: 1, a: 2 }],
+      retry: { attempts: 1 },
+      persist: true,
+    });
     await clock.advanceAsync(3_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await clock.advanceAsync(1_000);
@@ -188,7 +205,11 @@ describe('stored rows are untrusted', () => {
     apps.push(app);
     const rejected: string[] = [];
     app.get(SchedulerRegistry).events$.subscribe((event) => event.type === 'job.rejected' && rejected.push(event.reason));
-    await store.saveDefinition({ name: 'heartbeat', trigger: { every: 500 }, target: { provider: 'Reports', method: 'build' }, args: ['hijack'], options: {} }, clock.now(), 'attacker');
+    await store.saveDefinition(
+      { name: 'heartbeat', trigger: { every: 500 }, target: { provider: 'Reports', method: 'build' }, args: ['hijack'], options: {} },
+      clock.now(),
+      'attacker',
+    );
     await clock.advanceAsync(3_000);
     expect(rejected).toEqual(['Invalid name for job "heartbeat": "heartbeat" is the name of a job of this application that is not a stored job.']);
     expect(calls.filter((c) => c.startsWith('heartbeat@'))).toEqual(['heartbeat@1000', 'heartbeat@2000', 'heartbeat@3000']);
@@ -203,15 +224,32 @@ describe('stored rows are untrusted', () => {
       clock.now(),
       'attacker',
     );
-    await store.saveDefinition({ name: 'corrupt', trigger: 'every second' as never, target: { provider: 'Reports', method: 'build' }, args: [], options: {} }, clock.now(), 'attacker');
-    await store.saveDefinition({ name: 'proto', trigger: { every: 1_000 }, target: { provider: 'Reports', method: 'build' }, args: [JSON.parse('{"__proto__":{"polluted":1}}')], options: {} }, clock.now(), 'attacker');
+    await store.saveDefinition(
+      { name: 'corrupt', trigger: 'every second' as never, target: { provider: 'Reports', method: 'build' }, args: [], options: {} },
+      clock.now(),
+      'attacker',
+    );
+    await store.saveDefinition(
+      {
+        name: 'proto',
+        trigger: { every: 1_000 },
+        target: { provider: 'Reports', method: 'build' },
+        args: [JSON.parse('{"__proto__":{"polluted":1}}')],
+        options: {},
+      },
+      clock.now(),
+      'attacker',
+    );
     await clock.advanceAsync(3_000);
     expect(calls).not.toContain('dropEverything ran');
     expect(runsOf('good')).toEqual(['good:ok@1000', 'good:ok@2000', 'good:ok@3000']);
     const rejected = events.filter((e) => e.type === 'job.rejected');
     expect(rejected.map((e) => e.type === 'job.rejected' && [e.job, e.reason])).toEqual([
       ['corrupt', 'Invalid trigger for job "corrupt": "every second" must be an object with one of cron, every or at.'],
-      ['evil', 'Job "evil" cannot target Reports.dropEverything: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of Reports: "build".'],
+      [
+        'evil',
+        'Job "evil" cannot target Reports.dropEverything: the method is not marked @JobHandler() nor scheduled with a decorator. Handlers of Reports: "build".',
+      ],
       ['proto', 'Invalid args[0].__proto__ for job "proto": "__proto__" is a key that JSON arguments may not use.'],
     ]);
     expect(registry.listJobs().map((job) => job.name)).toEqual(['good']);

@@ -118,7 +118,9 @@ describe('SchedulerRegistry: lookups and messages', () => {
       later() {}
     }
     await expect(startApp([Crons, Timers])).rejects.toThrow(
-      new Error(`${duplicate('Timeout', 'shared')} The name is taken by a cron job (Crons.run): cron jobs, intervals, timeouts and jobs added with addJob share one set of names.`),
+      new Error(
+        `${duplicate('Timeout', 'shared')} The name is taken by a cron job (Crons.run): cron jobs, intervals, timeouts and jobs added with addJob share one set of names.`,
+      ),
     );
   });
 });
@@ -239,7 +241,9 @@ describe('SchedulerRegistry: addCronJob', () => {
 
   it('refuses something that is not a CronJob', async () => {
     const { app, registry } = await setup();
-    expect(() => registry.addCronJob('odd', { start() {} } as never)).toThrow("Invalid job for job \"odd\": {} is not a CronJob (from this package or from 'cron').");
+    expect(() => registry.addCronJob('odd', { start() {} } as never)).toThrow(
+      'Invalid job for job "odd": {} is not a CronJob (from this package or from \'cron\').',
+    );
     await app.close();
   });
 });
@@ -284,58 +288,70 @@ function watchUnhandled(): unknown[] {
 describe("SchedulerRegistry: cron jobs beside cron's", () => {
   const unhandled = watchUnhandled();
 
-  it.each(Object.keys(slowJobs) as Array<keyof typeof slowJobs>)('%s with waitForCompletion: lastDate() counts skipped ticks, not those while stopped', async (kind) => {
-    const app = await slowJobs[kind]();
-    const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: taking(10_000), waitForCompletion: true, start: true });
-    const ours = app.get(SchedulerRegistry).getCronJob('slow');
-    await expectLastDatesLikeCron(ours, theirs);
-    const stopped = theirs.stop();
-    await closeWhileRunning(app);
-    await stopped;
-    expect(theirs.lastDate()).toEqual(new Date(T0 + 6_000));
-  });
+  it.each(Object.keys(slowJobs) as Array<keyof typeof slowJobs>)(
+    '%s with waitForCompletion: lastDate() counts skipped ticks, not those while stopped',
+    async (kind) => {
+      const app = await slowJobs[kind]();
+      const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: taking(10_000), waitForCompletion: true, start: true });
+      const ours = app.get(SchedulerRegistry).getCronJob('slow');
+      await expectLastDatesLikeCron(ours, theirs);
+      const stopped = theirs.stop();
+      await closeWhileRunning(app);
+      await stopped;
+      expect(theirs.lastDate()).toEqual(new Date(T0 + 6_000));
+    },
+  );
 
   it.each([
     ["cron's CronJob", (errorHandler?: (error: unknown) => void) => CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing(), errorHandler })],
-    ["this package's CronJob, its onTick then a callback", (errorHandler?: (error: unknown) => void) => {
-      const job = CronJob.from({ cronTime: '* * * * * *', onTick: () => undefined, errorHandler });
-      job.addCallback(failing());
-      return job;
-    }],
-  ] as const)('%s added with addCronJob hands a synchronous throw to errorHandler within the timer callback, a rejection a moment later', async (_kind, make) => {
-    const { app } = await startApp([]);
-    const ourErrors = jest.fn();
-    const theirErrors = jest.fn();
-    const ours = make(ourErrors);
-    const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing(), errorHandler: theirErrors, start: true });
-    app.get(SchedulerRegistry).addCronJob('failing', ours);
-    ours.start();
-    await expectErrorsLikeCron(ourErrors, theirErrors);
-    theirs.stop();
-    await app.close();
-  });
+    [
+      "this package's CronJob, its onTick then a callback",
+      (errorHandler?: (error: unknown) => void) => {
+        const job = CronJob.from({ cronTime: '* * * * * *', onTick: () => undefined, errorHandler });
+        job.addCallback(failing());
+        return job;
+      },
+    ],
+  ] as const)(
+    '%s added with addCronJob hands a synchronous throw to errorHandler within the timer callback, a rejection a moment later',
+    async (_kind, make) => {
+      const { app } = await startApp([]);
+      const ourErrors = jest.fn();
+      const theirErrors = jest.fn();
+      const ours = make(ourErrors);
+      const theirs = CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing(), errorHandler: theirErrors, start: true });
+      app.get(SchedulerRegistry).addCronJob('failing', ours);
+      ours.start();
+      await expectErrorsLikeCron(ourErrors, theirErrors);
+      theirs.stop();
+      await app.close();
+    },
+  );
 
   it.each([
     ["cron's CronJob", () => CronPackageJob.from({ cronTime: '* * * * * *', onTick: failing() })],
     ["this package's CronJob", () => CronJob.from({ cronTime: '* * * * * *', onTick: failing() })],
-  ] as const)('%s added with addCronJob, without errorHandler: a throw is a failed run at once, and nothing reaches unhandledRejection', async (_kind, make) => {
-    const { app, logger } = await startApp([]);
-    const registry = app.get(SchedulerRegistry);
-    const events: SchedulerEvent[] = [];
-    registry.events$.subscribe((event) => events.push(event));
-    const job = make();
-    registry.addCronJob('failing', job);
-    job.start();
-    jest.advanceTimersByTime(1_000);
-    expect(events.filter((event) => event.type === 'run.failed')).toMatchObject([{ job: 'failing', error: new Error('thrown') }]);
-    expect(logger.find('error', 'Job "failing" failed (attempt 1): thrown')).toHaveLength(1);
-    await jest.advanceTimersByTimeAsync(1_000);
-    await new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
-    expect(logger.find('error', 'Job "failing" failed (attempt 1): rejected')).toHaveLength(1);
-    expect(registry.getJob('failing')).toMatchObject({ lastOutcome: 'failed', runs: 2 });
-    expect(unhandled).toEqual([]);
-    await app.close();
-  });
+  ] as const)(
+    '%s added with addCronJob, without errorHandler: a throw is a failed run at once, and nothing reaches unhandledRejection',
+    async (_kind, make) => {
+      const { app, logger } = await startApp([]);
+      const registry = app.get(SchedulerRegistry);
+      const events: SchedulerEvent[] = [];
+      registry.events$.subscribe((event) => events.push(event));
+      const job = make();
+      registry.addCronJob('failing', job);
+      job.start();
+      jest.advanceTimersByTime(1_000);
+      expect(events.filter((event) => event.type === 'run.failed')).toMatchObject([{ job: 'failing', error: new Error('thrown') }]);
+      expect(logger.find('error', 'Job "failing" failed (attempt 1): thrown')).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1_000);
+      await new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
+      expect(logger.find('error', 'Job "failing" failed (attempt 1): rejected')).toHaveLength(1);
+      expect(registry.getJob('failing')).toMatchObject({ lastOutcome: 'failed', runs: 2 });
+      expect(unhandled).toEqual([]);
+      await app.close();
+    },
+  );
 });
 
 describe('SchedulerRegistry: intervals and timeouts', () => {
@@ -410,8 +426,14 @@ describe('SchedulerRegistry: intervals and timeouts', () => {
 describe('after app.close()', () => {
   it('every registry is empty and no timer is left', async () => {
     const { app, registry } = await setup();
-    registry.addInterval('own', setInterval(() => undefined, 500));
-    registry.addTimeout('own', setTimeout(() => undefined, 500_000));
+    registry.addInterval(
+      'own',
+      setInterval(() => undefined, 500),
+    );
+    registry.addTimeout(
+      'own',
+      setTimeout(() => undefined, 500_000),
+    );
     registry.addCronJob('added', new CronPackageJob('* * * * * *', () => undefined, null, true));
     await jest.advanceTimersByTimeAsync(1_000);
     await closeWhileRunning(app);

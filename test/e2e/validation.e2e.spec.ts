@@ -25,7 +25,10 @@ async function initError(decorator: MethodDecorator): Promise<InvalidScheduleErr
 
 describe('bad schedules make app.init() reject with a typed error naming the job and the value', () => {
   it.each([
-    ['61 * * * *', 'Invalid cronTime for job "Reports.build": "61 * * * *" is not a valid cron expression: Constraint error, got value 61 expected range 0-59.'],
+    [
+      '61 * * * *',
+      'Invalid cronTime for job "Reports.build": "61 * * * *" is not a valid cron expression: Constraint error, got value 61 expected range 0-59.',
+    ],
     ['foo', 'Invalid cronTime for job "Reports.build": "foo" is not a valid cron expression: expected 5 or 6 fields, got 1.'],
     ['', 'Invalid cronTime for job "Reports.build": "" is not a valid cron expression: expected 5 or 6 fields, got 0.'],
     ['* * * *', 'Invalid cronTime for job "Reports.build": "* * * *" is not a valid cron expression: expected 5 or 6 fields, got 4.'],
@@ -48,7 +51,9 @@ describe('bad schedules make app.init() reject with a typed error naming the job
 
   it('both timeZone and utcOffset', async () => {
     const error = await initError(Cron('* * * * *', { timeZone: 'Europe/Paris', utcOffset: 60 } as unknown as CronOptions));
-    expect(error.message).toBe('Invalid timeZone for job "Reports.build": {"timeZone":"Europe/Paris","utcOffset":60} and utcOffset are mutually exclusive; give one of them.');
+    expect(error.message).toBe(
+      'Invalid timeZone for job "Reports.build": {"timeZone":"Europe/Paris","utcOffset":60} and utcOffset are mutually exclusive; give one of them.',
+    );
   });
 
   it('a utcOffset that is not a whole number of minutes in range', async () => {
@@ -59,7 +64,9 @@ describe('bad schedules make app.init() reject with a typed error naming the job
   it('a @Cron(Date) in the past', async () => {
     const past = new Date(T0 - 1_000);
     const error = await initError(Cron(past));
-    expect(error.message).toBe(`Invalid cronTime for job "Reports.build": 2025-12-31T23:59:59.000Z is in the past (now is 2026-01-01T00:00:00.000Z); it would never fire.`);
+    expect(error.message).toBe(
+      `Invalid cronTime for job "Reports.build": 2025-12-31T23:59:59.000Z is in the past (now is 2026-01-01T00:00:00.000Z); it would never fire.`,
+    );
   });
 
   it('a @Cron(Date) that is not a valid date', async () => {
@@ -149,7 +156,12 @@ describe('bad input at run time throws and leaves what is scheduled alone', () =
     expect(() => new CronJob(new Date(T0 - 1), () => undefined, null, true)).toThrow('is in the past; it will never fire.');
     await jest.advanceTimersByTimeAsync(2_000);
     expect(runs).toBe(2);
-    expect(app.get(SchedulerRegistry).listJobs().map((j) => j.name)).toEqual(['ticker']);
+    expect(
+      app
+        .get(SchedulerRegistry)
+        .listJobs()
+        .map((j) => j.name),
+    ).toEqual(['ticker']);
     await app.close();
   });
 });

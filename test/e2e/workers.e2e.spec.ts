@@ -38,7 +38,11 @@ afterEach(async () => {
 });
 
 const settled = (job: string, attempt = 1) =>
-  firstValueFrom(registry.events$.pipe(filter((e) => (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.timed-out') && e.job === job && e.attempt === attempt)));
+  firstValueFrom(
+    registry.events$.pipe(
+      filter((e) => (e.type === 'run.succeeded' || e.type === 'run.failed' || e.type === 'run.timed-out') && e.job === job && e.attempt === attempt),
+    ),
+  );
 
 describe('worker jobs', () => {
   it('run a named export of a CommonJS module with its arguments, on schedule', async () => {
@@ -76,7 +80,13 @@ describe('worker jobs', () => {
 
   it('are retried with attempt counting up, like any job', async () => {
     const { shared, attempt } = cells();
-    await registry.addJob({ name: 'flaky', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'flaky' }, args: [shared, 2], retry: { attempts: 1, backoffMs: 500 } });
+    await registry.addJob({
+      name: 'flaky',
+      trigger: { every: 60_000 },
+      worker: { module: JOBS, export: 'flaky' },
+      args: [shared, 2],
+      retry: { attempts: 1, backoffMs: 500 },
+    });
     const first = settled('flaky', 1);
     const run = registry.triggerJob('flaky');
     expect(await first).toMatchObject({ type: 'run.failed', willRetry: true, error: expect.objectContaining({ message: 'attempt 1 failed' }) });
@@ -203,7 +213,9 @@ describe('the worker pool', () => {
     expect(core.workerThreads).toBe(1);
     await app.close();
     expect(core.workerThreads).toBe(0);
-    await expect(registry.addJob({ name: 'late', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' } })).rejects.toThrow(SchedulerNotRunningError);
+    await expect(registry.addJob({ name: 'late', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' } })).rejects.toThrow(
+      SchedulerNotRunningError,
+    );
     expect(core.workerThreads).toBe(0);
   });
 });
@@ -229,11 +241,15 @@ describe('worker jobs refuse bad input with a typed error, adding nothing', () =
   it('arguments that cannot cross to a thread, naming the field', async () => {
     const file = await open(__filename, 'r');
     try {
-      const error = await registry.addJob({ name: 'w', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' }, args: ['report.csv', { file }] }).catch((e: unknown) => e);
+      const error = await registry
+        .addJob({ name: 'w', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' }, args: ['report.csv', { file }] })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidScheduleError);
       expect(error).toMatchObject({ jobName: 'w', field: 'args[1].file' });
       expect((error as Error).message).toMatch(/^Invalid args\[1\]\.file for job "w": .* cannot be sent to a worker thread: /);
-      await expect(registry.addJob({ name: 'w', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' }, args: [() => 1] })).rejects.toMatchObject({ field: 'args[0]' });
+      await expect(registry.addJob({ name: 'w', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' }, args: [() => 1] })).rejects.toMatchObject({
+        field: 'args[0]',
+      });
     } finally {
       await file.close();
     }

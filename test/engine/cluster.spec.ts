@@ -31,7 +31,13 @@ function cluster(size: number, store?: JobStore, claimAheadMs?: number) {
       trigger,
       options,
       handler: (context) => {
-        runs.push({ instance: scheduler === instances[0] ? 'i0' : `i${instances.indexOf(scheduler)}`, job: name, tick: context.scheduledAt.getTime() - T0, attempt: context.attempt, token: context.fencingToken });
+        runs.push({
+          instance: scheduler === instances[0] ? 'i0' : `i${instances.indexOf(scheduler)}`,
+          job: name,
+          tick: context.scheduledAt.getTime() - T0,
+          attempt: context.attempt,
+          token: context.fencingToken,
+        });
         return handler?.(context);
       },
     });
@@ -46,7 +52,11 @@ function crash(scheduler: Scheduler, clock: VirtualClock): void {
   internals.claims.held.clear();
 }
 
-const ticksOf = (runs: Array<{ job: string; tick: number }>, job: string) => runs.filter((r) => r.job === job).map((r) => r.tick).sort((a, b) => a - b);
+const ticksOf = (runs: Array<{ job: string; tick: number }>, job: string) =>
+  runs
+    .filter((r) => r.job === job)
+    .map((r) => r.tick)
+    .sort((a, b) => a - b);
 
 describe('instances sharing a store', () => {
   it('run each tick of a cluster-wide job exactly once, with a growing fencing token', async () => {
@@ -108,12 +118,22 @@ describe('instances sharing a store', () => {
     const runs: number[] = [];
     const events: SchedulerEvent[] = [];
     scheduler.on((event) => events.push(event));
-    scheduler.add({ name: 'job', trigger: new IntervalTrigger(1_000), handler: (ctx) => void runs.push(ctx.scheduledAt.getTime() - T0), options: { misfire: { policy: 'all', maxCatchUp: 3, graceMs: 100 } } });
+    scheduler.add({
+      name: 'job',
+      trigger: new IntervalTrigger(1_000),
+      handler: (ctx) => void runs.push(ctx.scheduledAt.getTime() - T0),
+      options: { misfire: { policy: 'all', maxCatchUp: 3, graceMs: 100 } },
+    });
     scheduler.start();
     await first.clock.advanceAsync(0);
     // Ticks 3000..11000 were missed: the last three run, then the on-time tick of 12000.
     expect(runs).toEqual([9_000, 10_000, 11_000, 12_000]);
-    expect(events.find((e) => e.type === 'run.missed')).toMatchObject({ count: 9, reason: 'late', scheduledAt: new Date(T0 + 3_000), lastScheduledAt: new Date(T0 + 11_000) });
+    expect(events.find((e) => e.type === 'run.missed')).toMatchObject({
+      count: 9,
+      reason: 'late',
+      scheduledAt: new Date(T0 + 3_000),
+      lastScheduledAt: new Date(T0 + 11_000),
+    });
     await scheduler.shutdown();
   });
 
@@ -184,13 +204,23 @@ describe('instances sharing a store', () => {
   it('whose clocks disagree still run each tick exactly once: skew changes who wins, not how many', async () => {
     const base = new VirtualClock(T0);
     const store = new MemoryJobStore({ shared: true, now: () => base.now() });
-    const skewed = (offset: number) => ({ ...base, now: () => base.now() + offset, setTimer: base.setTimer.bind(base), clearTimer: base.clearTimer.bind(base), maxDelay: base.maxDelay });
+    const skewed = (offset: number) => ({
+      ...base,
+      now: () => base.now() + offset,
+      setTimer: base.setTimer.bind(base),
+      clearTimer: base.clearTimer.bind(base),
+      maxDelay: base.maxDelay,
+    });
     const wins = new Map<string, number[]>();
     const instances = [-400, 0, 300].map((offset) => {
       const instanceId = `skew${offset}`;
       const scheduler = new Scheduler({ clock: skewed(offset), store, instanceId, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
       wins.set(instanceId, []);
-      scheduler.add({ name: 'cron', trigger: CronTrigger.create('cron', '* * * * * *', { timeZone: 'UTC' }), handler: (context) => void wins.get(instanceId)!.push(context.scheduledAt.getTime() - T0) });
+      scheduler.add({
+        name: 'cron',
+        trigger: CronTrigger.create('cron', '* * * * * *', { timeZone: 'UTC' }),
+        handler: (context) => void wins.get(instanceId)!.push(context.scheduledAt.getTime() - T0),
+      });
       scheduler.start();
       return scheduler;
     });
@@ -261,7 +291,8 @@ describe('instances sharing a store', () => {
     clockHolder.clock = clock;
     const started: number[] = [];
     for (const scheduler of instances) {
-      for (let i = 0; i < 60; i++) add(scheduler, `cron-${i}`, CronTrigger.create(`cron-${i}`, '* * * * * *', { timeZone: 'UTC' }), {}, () => void started.push(clock.now() - T0));
+      for (let i = 0; i < 60; i++)
+        add(scheduler, `cron-${i}`, CronTrigger.create(`cron-${i}`, '* * * * * *', { timeZone: 'UTC' }), {}, () => void started.push(clock.now() - T0));
       scheduler.start();
     }
     await clock.advanceAsync(4_000);
@@ -307,7 +338,9 @@ describe('leases', () => {
     const { clock, instances, runs, add } = cluster(2);
     let release: (() => void) | undefined;
     for (const scheduler of instances) {
-      add(scheduler, 'job', new IntervalTrigger(1_000), {}, (context) => (context.fencingToken === undefined ? new Promise<void>((resolve) => (release = resolve)) : undefined));
+      add(scheduler, 'job', new IntervalTrigger(1_000), {}, (context) =>
+        context.fencingToken === undefined ? new Promise<void>((resolve) => (release = resolve)) : undefined,
+      );
       scheduler.start();
     }
     await clock.advanceAsync(0);
@@ -315,10 +348,15 @@ describe('leases', () => {
     await clock.advanceAsync(3_000);
     release!();
     await clock.advanceAsync(3_000);
-    expect(ticksOf(runs.filter((r) => r.token !== undefined), 'job').filter((t) => t > 3_000)).toEqual([4_000, 5_000, 6_000]);
+    expect(
+      ticksOf(
+        runs.filter((r) => r.token !== undefined),
+        'job',
+      ).filter((t) => t > 3_000),
+    ).toEqual([4_000, 5_000, 6_000]);
   });
 
-  it("of jobs that may overlap are not taken from a run when another instance wins the next tick", async () => {
+  it('of jobs that may overlap are not taken from a run when another instance wins the next tick', async () => {
     const { clock, instances, events, add } = cluster(2);
     for (const scheduler of instances) {
       add(scheduler, 'long', new IntervalTrigger(1_000), { overlap: 'allow' }, () => new Promise<void>((resolve) => clock.setTimer(resolve, 2_500)));
@@ -416,7 +454,12 @@ describe('leases', () => {
     const runs: Array<[string, number]> = [];
     const make = (id: string, hang: boolean) => {
       const scheduler = new Scheduler({ clock, store, instanceId: id, shutdownTimeout: 100, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
-      scheduler.add({ name: 'job', trigger: new IntervalTrigger(60_000), options: { delivery: 'at-least-once' }, handler: (context) => (runs.push([id, context.attempt]), hang ? new Promise(() => undefined) : undefined) });
+      scheduler.add({
+        name: 'job',
+        trigger: new IntervalTrigger(60_000),
+        options: { delivery: 'at-least-once' },
+        handler: (context) => (runs.push([id, context.attempt]), hang ? new Promise(() => undefined) : undefined),
+      });
       return scheduler;
     };
     const first = make('i0', true);

@@ -11,7 +11,11 @@ function setup() {
   const scheduler = new Scheduler({ clock });
   const events: SchedulerEvent[] = [];
   scheduler.on((event) => events.push(event));
-  const log = () => events.map((e) => `${e.type}@${e.at.getTime()}${'attempt' in e && e.type.startsWith('run.') ? `#${e.attempt}` : ''}${e.type === 'run.skipped' ? `:${e.reason}` : ''}`);
+  const log = () =>
+    events.map(
+      (e) =>
+        `${e.type}@${e.at.getTime()}${'attempt' in e && e.type.startsWith('run.') ? `#${e.attempt}` : ''}${e.type === 'run.skipped' ? `:${e.reason}` : ''}`,
+    );
   return { clock, scheduler, events, log };
 }
 
@@ -37,7 +41,11 @@ describe('pausing a job', () => {
   it('rescheduled while paused, it resumes on the new trigger', async () => {
     const { clock, scheduler } = setup();
     const runs: number[] = [];
-    scheduler.add({ name: 'daily', trigger: CronTrigger.create('daily', '0 0 0 * * *', { timeZone: 'UTC' }), handler: (ctx) => void runs.push(ctx.scheduledAt.getTime()) });
+    scheduler.add({
+      name: 'daily',
+      trigger: CronTrigger.create('daily', '0 0 0 * * *', { timeZone: 'UTC' }),
+      handler: (ctx) => void runs.push(ctx.scheduledAt.getTime()),
+    });
     scheduler.start();
     scheduler.pause('daily');
     scheduler.reschedule('daily', CronTrigger.create('daily', '0 0 12 * * *', { timeZone: 'UTC' }));

@@ -27,7 +27,9 @@ function setup(trigger: Trigger, misfire: MisfireOptions, handler?: () => unknow
 }
 
 const missed = (events: SchedulerEvent[]) =>
-  events.filter((e) => e.type === 'run.missed').map((e) => e.type === 'run.missed' && [e.scheduledAt.getTime(), e.lastScheduledAt.getTime(), e.count, e.truncated, e.lateByMs]);
+  events
+    .filter((e) => e.type === 'run.missed')
+    .map((e) => e.type === 'run.missed' && [e.scheduledAt.getTime(), e.lastScheduledAt.getTime(), e.count, e.truncated, e.lateByMs]);
 
 describe('misfire handling', () => {
   it("'skip': ticks found later than graceMs do not run; the job carries on from the next tick", async () => {
@@ -107,7 +109,11 @@ describe('misfire handling', () => {
   });
 
   it("'all' while the job still runs under overlap 'skip': the catch-up is skipped, and nothing piles up", async () => {
-    const { clock, scheduler, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy: 'all', maxCatchUp: 3 }, () => new Promise(() => undefined));
+    const { clock, scheduler, events, runs } = setup(
+      new IntervalTrigger(1_000),
+      { graceMs: 200, policy: 'all', maxCatchUp: 3 },
+      () => new Promise(() => undefined),
+    );
     await clock.advanceAsync(1_000);
     for (let i = 0; i < 5; i++) {
       clock.jump(3_500);
@@ -120,7 +126,11 @@ describe('misfire handling', () => {
 
   it("'all' bounds what waits in total, not per wake-up", async () => {
     let release: () => void = () => undefined;
-    const { clock, scheduler, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy: 'all', maxCatchUp: 2 }, () => new Promise<void>((resolve) => (release = resolve)));
+    const { clock, scheduler, runs } = setup(
+      new IntervalTrigger(1_000),
+      { graceMs: 200, policy: 'all', maxCatchUp: 2 },
+      () => new Promise<void>((resolve) => (release = resolve)),
+    );
     await clock.advanceAsync(1_000);
     release();
     clock.jump(5_500); // ticks 2000..6000 missed: the last two run, one after another
@@ -134,9 +144,31 @@ describe('misfire handling', () => {
   });
 
   it.each([
-    ['skip', [[1_000, 1_000], [5_000, 5_000]]],
-    ['once', [[1_000, 1_000], [4_000, 4_500], [5_000, 5_000]]],
-    ['all', [[1_000, 1_000], [2_000, 4_500], [3_000, 4_500], [4_000, 4_500], [5_000, 5_000]]],
+    [
+      'skip',
+      [
+        [1_000, 1_000],
+        [5_000, 5_000],
+      ],
+    ],
+    [
+      'once',
+      [
+        [1_000, 1_000],
+        [4_000, 4_500],
+        [5_000, 5_000],
+      ],
+    ],
+    [
+      'all',
+      [
+        [1_000, 1_000],
+        [2_000, 4_500],
+        [3_000, 4_500],
+        [4_000, 4_500],
+        [5_000, 5_000],
+      ],
+    ],
   ] as const)("a scheduler-wide pause, policy '%s': the ticks that fell in it on resume", async (policy, expected) => {
     const { clock, scheduler, events, runs } = setup(new IntervalTrigger(1_000), { graceMs: 200, policy });
     await clock.advanceAsync(1_000);
@@ -153,7 +185,9 @@ describe('misfire handling', () => {
       'scheduler.paused',
       'scheduler.resumed',
       'run.missed',
-      ...Array(expected.length - 1).fill(['run.started', 'run.succeeded']).flat(),
+      ...Array(expected.length - 1)
+        .fill(['run.started', 'run.succeeded'])
+        .flat(),
     ]);
   });
 

@@ -41,7 +41,10 @@ type Handler = (context: JobContext, clock: VirtualClock) => unknown;
 
 const every = (ms: number) => new IntervalTrigger(ms);
 /** A handler that takes `ms` of (virtual) time. */
-const taking = (ms: number): Handler => (_context, clock) => new Promise<void>((resolve) => clock.setTimer(resolve, ms));
+const taking =
+  (ms: number): Handler =>
+  (_context, clock) =>
+    new Promise<void>((resolve) => clock.setTimer(resolve, ms));
 
 describe('overlap', () => {
   it("'skip' (the default) skips ticks while the job runs, reporting each", async () => {
@@ -59,29 +62,24 @@ describe('overlap', () => {
   it("'queue' runs one held-back tick after the current run, and skips beyond that", async () => {
     const { clock, log } = setup(every(1_000), taking(2_500), { overlap: 'queue' });
     await clock.advanceAsync(4_000);
-    expect(log()).toEqual([
-      'run.started@1000#1(1000)',
-      'run.skipped@3000#1(3000):overlap',
-      'run.succeeded@3500#1(1000)',
-      'run.started@3500#1(2000)',
-    ]);
+    expect(log()).toEqual(['run.started@1000#1(1000)', 'run.skipped@3000#1(3000):overlap', 'run.succeeded@3500#1(1000)', 'run.started@3500#1(2000)']);
   });
 
   it("'allow' runs ticks side by side", async () => {
     const { clock, log } = setup(every(1_000), taking(1_500), { overlap: 'allow' });
     await clock.advanceAsync(3_000);
-    expect(log()).toEqual([
-      'run.started@1000#1(1000)',
-      'run.started@2000#1(2000)',
-      'run.succeeded@2500#1(1000)',
-      'run.started@3000#1(3000)',
-    ]);
+    expect(log()).toEqual(['run.started@1000#1(1000)', 'run.started@2000#1(2000)', 'run.succeeded@2500#1(1000)', 'run.started@3000#1(3000)']);
   });
 });
 
 describe('jitterMs', () => {
   it('delays each run by a random amount, the tick staying the scheduled instant', async () => {
-    const { clock, events } = setup(every(1_000), () => undefined, { jitterMs: 400 }, () => 0.5);
+    const { clock, events } = setup(
+      every(1_000),
+      () => undefined,
+      { jitterMs: 400 },
+      () => 0.5,
+    );
     await clock.advanceAsync(3_000);
     const started = events.filter((e) => e.type === 'run.started').map((e) => e.type === 'run.started' && [e.scheduledAt.getTime(), e.at.getTime()]);
     expect(started).toEqual([
@@ -93,7 +91,12 @@ describe('jitterMs', () => {
   it('never delays a run past the next tick, whatever the draw', async () => {
     let draw = 0;
     const draws = [0, 0.999999, 0.5, 0.999999, 0.25, 0.999999];
-    const { clock, events } = setup(CronTrigger.create('j', '* * * * * *', { timeZone: 'UTC' }), () => undefined, { jitterMs: 60_000 }, () => draws[draw++ % draws.length]);
+    const { clock, events } = setup(
+      CronTrigger.create('j', '* * * * * *', { timeZone: 'UTC' }),
+      () => undefined,
+      { jitterMs: 60_000 },
+      () => draws[draw++ % draws.length],
+    );
     await clock.advanceAsync(30_000);
     const started = events.filter((e) => e.type === 'run.started');
     expect(started.length).toBeGreaterThanOrEqual(28);
@@ -176,10 +179,14 @@ describe('timeoutMs', () => {
 describe('retry', () => {
   it('retries a failed run with attempt counting up, waiting backoffMs × factor^(n-1)', async () => {
     const attempts: number[] = [];
-    const { clock, log } = setup(every(60_000), (context) => {
-      attempts.push(context.attempt);
-      throw new Error('nope');
-    }, { retry: { attempts: 2, backoffMs: 1_000, factor: 3 } });
+    const { clock, log } = setup(
+      every(60_000),
+      (context) => {
+        attempts.push(context.attempt);
+        throw new Error('nope');
+      },
+      { retry: { attempts: 2, backoffMs: 1_000, factor: 3 } },
+    );
     await clock.advanceAsync(65_000);
     expect(attempts).toEqual([1, 2, 3]);
     expect(log()).toEqual([
@@ -194,9 +201,13 @@ describe('retry', () => {
 
   it("never collides with the next tick under overlap 'skip': the tick is skipped while a retry waits", async () => {
     let calls = 0;
-    const { clock, log } = setup(every(1_000), () => {
-      if (++calls === 1) throw new Error('first fails');
-    }, { retry: { attempts: 1, backoffMs: 1_500 } });
+    const { clock, log } = setup(
+      every(1_000),
+      () => {
+        if (++calls === 1) throw new Error('first fails');
+      },
+      { retry: { attempts: 1, backoffMs: 1_500 } },
+    );
     await clock.advanceAsync(3_000);
     expect(log()).toEqual([
       'run.started@1000#1(1000)',
@@ -311,8 +322,10 @@ describe('timeouts and waiting callers', () => {
   });
 
   it("retries of a timed-out run wait for its handler under 'queue' and run beside it under 'allow'", async () => {
-    const settleAfter = (ms: number): Handler => (context, clock) =>
-      new Promise<void>((resolve) => context.attempt === 1 ? clock.setTimer(resolve, ms) : resolve());
+    const settleAfter =
+      (ms: number): Handler =>
+      (context, clock) =>
+        new Promise<void>((resolve) => (context.attempt === 1 ? clock.setTimer(resolve, ms) : resolve()));
     const queued = setup(every(60_000), settleAfter(1_000), { overlap: 'queue', timeoutMs: 100, retry: { attempts: 1, backoffMs: 50 } });
     await queued.clock.advanceAsync(61_000);
     expect(queued.log().filter((l) => l.startsWith('run.started'))).toEqual(['run.started@60000#1(60000)', 'run.started@61000#2(60000)']);
@@ -331,8 +344,26 @@ describe('JobInfo', () => {
     await clock.advanceAsync(25_000);
     const info = scheduler.info('j');
     expect(info.history).toHaveLength(HISTORY_SIZE);
-    expect(info.history[0]).toEqual({ scheduledAt: new Date(16_000), startedAt: new Date(16_000), durationMs: 0, attempt: 1, outcome: 'failed', error: 'failure 16' });
+    expect(info.history[0]).toEqual({
+      scheduledAt: new Date(16_000),
+      startedAt: new Date(16_000),
+      durationMs: 0,
+      attempt: 1,
+      outcome: 'failed',
+      error: 'failure 16',
+    });
     expect(info.history.at(-1)).toEqual({ scheduledAt: new Date(25_000), startedAt: new Date(25_000), durationMs: 0, attempt: 1, outcome: 'succeeded' });
-    expect(info).toMatchObject({ name: 'j', kind: 'interval', trigger: 'every 1000 ms', nextRunAt: new Date(26_000), lastRunAt: new Date(25_000), lastOutcome: 'succeeded', running: 0, runs: 25, paused: false, completed: false });
+    expect(info).toMatchObject({
+      name: 'j',
+      kind: 'interval',
+      trigger: 'every 1000 ms',
+      nextRunAt: new Date(26_000),
+      lastRunAt: new Date(25_000),
+      lastOutcome: 'succeeded',
+      running: 0,
+      runs: 25,
+      paused: false,
+      completed: false,
+    });
   });
 });

@@ -50,11 +50,17 @@ describe('Scheduler lifecycle', () => {
   it('refuses to shut down a scheduler that never started, or already stopped', async () => {
     const { scheduler } = setup();
     await expect(scheduler.shutdown()).rejects.toThrow(SchedulerNotRunningError);
-    await expect(scheduler.shutdown()).rejects.toMatchObject({ code: 'SCHEDULER_NOT_RUNNING', message: 'Cannot shut down: the scheduler is not running (state: idle).' });
+    await expect(scheduler.shutdown()).rejects.toMatchObject({
+      code: 'SCHEDULER_NOT_RUNNING',
+      message: 'Cannot shut down: the scheduler is not running (state: idle).',
+    });
     scheduler.start();
     await scheduler.shutdown();
     expect(scheduler.state).toBe('stopped');
-    await expect(scheduler.shutdown()).rejects.toMatchObject({ code: 'SCHEDULER_NOT_RUNNING', message: 'Cannot shut down: the scheduler is not running (state: stopped).' });
+    await expect(scheduler.shutdown()).rejects.toMatchObject({
+      code: 'SCHEDULER_NOT_RUNNING',
+      message: 'Cannot shut down: the scheduler is not running (state: stopped).',
+    });
   });
 
   it('returns the shutdown in progress to a second caller, and refuses start() while stopping', async () => {
@@ -107,7 +113,11 @@ describe('Scheduler jobs', () => {
   it('calls the handler with a JobContext for each tick', async () => {
     const { scheduler, clock } = setup();
     const contexts: JobContext[] = [];
-    scheduler.add({ name: 'every-second', trigger: CronTrigger.create('every-second', '* * * * * *', { timeZone: 'UTC' }), handler: (ctx) => void contexts.push(ctx) });
+    scheduler.add({
+      name: 'every-second',
+      trigger: CronTrigger.create('every-second', '* * * * * *', { timeZone: 'UTC' }),
+      handler: (ctx) => void contexts.push(ctx),
+    });
     scheduler.start();
     await clock.advanceAsync(3_000);
     expect(contexts.map((c) => c.scheduledAt.toISOString())).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:03.000Z']);
@@ -168,9 +178,12 @@ describe('Scheduler jobs', () => {
 
 describe('Scheduler errors in jobs', () => {
   it.each([
-    ['throws', () => {
-      throw new Error('boom');
-    }],
+    [
+      'throws',
+      () => {
+        throw new Error('boom');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('boom'))],
   ])('reports a job that %s and runs its next tick', async (_label, failing) => {
     const { scheduler, clock, events } = setup();
@@ -189,7 +202,13 @@ describe('Scheduler errors in jobs', () => {
     const failures = events.filter((e) => e.type === 'run.failed');
     expect(failures).toHaveLength(2);
     expect(failures[0]).toMatchObject({ job: 'flaky', attempt: 1, willRetry: false, error: new Error('boom') });
-    expect(scheduler.info('flaky')).toMatchObject({ lastOutcome: 'failed', history: [{ outcome: 'failed', error: 'boom' }, { outcome: 'failed', error: 'boom' }] });
+    expect(scheduler.info('flaky')).toMatchObject({
+      lastOutcome: 'failed',
+      history: [
+        { outcome: 'failed', error: 'boom' },
+        { outcome: 'failed', error: 'boom' },
+      ],
+    });
   });
 
   it('skips the ticks of a job that never settles, reporting each by name', async () => {
@@ -208,7 +227,12 @@ describe('Scheduler errors in jobs', () => {
   it("with overlap 'allow', runs the next tick beside a run that never settles", async () => {
     const { scheduler, clock } = setup();
     let calls = 0;
-    scheduler.add({ name: 'stuck', trigger: new IntervalTrigger(1_000), handler: () => (calls++, new Promise(() => undefined)), options: { overlap: 'allow' } });
+    scheduler.add({
+      name: 'stuck',
+      trigger: new IntervalTrigger(1_000),
+      handler: () => (calls++, new Promise(() => undefined)),
+      options: { overlap: 'allow' },
+    });
     scheduler.start();
     await clock.advanceAsync(3_000);
     expect(calls).toBe(3);

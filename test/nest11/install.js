@@ -17,7 +17,9 @@ const stamp = path.join(dir, 'node_modules', '.installed-from-lockfile');
 
 /** The SHA-256 of the lockfile, in hex. */
 function lockfileHash() {
-  return createHash('sha256').update(readFileSync(path.join(dir, 'package-lock.json'))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(path.join(dir, 'package-lock.json')))
+    .digest('hex');
 }
 
 const hash = lockfileHash();

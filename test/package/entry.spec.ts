@@ -44,7 +44,9 @@ describe('the package entry', () => {
   });
 
   it("exports @nestjs/schedule's message builders, with its words", () => {
-    expect(entry.NO_SCHEDULER_FOUND('Cron Job', 'sync')).toBe('No Cron Job was found with the given name (sync). Check that you created one with a decorator or with the create API.');
+    expect(entry.NO_SCHEDULER_FOUND('Cron Job', 'sync')).toBe(
+      'No Cron Job was found with the given name (sync). Check that you created one with a decorator or with the create API.',
+    );
     expect(entry.NO_SCHEDULER_FOUND('Interval')).toBe('No Interval was found. Check your configuration.');
     expect(entry.DUPLICATE_SCHEDULER('Timeout', 'warm-up')).toBe('Timeout with the given name (warm-up) already exists. Ignored.');
   });

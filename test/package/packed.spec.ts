@@ -91,7 +91,13 @@ function expectHandlerArguments(seen: Report): void {
   // legacy(force = false), scheduled with @Cron, @Interval and @Timeout.
   const forces = notes.forces as unknown[];
   expect({ calls: forces.length, values: [...new Set(forces)] }).toEqual({ calls: 24 + 24 + 1, values: [false] });
-  expect(Object.keys(jobs).sort()).toEqual(['HandlerArguments.legacy', 'HandlerArguments.legacy#2', 'HandlerArguments.legacy#3', 'probe.marked', 'probe.typed']);
+  expect(Object.keys(jobs).sort()).toEqual([
+    'HandlerArguments.legacy',
+    'HandlerArguments.legacy#2',
+    'HandlerArguments.legacy#3',
+    'probe.marked',
+    'probe.typed',
+  ]);
   const context = (name: string, scheduledAt: string) => ({ name, scheduledAt, signal: '<AbortSignal>', aborted: false, isJobContext: true });
   // typed(context: JobContext), every hour from the start.
   expect({ calls: notes.contexts, first: notes.firstContexts }).toEqual({

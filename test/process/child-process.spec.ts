@@ -102,6 +102,10 @@ describe('the store drivers, optional peer dependencies', () => {
       const lib = require('./dist');
       try { new lib.${store}(${options}); console.log('null'); }
       catch (error) { console.log(JSON.stringify({ name: error.name, typed: error instanceof lib.StoreUnavailableError, message: error.message })); }`);
-    expect(error).toEqual({ name: 'StoreUnavailableError', typed: true, message: expect.stringContaining(`its driver "${driver}" is not installed; run: npm install ${driver}`) });
+    expect(error).toEqual({
+      name: 'StoreUnavailableError',
+      typed: true,
+      message: expect.stringContaining(`its driver "${driver}" is not installed; run: npm install ${driver}`),
+    });
   });
 });

@@ -47,10 +47,15 @@ function addJobs(): void {
   }
   for (let i = 0; i < 20; i++) {
     const overlap = (['skip', 'queue', 'allow'] as const)[i % 3];
-    jobs.push([`async-${i}`, new IntervalTrigger(10 + i), { overlap, timeoutMs: 50, misfire: { graceMs: 5, policy: 'all', maxCatchUp: 3 } }, async () => {
-      runs++;
-      await Promise.resolve();
-    }]);
+    jobs.push([
+      `async-${i}`,
+      new IntervalTrigger(10 + i),
+      { overlap, timeoutMs: 50, misfire: { graceMs: 5, policy: 'all', maxCatchUp: 3 } },
+      async () => {
+        runs++;
+        await Promise.resolve();
+      },
+    ]);
   }
   for (let i = 0; i < 10; i++) jobs.push([`limited-${i}`, new IntervalTrigger(7), { maxRuns: 1_000 + i }, () => void runs++]);
   for (const [name, trigger, options, run] of jobs) scheduler.add({ name, trigger, options, handler: (context) => run(context.attempt) });

@@ -51,7 +51,12 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     it('registers jobs, keeping the anchor of the first instance', async () => {
       const other = await harness.open();
       await store.register([{ name: 'a', anchor: 100 }]);
-      expect(await other.register([{ name: 'a', anchor: 999 }, { name: 'b', anchor: 200 }])).toEqual([
+      expect(
+        await other.register([
+          { name: 'a', anchor: 999 },
+          { name: 'b', anchor: 200 },
+        ]),
+      ).toEqual([
         { name: 'a', anchor: 100, lastTick: null, paused: false },
         { name: 'b', anchor: 200, lastTick: null, paused: false },
       ]);
@@ -68,7 +73,10 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('claims every tick of a wake-up in one call, answering in order', async () => {
-      await store.register([{ name: 'a', anchor: 0 }, { name: 'b', anchor: 0 }]);
+      await store.register([
+        { name: 'a', anchor: 0 },
+        { name: 'b', anchor: 0 },
+      ]);
       await store.claim('i1', [claim('b', 5_000)]);
       expect(await store.claim('i1', [claim('a', 5_000), claim('missing', 5_000), claim('b', 5_000)])).toEqual([
         { status: 'won', fencingToken: 1 },
@@ -82,7 +90,14 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       const names = Array.from({ length: 20 }, (_, i) => `job-${i}`);
       await store.register(names.map((name) => ({ name, anchor: 0 })));
       for (const tick of [1_000, 2_000, 3_000]) {
-        const outcomes = await Promise.all(instances.map((instance, i) => instance.claim(`i${i}`, names.map((name) => claim(name, tick, { exclusive: false })))));
+        const outcomes = await Promise.all(
+          instances.map((instance, i) =>
+            instance.claim(
+              `i${i}`,
+              names.map((name) => claim(name, tick, { exclusive: false })),
+            ),
+          ),
+        );
         for (let job = 0; job < names.length; job++) {
           expect(outcomes.filter((outcome) => outcome[job].status === 'won')).toHaveLength(1);
         }
@@ -119,9 +134,22 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('renews only the leases it holds', async () => {
-      await store.register([{ name: 'a', anchor: 0 }, { name: 'b', anchor: 0 }]);
+      await store.register([
+        { name: 'a', anchor: 0 },
+        { name: 'b', anchor: 0 },
+      ]);
       await store.claim('i1', [claim('a', 1_000), claim('b', 1_000)]);
-      expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }, { job: 'b', fencingToken: 7 }, { job: 'zzz', fencingToken: 1 }], 60_000)).toEqual([true, false, false]);
+      expect(
+        await store.renew(
+          'i1',
+          [
+            { job: 'a', fencingToken: 1 },
+            { job: 'b', fencingToken: 7 },
+            { job: 'zzz', fencingToken: 1 },
+          ],
+          60_000,
+        ),
+      ).toEqual([true, false, false]);
       expect(await store.renew('i2', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
     });
 
@@ -147,7 +175,10 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('gives up an expired at-most-once run, clearing its lease', async () => {
-      await store.register([{ name: 'a', anchor: 0 }, { name: 'live', anchor: 0 }]);
+      await store.register([
+        { name: 'a', anchor: 0 },
+        { name: 'live', anchor: 0 },
+      ]);
       await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 }), claim('live', 1_000)]);
       expect(await store.recover('i2', 60_000)).toEqual({ recovered: [], abandoned: [{ job: 'a', tick: 1_000, attempt: 1, fencingToken: 1, owner: 'i1' }] });
       expect(await store.claim('i2', [claim('a', 2_000), claim('live', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }, { status: 'busy' }]);
@@ -179,7 +210,10 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('takes fractional instants (an interval of 1500.5 ms) without failing the batch', async () => {
-      await store.register([{ name: 'fraction', anchor: 0.5 }, { name: 'whole', anchor: 0 }]);
+      await store.register([
+        { name: 'fraction', anchor: 0.5 },
+        { name: 'whole', anchor: 0 },
+      ]);
       expect(await store.claim('i1', [claim('fraction', 1_501.5, { exclusive: false }), claim('whole', 1_000, { exclusive: false })])).toEqual([
         { status: 'won', fencingToken: 1 },
         { status: 'won', fencingToken: 1 },

@@ -50,13 +50,20 @@ describe('RedisJobStore', () => {
     const keyPrefix = `${uniqueName('metronome-test')}:`;
     const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
     await store.connect();
-    await store.register([{ name: 'good', anchor: 0 }, { name: 'torn', anchor: 0 }]);
+    await store.register([
+      { name: 'good', anchor: 0 },
+      { name: 'torn', anchor: 0 },
+    ]);
     const redis = new Redis(REDIS_URL);
     await redis.hset(`${keyPrefix}job:torn`, 'lo', 'someone', 'lu', 'not a number');
     await redis.set(`${keyPrefix}job:string`, 'not a hash');
     await redis.sadd(`${keyPrefix}names`, 'string');
     const claim = (job: string) => ({ job, tick: 1_000, exclusive: true, leaseMs: 60_000, delivery: 'at-most-once' as const });
-    expect(await store.claim('i1', [claim('string'), claim('torn'), claim('good')])).toEqual([{ status: 'gone' }, { status: 'won', fencingToken: 1 }, { status: 'won', fencingToken: 1 }]);
+    expect(await store.claim('i1', [claim('string'), claim('torn'), claim('good')])).toEqual([
+      { status: 'gone' },
+      { status: 'won', fencingToken: 1 },
+      { status: 'won', fencingToken: 1 },
+    ]);
     expect(await store.recover('i1', 60_000)).toEqual({ recovered: [], abandoned: [] });
     expect((await store.loadDefinitions()).map((row) => row.name)).toEqual(['string']);
     await store.close();

@@ -69,7 +69,7 @@ async function until(check: () => Promise<unknown>, what: string, timeoutMs = 20
       await check();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${what} did not come up: ${String(error)}`);
+      if (Date.now() > deadline) throw new Error(`${what} did not come up: ${String(error)}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -128,7 +128,9 @@ export async function ownPostgres(): Promise<OwnServer> {
   const dir = mkdtempSync(join(tmpdir(), 'metronome-pg-'));
   const asRoot = process.getuid?.() === 0;
   const run = (program: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, program), ...args], { stdio: 'pipe' }) : execFileSync(join(bin, program), args, { stdio: 'pipe' });
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, program), ...args], { stdio: 'pipe' })
+      : execFileSync(join(bin, program), args, { stdio: 'pipe' });
   const data = join(dir, 'data');
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const stopNow = () => {

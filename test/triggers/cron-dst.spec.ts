@@ -68,17 +68,7 @@ const transitions: Array<[zone: string, label: string, instant: string]> = [
   ['Australia/Lord_Howe', 'fall back (30 min)', '2026-04-04T15:00:00Z'],
 ];
 
-const expressions = [
-  '30 2 * * *',
-  '30 1 * * *',
-  '15 2 * * *',
-  '45 1 * * *',
-  '0 2 * * *',
-  '*/15 * * * *',
-  '0 * * * *',
-  '* * * * *',
-  '*/30 1-3 * * *',
-];
+const expressions = ['30 2 * * *', '30 1 * * *', '15 2 * * *', '45 1 * * *', '0 2 * * *', '*/15 * * * *', '0 * * * *', '* * * * *', '*/30 1-3 * * *'];
 
 describe('cron across daylight saving time changes (brute-force reference)', () => {
   describe.each(transitions)('%s, %s', (zone, _label, at) => {

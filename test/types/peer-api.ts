@@ -51,8 +51,14 @@ export class PeerStyleService {
     const interval = this.registry.getInterval<NodeJS.Timeout>('named');
     clearInterval(interval);
     clearTimeout(this.registry.getTimeout('named-timeout'));
-    this.registry.addInterval<NodeJS.Timeout>('mine', setInterval(() => undefined, 1_000));
-    this.registry.addTimeout('mine', setTimeout(() => undefined, 1_000));
+    this.registry.addInterval<NodeJS.Timeout>(
+      'mine',
+      setInterval(() => undefined, 1_000),
+    );
+    this.registry.addTimeout(
+      'mine',
+      setTimeout(() => undefined, 1_000),
+    );
     this.registry.addCronJob('dynamic', new CronJob('* * * * * *', () => undefined));
     const jobs: Map<string, CronJob> = this.registry.getCronJobs();
     const names: string[] = [...this.registry.getIntervals(), ...this.registry.getTimeouts()];
