@@ -42,7 +42,9 @@ export class TimerDriver implements Waker {
     return this.handle;
   }
 
+  /** Arms the timer for `at` (a timer of its own wakes the job at the tick, not ahead of it). */
   schedule(job: Job, at: number): void {
+    job.at = at;
     const { clock } = this.scheduler;
     const delay = Math.max(0, at - clock.now());
     // An interval (as rescheduled, maybe) repeats on one timer; anything else wakes once.
@@ -80,6 +82,12 @@ export class TimerDriver implements Waker {
     if (this.handle !== null) this.scheduler.clock.clearTimer(this.handle);
     this.repeating = false;
   }
+
+  /**
+   * A paused job keeps its timer: the handle handed out stays the one that `clearInterval` stops.
+   * Its wake-ups are ignored while it is paused.
+   */
+  pause(): void {}
 
   /** One wake-up after `delay`, in equal segments when it exceeds the clock's longest delay. */
   private once(job: Job, delay: number): void {

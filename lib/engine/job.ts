@@ -7,13 +7,17 @@ import { QueueEntry } from './timer-queue';
 export type JobHandler = (context: JobContext, job: Job) => unknown;
 
 /**
- * Supplies a job's wake-ups. By default the scheduler's timer queue does; a waker of its own lets
- * a job be driven by another timer (see `compat/timer-driver.ts`). The scheduler calls `schedule`
- * with each next wake-up and `cancel` when the job leaves; the waker calls `Scheduler.wake`.
+ * Supplies a job's wake-ups. By default the scheduler's timer queue does (`QueueWaker`); a waker
+ * of its own lets a job be driven by another timer (see `compat/timer-driver.ts`). The scheduler
+ * calls `schedule` with each next wake-up, `pause` when the job is paused and `cancel` when it
+ * leaves; the waker calls `Scheduler.wake` (or the queue wakes the scheduler).
  */
 export interface Waker {
-  schedule(job: Job, at: number): void;
+  /** Wakes the job for a tick due at `at`; `lead` ms ahead of it if the waker can. */
+  schedule(job: Job, at: number, lead: number): void;
   cancel(job: Job): void;
+  /** The job is paused: its wake-ups may stop (they are ignored while it is). */
+  pause(job: Job): void;
 }
 
 /** A job as given to {@link Scheduler.add}. */
@@ -169,7 +173,7 @@ export class Job implements QueueEntry {
   planned: number | null = null;
   /** A hash of the name, for spreading the job's ticks over the instances of a cluster; -1 until needed. */
   nameHash = -1;
-  /** In a cluster, the leases this instance holds for the job (see `Claims.hold`). */
+  /** In a cluster, the leases this instance holds for the job (see `ClusterCoordinator.hold`). */
   holds: number[] | null = null;
   running = 0;
   /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
@@ -191,7 +195,7 @@ export class Job implements QueueEntry {
     readonly handler: JobHandler,
     public options: ResolvedJobOptions,
     public paused: boolean,
-    public waker: Waker | undefined,
+    public waker: Waker,
     meta: Readonly<Record<string, unknown>> | undefined,
     /** See {@link JobDefinition.source}. */
     readonly source: object | undefined,

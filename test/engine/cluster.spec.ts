@@ -46,10 +46,10 @@ function cluster(size: number, store?: JobStore, claimAheadMs?: number) {
 
 /** Stops an instance the way a crash would: its timers go, nothing is released or said. */
 function crash(scheduler: Scheduler, clock: VirtualClock): void {
-  const internals = scheduler as unknown as { queue: { stop(): void }; claims: { timers: unknown[]; held: Set<unknown> } };
+  const internals = scheduler as unknown as { queue: { stop(): void }; shared: { timers: unknown[]; held: Set<unknown> } };
   internals.queue.stop();
-  internals.claims.timers.forEach((timer) => clock.clearTimer(timer));
-  internals.claims.held.clear();
+  internals.shared.timers.forEach((timer) => clock.clearTimer(timer));
+  internals.shared.held.clear();
 }
 
 const ticksOf = (runs: Array<{ job: string; tick: number }>, job: string) =>

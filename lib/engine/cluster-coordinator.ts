@@ -1,27 +1,28 @@
-import { ClaimOutcome, JobStore, Lease, StoredJobState, TickClaim } from '../stores/job-store';
+import { ClaimOutcome, JobStore, Lease, TickClaim } from '../stores/job-store';
+import { Backoff } from './backoff';
 import { Clock, TimerHandle } from './clock';
+import { ClaimDecision, Coordinator, CoordinatorHost } from './coordinator';
 import { EventHub } from './event-hub';
 import { Job } from './job';
+import { StoreCalls } from './store-calls';
 
-/** What became of a tick asked of the store. */
-export type ClaimDecision =
-  | { outcome: 'won'; fencingToken: number }
-  /** This instance took the tick, but a run of the job holds a lease elsewhere: skip it. */
-  | { outcome: 'busy' }
-  /** The store could not be asked: the tick cannot run (running it unclaimed could run it twice). */
-  | { outcome: 'unclaimed' };
-
-/** How the coordinator reaches back into the scheduler. */
-export interface ClaimsHost {
+/** How the cluster coordinator reaches back into the scheduler. */
+export interface ClusterHost extends CoordinatorHost {
   job(name: string): Job | undefined;
+  /** Whether the job is still the scheduler's, not paused, and the scheduler running: a registration answered late is dropped otherwise. */
+  live(job: Job): boolean;
+  /** The job is paused cluster-wide (in the store): pause it here. */
+  pausedInStore(job: Job): void;
   /** Run a tick taken over from an instance whose lease ran out. */
   runRecovered(job: Job, tick: number, attempt: number, fencingToken: number): void;
   /** Abort the runs holding a lease the store says is no longer theirs. */
   abortLease(job: Job, fencingToken: number): void;
+  /** Report a claimed tick that does not run because its job is paused (the lease goes separately). */
+  skipPaused(job: Job, tick: number): void;
 }
 
 /** Timing of the cluster protocol. */
-export interface ClaimsTiming {
+export interface ClusterTiming {
   /** How long a run's lease lasts without a heartbeat; heartbeats come every third of it. Default 30 s. */
   leaseMs: number;
   /** How often expired leases are looked for (and a lost store retried). Default 5 s. */
@@ -36,25 +37,41 @@ export interface ClaimsTiming {
   claimAheadMs: number;
 }
 
+const DEFAULT_TIMING: ClusterTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 0 };
+
+/** The timing of the cluster protocol: the defaults, with the values `given` sets (one given as `undefined` keeps its default). */
+export function clusterTiming(given: Partial<ClusterTiming> = {}): ClusterTiming {
+  const timing = { ...DEFAULT_TIMING };
+  for (const key of Object.keys(given) as Array<keyof ClusterTiming>) if (given[key] !== undefined) timing[key] = given[key];
+  return timing;
+}
+
 interface PendingClaim {
   job: Job;
   tick: number;
   decide: (decision: ClaimDecision) => void;
 }
 
+interface Placement {
+  job: Job;
+  from: number;
+  fromWatermark: boolean;
+}
+
 // Taken at load: claims of one event-loop turn go together even under fake timers installed later.
 const nextTurn = globalThis.setImmediate;
 
 /**
- * Coordinates the instances that share a store. Every tick of a cluster-wide job is claimed in the
- * store before it runs: claims from one turn of the event loop go in one round trip, one winner
- * per tick. A won lease is held by what runs under it — the run, runs held back, a waiting retry —
- * renewed by heartbeats while anything holds it, and released when nothing does. Leases that run
- * out are taken over (at-least-once) or given up (at-most-once). While the store cannot be
- * reached, ticks are reported missed — one `store.unavailable` event per outage — and the store is
- * tried again with backoff.
+ * Coordinates the instances that share a store. A cluster-wide job is registered before it is
+ * armed: it takes the anchor, watermark and paused flag every instance shares. Every tick is
+ * claimed in the store before it runs: claims from one turn of the event loop go in one round
+ * trip, one winner per tick. A won lease is held by what runs under it — the run, runs held back,
+ * a waiting retry — renewed by heartbeats while anything holds it, and released when nothing
+ * does. Leases that run out are taken over (at-least-once) or given up (at-most-once). While the
+ * store cannot be reached, ticks are reported missed (see {@link StoreCalls}) and registrations
+ * are tried again.
  */
-export class Claims {
+export class ClusterCoordinator implements Coordinator {
   private pending: PendingClaim[] = [];
   private releases: Lease[] = [];
   private flushing = false;
@@ -64,12 +81,12 @@ export class Claims {
    * a free slot: the array is used again for the job's next lease, and let go at a heartbeat.
    */
   private readonly held = new Set<Job>();
-  private downSince: number | null = null;
-  private retryAt = 0;
-  private backoffMs = 0;
+  /** Jobs armed in this turn of the event loop: they register together. */
+  private placing: Placement[] = [];
+  /** Timers of registrations to try again. */
+  private readonly retries = new Set<TimerHandle>();
   private timers: TimerHandle[] = [];
-  /** Stopped: calls still out fail quietly (the store is being closed), they are no outage. */
-  private stopped = true;
+  private readonly calls: StoreCalls;
   private readonly instanceHash: number;
 
   constructor(
@@ -77,15 +94,11 @@ export class Claims {
     private readonly instanceId: string,
     private readonly clock: Clock,
     private readonly events: EventHub,
-    private readonly host: ClaimsHost,
-    private readonly timing: ClaimsTiming,
+    private readonly host: ClusterHost,
+    private readonly timing: ClusterTiming,
   ) {
+    this.calls = new StoreCalls(store, clock, events, timing.timeoutMs);
     this.instanceHash = Math.imul(fnv1a(instanceId), 0x85ebca6b);
-  }
-
-  /** Whether the job's ticks are claimed: a shared store, and a job not scoped to the instance. */
-  guards(job: Job): boolean {
-    return this.store.shared && job.options.scope === 'cluster';
   }
 
   /**
@@ -93,7 +106,8 @@ export class Claims {
    * more. How much more is a hash of the job, the instance and the tick, different on each
    * instance: each claims a different part of the jobs first, so that the runs of one tick are
    * shared out among the instances instead of all going to the quickest, and a different part at
-   * each tick, so that every instance gets its turn even with few jobs.
+   * each tick, so that every instance gets its turn even with few jobs. (A lead learned by each
+   * instance would hand every tick to the instance that had learned the longest.)
    */
   lead(job: Job, tick: number): number {
     if (job.nameHash < 0) job.nameHash = fnv1a(job.name);
@@ -104,7 +118,7 @@ export class Claims {
   /** Starts the heartbeats and the lease sweeps. */
   start(): void {
     const { leaseMs, syncEveryMs } = this.timing;
-    this.stopped = false;
+    this.calls.start();
     this.timers = [
       this.clock.setTimer(() => void this.heartbeat(), Math.max(1, Math.floor(leaseMs / 3)), { repeat: true, unref: true }),
       this.clock.setTimer(() => void this.sweep(), syncEveryMs, { repeat: true, unref: true }),
@@ -116,29 +130,67 @@ export class Claims {
    * shutdown that timed out) are left to run out: an at-least-once run is then taken over elsewhere.
    */
   async stop(): Promise<void> {
-    for (const timer of this.timers) this.clock.clearTimer(timer);
+    for (const timer of [...this.timers, ...this.retries]) this.clock.clearTimer(timer);
     this.timers = [];
-    this.stopped = true;
+    this.retries.clear();
+    this.calls.stop();
     const releases = this.releases.splice(0);
-    if (releases.length > 0) await this.call(() => this.store.release(releases)).catch(() => undefined);
+    if (releases.length > 0) await this.calls.call(() => this.store.release(releases)).catch(() => undefined);
+  }
+
+  place(job: Job, from: number, fromWatermark: boolean): void {
+    this.placing.push({ job, from, fromWatermark });
+    if (this.placing.length === 1) nextTurn(() => this.registerThenArm(this.placing.splice(0), new Backoff(1_000, 30_000)));
+  }
+
+  /**
+   * Registers a batch and arms its jobs. When the scheduler starts, ticks count from the watermark:
+   * those missed while the whole cluster was down follow the misfire policy. A job is never armed
+   * on an anchor of its own: while the store cannot be reached, registration is tried again (1 s,
+   * doubling to 30 s).
+   */
+  private registerThenArm(batch: Placement[], backoff: Backoff): void {
+    const live = batch.filter(({ job }) => this.host.live(job));
+    if (live.length === 0) return;
+    this.register(live.map(({ job }) => job)).then(
+      (states) =>
+        live.forEach(({ job, from, fromWatermark }, index) => {
+          if (!this.host.live(job)) return;
+          const state = states[index];
+          const { startAt } = job.options;
+          job.anchor = state.anchor;
+          if (state.paused) return this.host.pausedInStore(job);
+          // A stored job's ticks count from its creation (its anchor) until one is claimed.
+          const after = fromWatermark ? (state.lastTick ?? (job.persisted ? state.anchor : from)) : startAt !== null && startAt > from ? startAt - 1 : from;
+          this.host.armAfter(job, after);
+        }),
+      () => {
+        const retry = this.clock.setTimer(
+          () => {
+            this.retries.delete(retry);
+            this.registerThenArm(live, backoff);
+          },
+          backoff.next(),
+          { unref: true },
+        );
+        this.retries.add(retry);
+      },
+    );
   }
 
   /** Registers jobs with the store: their shared anchor, watermark and paused flag. */
-  register(jobs: Job[]): Promise<StoredJobState[]> {
-    return this.call(() => this.store.register(jobs.map((job) => ({ name: job.name, anchor: job.anchor }))));
+  private register(jobs: Job[]) {
+    return this.calls.call(() => this.store.register(jobs.map((job) => ({ name: job.name, anchor: job.anchor }))));
   }
 
-  /** Asks for `tick` of `job`; `decide` is told the outcome, or nothing if another instance has the tick. */
   claim(job: Job, tick: number, decide: (decision: ClaimDecision) => void): void {
     this.pending.push({ job, tick, decide });
     this.schedule();
   }
 
-  /**
-   * Something begins (+1) or ends (-1) holding the lease `fencingToken` of `job`; with 0, a lease
-   * won but not used. The lease is released once nothing holds it.
-   */
-  hold(job: Job, fencingToken: number, change: 1 | -1 | 0): void {
+  hold(job: Job, fencingToken: number | undefined, change: 1 | -1 | 0): void {
+    // A run made with `triggerJob` holds no lease.
+    if (fencingToken === undefined) return;
     let holds = job.holds;
     if (!holds) {
       job.holds = holds = [];
@@ -165,6 +217,21 @@ export class Claims {
     this.schedule();
   }
 
+  startedLate(): void {}
+
+  /** A claimed tick that falls in a pause is given back, skipped. */
+  pausedBeforeStart(job: Job, tick: number): void {
+    this.host.skipPaused(job, tick);
+  }
+
+  /**
+   * The lease of a claimed at-least-once tick is left to run out, so that another instance runs
+   * it; an at-most-once one is given back.
+   */
+  dropPrepared(job: Job, fencingToken: number | undefined): void {
+    if (job.options.delivery === 'at-most-once') this.hold(job, fencingToken, -1);
+  }
+
   private schedule(): void {
     if (this.flushing) return;
     this.flushing = true;
@@ -177,7 +244,7 @@ export class Claims {
     if (releases.length > 0) {
       // A release that fails is kept for later: dropping it would leave the job busy, or let an
       // at-least-once run that finished be taken over and run again.
-      void this.call(() => this.store.release(releases)).catch(() => this.releases.push(...releases));
+      void this.calls.call(() => this.store.release(releases)).catch(() => this.releases.push(...releases));
     }
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
     const byJob = new Map<string, PendingClaim>();
@@ -192,12 +259,14 @@ export class Claims {
       delivery: job.options.delivery,
     }));
     let outcomes: ClaimOutcome[] | null = null;
-    if (this.downSince === null || this.clock.now() >= this.retryAt) {
-      outcomes = await this.call(
-        () => this.store.claim(this.instanceId, claims),
-        // A claim answered after its time limit was reported unclaimed: give back what it won.
-        (late) => late.forEach((outcome, index) => outcome.status === 'won' && this.hold(asks[index].job, outcome.fencingToken, 0)),
-      ).catch(() => null);
+    if (this.calls.ready()) {
+      outcomes = await this.calls
+        .call(
+          () => this.store.claim(this.instanceId, claims),
+          // A claim answered after its time limit was reported unclaimed: give back what it won.
+          (late) => late.forEach((outcome, index) => outcome.status === 'won' && this.hold(asks[index].job, outcome.fencingToken, 0)),
+        )
+        .catch(() => null);
     }
     asks.forEach(({ job, decide }, index) => {
       const outcome = outcomes?.[index];
@@ -230,7 +299,7 @@ export class Claims {
       this.held.delete(job);
     }
     if (leases.length === 0) return;
-    const renewed = await this.call(() => this.store.renew(this.instanceId, leases, this.timing.leaseMs)).catch(() => null);
+    const renewed = await this.calls.call(() => this.store.renew(this.instanceId, leases, this.timing.leaseMs)).catch(() => null);
     renewed?.forEach((stillHeld, index) => {
       if (stillHeld) return;
       const { job: name, fencingToken } = leases[index];
@@ -241,7 +310,7 @@ export class Claims {
   }
 
   private async sweep(): Promise<void> {
-    const swept = await this.call(() => this.store.recover(this.instanceId, this.timing.leaseMs)).catch(() => null);
+    const swept = await this.calls.call(() => this.store.recover(this.instanceId, this.timing.leaseMs)).catch(() => null);
     if (!swept) return;
     for (const run of swept.recovered) {
       const job = this.host.job(run.job);
@@ -265,53 +334,6 @@ export class Claims {
         attempt: run.attempt,
         owner: run.owner,
       }));
-    }
-  }
-
-  /**
-   * Calls the store with a time limit. The first failure of an outage emits `store.unavailable`
-   * and backs off (100 ms, doubling to 5 s) before claims are tried again; the first success
-   * after it emits `store.recovered`. `late` gets the result of a call that answered after its
-   * time limit.
-   */
-  private async call<T>(operation: () => Promise<T>, late?: (result: T) => void): Promise<T> {
-    let timer: TimerHandle | undefined;
-    let timedOut = false;
-    const running = operation();
-    try {
-      const result = await Promise.race([
-        running,
-        new Promise<never>((_, reject) => {
-          timer = this.clock.setTimer(
-            () => {
-              timedOut = true;
-              reject(new Error(`no answer within ${this.timing.timeoutMs} ms`));
-            },
-            this.timing.timeoutMs,
-            { unref: true },
-          );
-        }),
-      ]);
-      if (this.downSince !== null) {
-        const downMs = this.clock.now() - this.downSince;
-        this.downSince = null;
-        this.backoffMs = 0;
-        this.events.emit('store.recovered', () => ({ at: new Date(this.clock.now()), store: this.store.kind, downMs }));
-      }
-      return result;
-    } catch (error) {
-      if (timedOut && late) running.then(late, () => undefined);
-      if (this.stopped) throw error;
-      const now = this.clock.now();
-      if (this.downSince === null) {
-        this.downSince = now;
-        this.events.emit('store.unavailable', () => ({ at: new Date(now), store: this.store.kind, error }));
-      }
-      this.backoffMs = Math.min(Math.max(100, this.backoffMs * 2), 5_000);
-      this.retryAt = now + this.backoffMs;
-      throw error;
-    } finally {
-      if (timer !== undefined) this.clock.clearTimer(timer);
     }
   }
 }

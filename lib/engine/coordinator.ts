@@ -1,0 +1,118 @@
+import { Job } from './job';
+
+/** What became of a tick asked of the coordinator. */
+export type ClaimDecision =
+  /** The tick is this instance's to run; in a cluster, under the lease `fencingToken`. */
+  | { outcome: 'won'; fencingToken?: number }
+  /** This instance took the tick, but a run of the job holds a lease elsewhere: skip it. */
+  | { outcome: 'busy' }
+  /** The store could not be asked: the tick cannot run (running it unclaimed could run it twice). */
+  | { outcome: 'unclaimed' };
+
+/**
+ * Decides whose a job's ticks are. The scheduler computes the ticks and asks; it does not know
+ * whether it runs alone or in a cluster. Two implementations: {@link LocalCoordinator} (every
+ * tick is this instance's, at once) and `ClusterCoordinator` (ticks claimed in a shared store,
+ * runs under leases that heartbeats renew, expired leases taken over).
+ */
+export interface Coordinator {
+  start(): void;
+  /** Stops its timers and sends what is still due to the store. */
+  stop(): Promise<void>;
+  /**
+   * Places a job that is being armed: decides where its ticks count from and hands it back to the
+   * scheduler (`CoordinatorHost.armAfter`), at once or once the store answered. `from` is now (plus
+   * the job's start delay); `fromWatermark` asks to count from the last tick the cluster ran.
+   */
+  place(job: Job, from: number, fromWatermark: boolean): void;
+  /** Asks for `tick` of `job`; `decide` is told the outcome, or nothing if another instance has the tick. */
+  claim(job: Job, tick: number, decide: (decision: ClaimDecision) => void): void;
+  /**
+   * Something begins (+1) or ends (-1) holding the lease `fencingToken` of `job`; with 0, a lease
+   * won but not used. Released once nothing holds it. Runs without a lease pass `undefined`.
+   */
+  hold(job: Job, fencingToken: number | undefined, change: 1 | -1 | 0): void;
+  /** How long before a tick due at `at` the job wakes up, to have its bookkeeping done in time. */
+  lead(job: Job, at: number): number;
+  /** A run of `job` started this many ms after its time. */
+  startedLate(job: Job, lateMs: number): void;
+  /** A run prepared ahead found its job paused when its time came. */
+  pausedBeforeStart(job: Job, tick: number, fencingToken: number | undefined): void;
+  /** The scheduler stops with a run of `job` prepared ahead and not started. */
+  dropPrepared(job: Job, fencingToken: number | undefined): void;
+}
+
+/** How a coordinator reaches back into the scheduler. */
+export interface CoordinatorHost {
+  /** Queues the job for its first tick after `after`. */
+  armAfter(job: Job, after: number): void;
+}
+
+/** Learns how long before their tick the jobs of this instance wake: see {@link LocalCoordinator.lead}. */
+export class LearnedLead {
+  /** The most the wake-up of a job of this instance is brought forward. */
+  static readonly MAX_MS = 250;
+  /** How fast the lead shrinks back after wake-ups that were ready in time. */
+  private static readonly DECAY = 0.99;
+  value = 0;
+  /** The worst lateness of a start since the last wake-up. */
+  private overshoot = 0;
+
+  late(ms: number): void {
+    if (ms > this.overshoot) this.overshoot = ms;
+  }
+
+  /** At each wake-up: lengthens the lead by what the latest starts overshot, or lets it shrink slowly when they were in time. */
+  adjust(): void {
+    const lead = this.overshoot > 0 ? (this.value + this.overshoot) * 1.5 : this.value * LearnedLead.DECAY;
+    this.overshoot = 0;
+    this.value = Math.min(LearnedLead.MAX_MS, lead < 0.5 ? 0 : lead);
+  }
+}
+
+const WON: ClaimDecision = Object.freeze({ outcome: 'won' });
+
+/**
+ * Every tick is this instance's. Jobs wake a learned lead ahead of their tick: the bookkeeping of
+ * a tick is done ahead, so that the run starts on time; learned from the starts that were not
+ * ready in time, 0 while everything is (always, on a virtual clock). A tick prepared ahead that
+ * falls in a pause is taken up again on resume, by the job's misfire policy.
+ */
+export class LocalCoordinator implements Coordinator {
+  constructor(
+    private readonly host: CoordinatorHost,
+    private readonly learned: LearnedLead,
+  ) {}
+
+  start(): void {}
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  place(job: Job, from: number): void {
+    const { startAt } = job.options;
+    // An interval counts from startAt (the anchor); the first tick is the first at or after it.
+    this.host.armAfter(job, startAt !== null && startAt > from ? startAt - 1 : from);
+  }
+
+  claim(_job: Job, _tick: number, decide: (decision: ClaimDecision) => void): void {
+    decide(WON);
+  }
+
+  hold(): void {}
+
+  lead(): number {
+    return this.learned.value;
+  }
+
+  startedLate(_job: Job, lateMs: number): void {
+    this.learned.late(lateMs);
+  }
+
+  pausedBeforeStart(job: Job, tick: number): void {
+    job.nextTick = Math.min(job.nextTick ?? tick, tick);
+  }
+
+  dropPrepared(): void {}
+}

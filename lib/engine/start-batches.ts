@@ -1,0 +1,139 @@
+import { Clock } from './clock';
+import { Coordinator } from './coordinator';
+import { Job } from './job';
+import { TimerTask } from './runner';
+import { QueueEntry, TimerQueue } from './timer-queue';
+
+/**
+ * Runs prepared ahead of their tick, flat: job, tick, fencing token, job… The arrays are used
+ * again for later batches, keeping their room: a batch of 10,000 runs is an array large enough
+ * to be allocated outside the young generation, and one each second would keep the collector busy.
+ */
+class PlannedRuns {
+  private static readonly spare: PlannedRuns[] = [];
+  private readonly items: Array<Job | number | undefined> = [];
+  size = 0;
+
+  static take(): PlannedRuns {
+    return PlannedRuns.spare.pop() ?? new PlannedRuns();
+  }
+
+  push(job: Job, tick: number, fencingToken: number | undefined): void {
+    this.items[this.size++] = job;
+    this.items[this.size++] = tick;
+    this.items[this.size++] = fencingToken;
+  }
+
+  job(i: number): Job {
+    return this.items[i] as Job;
+  }
+
+  tick(i: number): number {
+    return this.items[i + 1] as number;
+  }
+
+  fencingToken(i: number): number | undefined {
+    return this.items[i + 2] as number | undefined;
+  }
+
+  /** Forgets the runs (not to hold on to their jobs) and keeps the array for another batch. */
+  recycle(): void {
+    this.items.fill(undefined, 0, this.size);
+    this.size = 0;
+    if (PlannedRuns.spare.length < 4) PlannedRuns.spare.push(this);
+  }
+}
+
+/** What the batches need from the scheduler. */
+export interface StartHost {
+  /** False once shutdown began: no run starts. */
+  running(): boolean;
+  /** Whether the job, or the whole scheduler, is paused. */
+  paused(job: Job): boolean;
+  coordinator(job: Job): Coordinator;
+  /** Starts the run now (under the overlap policy). */
+  dispatch(job: Job, tick: number, fencingToken: number | undefined): void;
+}
+
+/**
+ * Starts runs at their time, all the runs due at one instant in one pass: a job woken ahead of its
+ * tick (see `Coordinator.lead`) has its run prepared here, and it starts with the others due then.
+ */
+export class StartBatches {
+  /**
+   * Runs prepared ahead, by the instant they start (the tick is also `job.planned` until the run
+   * starts, or the job is rescheduled); one map for jobs that keep the process alive, one for the others.
+   */
+  private readonly batches = [new Map<number, PlannedRuns>(), new Map<number, PlannedRuns>()];
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly queue: TimerQueue<QueueEntry>,
+    private readonly host: StartHost,
+  ) {}
+
+  /**
+   * Starts the run of `tick` at `runAt`: now if that has come (by the clock, or by `wokeAt`, the
+   * instant the job was woken for), else with the other runs starting then. A start that comes
+   * late is reported to the job's coordinator.
+   */
+  start(job: Job, tick: number, fencingToken: number | undefined, runAt: number, wokeAt: number): void {
+    const now = Math.max(this.clock.now(), wokeAt);
+    const coordinator = this.host.coordinator(job);
+    if (runAt <= now) {
+      coordinator.startedLate(job, now - runAt);
+      return this.host.dispatch(job, tick, fencingToken);
+    }
+    // The lease is held while the run waits for its time.
+    coordinator.hold(job, fencingToken, 1);
+    job.planned = tick;
+    const batches = this.batches[job.ref ? 1 : 0];
+    let batch = batches.get(runAt);
+    if (!batch) {
+      batches.set(runAt, (batch = PlannedRuns.take()));
+      this.queue.schedule(new TimerTask(() => this.startPlanned(batches, runAt), job.ref), runAt);
+    }
+    batch.push(job, tick, fencingToken);
+  }
+
+  /** Starts the runs planned for `runAt`, unless their job was removed or rescheduled meanwhile. */
+  private startPlanned(batches: Map<number, PlannedRuns>, runAt: number): void {
+    const batch = batches.get(runAt);
+    if (!batch) return;
+    batches.delete(runAt);
+    const running = this.host.running();
+    for (let i = 0; i < batch.size; i += 3) {
+      const job = batch.job(i);
+      const tick = batch.tick(i);
+      const fencingToken = batch.fencingToken(i);
+      const coordinator = this.host.coordinator(job);
+      // Not rescheduled meanwhile: the plan still holds.
+      const planned = job.planned === tick;
+      if (planned) job.planned = null;
+      if (!planned || !running || job.removed) {
+        // Nothing runs; the lease goes below.
+      } else if (this.host.paused(job)) {
+        coordinator.pausedBeforeStart(job, tick, fencingToken);
+      } else {
+        this.host.dispatch(job, tick, fencingToken);
+      }
+      coordinator.hold(job, fencingToken, -1);
+    }
+    batch.recycle();
+  }
+
+  /** Forgets the runs prepared ahead when the scheduler stops; their coordinator decides what becomes of their leases. */
+  drop(): void {
+    for (const batches of this.batches) {
+      for (const batch of batches.values()) {
+        for (let i = 0; i < batch.size; i += 3) {
+          const job = batch.job(i);
+          job.planned = null;
+          this.host.coordinator(job).dropPrepared(job, batch.fencingToken(i));
+        }
+        batch.recycle();
+      }
+      batches.clear();
+    }
+  }
+}
