@@ -11,7 +11,12 @@ export type SchedulerErrorCode =
   | 'DUPLICATE_JOB'
   | 'INVALID_SCHEDULE'
   | 'JOB_TARGET_NOT_ALLOWED'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'RUN_TIMED_OUT'
+  | 'LEASE_LOST'
+  | 'SCHEDULER_SHUTDOWN'
+  | 'WORKER_TARGET_INVALID'
+  | 'WORKER_EXITED';
 
 /** Base class of every error this module throws on purpose. */
 export abstract class SchedulerError extends Error {
@@ -104,11 +109,73 @@ export class StoreUnavailableError extends SchedulerError {
   constructor(
     /** The store's kind: `postgres`, `redis`. */
     readonly store: string,
-    detail?: string,
+    /** What is wrong, e.g. `no answer within 5000 ms`: the message without the store's name. */
+    readonly detail?: string,
     options?: { cause?: unknown },
   ) {
     const reason = detail ?? (options?.cause instanceof Error ? options.cause.message : undefined);
     super(`The job store (${store}) is unavailable${reason ? `: ${reason}` : '.'}`, options);
+    this.detail = reason;
+  }
+}
+
+/** The reason a run's signal is aborted when it exceeds `timeoutMs`. */
+export class RunTimeoutError extends SchedulerError {
+  readonly code = 'RUN_TIMED_OUT' as const;
+  constructor(
+    readonly jobName: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Job "${jobName}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The reason a run's signal is aborted when the store says its lease is now another instance's. */
+export class LeaseLostError extends SchedulerError {
+  readonly code = 'LEASE_LOST' as const;
+  constructor(
+    readonly jobName: string,
+    readonly fencingToken: number,
+  ) {
+    super(`Job "${jobName}" lost the lease of its run (fencing token ${fencingToken}) to another instance`);
+  }
+}
+
+/** The reason a run's signal is aborted, or a run that waits for a worker thread is refused, when the scheduler shuts down. */
+export class SchedulerShutdownError extends SchedulerError {
+  readonly code = 'SCHEDULER_SHUTDOWN' as const;
+  constructor(message = 'The scheduler is shutting down') {
+    super(message);
+  }
+}
+
+/** A worker job's module cannot be used: it does not load, or has no such exported function. */
+export class WorkerTargetError extends SchedulerError {
+  readonly code = 'WORKER_TARGET_INVALID' as const;
+  constructor(
+    /** What is missing: the module, or the export in it. */
+    readonly missing: 'module' | 'export',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The worker thread running a job exited before the run ended (`process.exit` in the job, an out-of-memory). */
+export class WorkerExitedError extends SchedulerError {
+  readonly code = 'WORKER_EXITED' as const;
+  constructor(readonly exitCode: number) {
+    super(`The worker thread exited with code ${exitCode}`);
+  }
+}
+
+/** A short text for an error of any type: its message, the string itself, or its JSON. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+  } catch {
+    return String(error);
   }
 }
 

@@ -3,7 +3,8 @@ export { ScheduleExplorer } from './discovery/schedule.explorer';
 export type { ScheduleModuleOptions, ScheduleModuleOptionsFactory, ScheduleModuleAsyncOptions } from './interfaces/schedule-module-options.interface';
 export * from './decorators';
 export { SchedulerRegistry } from './registry/scheduler.registry';
-export type { AddJobDefinition, TriggerDefinition, ProviderTarget, WorkerTarget } from './registry/job-definition';
+export type { AddJobDefinition, ProviderTarget, WorkerTarget } from './registry/job-definition';
+export type { TriggerDefinition } from './triggers/trigger-factory';
 export type { SchedulerType } from './registry/scheduler.registry';
 export { CronExpression } from './compat/cron-expression.enum';
 export { CronJob } from './compat/cron-job';
@@ -19,6 +20,11 @@ export {
   InvalidScheduleError,
   JobTargetNotAllowedError,
   StoreUnavailableError,
+  RunTimeoutError,
+  LeaseLostError,
+  SchedulerShutdownError,
+  WorkerTargetError,
+  WorkerExitedError,
 } from './errors';
 export type { SchedulerErrorCode } from './errors';
 export { NO_SCHEDULER_FOUND, DUPLICATE_SCHEDULER } from './compat/messages';
@@ -29,7 +35,6 @@ export { VirtualClock } from './engine/virtual-clock';
 export { JobContext } from './engine/job-context';
 export type { JobInfo, RunRecord, RunOutcome } from './engine/job';
 export type { JobOptions, MisfireOptions, RetryOptions, OverlapPolicy, MisfirePolicy, DeliveryGuarantee, JobScope } from './engine/job-options';
-export { RunTimeoutError, SchedulerShutdownError, LeaseLostError } from './engine/runner';
 export { MemoryJobStore } from './stores/memory.store';
 export type { MemoryJobStoreOptions } from './stores/memory.store';
 export { PostgresJobStore } from './stores/postgres.store';

@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { JobTargets } from './discovery/job-targets';
+import { InvalidScheduleError } from './errors';
 import { ScheduleExplorer } from './discovery/schedule.explorer';
 import { ScheduleModuleAsyncOptions, ScheduleModuleOptions, ScheduleModuleOptionsFactory } from './interfaces/schedule-module-options.interface';
 import { SchedulerCore } from './registry/scheduler-core';
@@ -45,7 +46,14 @@ export class ScheduleModule {
       return [{ provide: SCHEDULE_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }];
     }
     const factory = options.useClass ?? options.useExisting;
-    if (!factory) throw new TypeError('ScheduleModule.forRootAsync() needs useFactory, useClass or useExisting.');
+    if (!factory) {
+      throw new InvalidScheduleError(
+        '',
+        'forRootAsync',
+        Object.keys(options),
+        'has none of useFactory, useClass or useExisting: give one, to make the options.',
+      );
+    }
     const provider: Provider = {
       provide: SCHEDULE_MODULE_OPTIONS,
       useFactory: (optionsFactory: ScheduleModuleOptionsFactory) => optionsFactory.createScheduleOptions(),

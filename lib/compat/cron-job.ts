@@ -2,9 +2,10 @@ import { DateTime } from 'luxon';
 import { InvalidScheduleError } from '../errors';
 import { JobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
-import { DateTrigger } from '../triggers/date.trigger';
+import { DECORATOR_FIELDS } from '../triggers/field-names';
 import { Trigger } from '../triggers/trigger';
-import { CronTime, CronTimeLike, CronTimeSource, cronTimeTrigger, nextDates } from './cron-time';
+import { assertOneZone } from '../triggers/zone-options';
+import { assertDateAhead, CronTime, CronTimeLike, CronTimeSource, nextDates, triggerOfCronTime } from './cron-time';
 import { logEvents } from '../engine/log-events';
 import { isPromiseLike } from '../engine/runner';
 
@@ -112,9 +113,9 @@ export class CronJob<C = null> {
     }
     const job = `${label}#${++standaloneIds}`;
     const time = { source: cronTime, timeZone, utcOffset };
-    let trigger = cronTimeTrigger(label, time);
+    let trigger = triggerOfCronTime(label, time);
     // `H` fields are hashed by job name; give each job its own, not the shared label.
-    if (typeof cronTime === 'string' && cronTime.includes('H')) trigger = cronTimeTrigger(job, time);
+    if (typeof cronTime === 'string' && cronTime.includes('H')) trigger = triggerOfCronTime(job, time);
     this.init({ trigger, cronTime: new CronTime(cronTime, timeZone, utcOffset), name, waitForCompletion, threshold, unrefTimeout });
     this.context = (context ?? this) as C extends null ? CronJob<C> : C;
     if (onComplete) this.onComplete = onComplete;
@@ -127,14 +128,7 @@ export class CronJob<C = null> {
 
   /** Creates a job from named parameters. */
   static from<C = null>(params: CronJobParams<C>): CronJob<C> {
-    if (params.timeZone != null && params.utcOffset != null) {
-      throw new InvalidScheduleError(
-        params.name ?? 'CronJob',
-        'timeZone',
-        { timeZone: params.timeZone, utcOffset: params.utcOffset },
-        'and utcOffset are mutually exclusive; give one of them.',
-      );
-    }
+    assertOneZone(params.name ?? 'CronJob', params, DECORATOR_FIELDS);
     return new CronJob<C>(
       params.cronTime,
       params.onTick,
@@ -184,9 +178,7 @@ export class CronJob<C = null> {
   start(): void {
     if (this.isActive) return;
     const { scheduler, job } = this.binding;
-    if (this.trigger instanceof DateTrigger && this.trigger.at <= scheduler.clock.now()) {
-      throw new InvalidScheduleError(this.name ?? job, 'cronTime', new Date(this.trigger.at), 'is in the past; it will never fire.');
-    }
+    assertDateAhead(this.name ?? job, this.trigger, scheduler.clock.now());
     this.ensureJob();
     if (this.job()!.completed) scheduler.reschedule(job, this.trigger);
     scheduler.resume(job, { skipMissed: true });
@@ -253,7 +245,7 @@ export class CronJob<C = null> {
       throw new InvalidScheduleError(this.name ?? this.binding.job, 'time', time, 'must be an instance of CronTime.');
     }
     const { scheduler, job } = this.binding;
-    const trigger = cronTimeTrigger(job, time);
+    const trigger = triggerOfCronTime(job, time);
     this.cronTime = time instanceof CronTime ? time : new CronTime(time.source as CronTimeSource, time.timeZone, time.utcOffset);
     this.trigger = trigger;
     this.runOnce = this.cronTime.realDate;
@@ -272,7 +264,7 @@ export class CronJob<C = null> {
   attachTo(scheduler: Scheduler, name: string): void {
     const active = this.isActive;
     // Cron expressions with `H` are hashed by job name: the job gets the one it is known by now.
-    const trigger = this.cronTime.realDate ? this.trigger : cronTimeTrigger(name, this.cronTime);
+    const trigger = this.cronTime.realDate ? this.trigger : triggerOfCronTime(name, this.cronTime);
     scheduler.add({ ...this.definition(name, trigger), paused: !active });
     this.trigger = trigger;
     this.detach();

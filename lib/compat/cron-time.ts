@@ -1,8 +1,7 @@
 import { DateTime } from 'luxon';
 import { InvalidScheduleError, SchedulerError } from '../errors';
-import { CronTrigger } from '../triggers/cron.trigger';
-import { DateTrigger, toEpochMs } from '../triggers/date.trigger';
 import { Trigger } from '../triggers/trigger';
+import { cronTimeTrigger } from '../triggers/trigger-factory';
 import { systemTimeZone } from '../triggers/zone';
 
 /** What a `CronTime` is made from: a cron expression, a `Date` or a luxon `DateTime`. */
@@ -16,20 +15,24 @@ export interface CronTimeLike {
 }
 
 /**
- * Builds the trigger for a cron time. Throws {@link InvalidScheduleError} naming `job` for a bad
- * expression, zone or date.
+ * Builds the trigger for a cron time: a `Date` or luxon `DateTime` fires once (even if past, as in
+ * `cron`: starting it throws), anything else is read as a cron expression. Throws
+ * {@link InvalidScheduleError} naming `job` for a bad expression, zone or date.
  * @internal
  */
-export function cronTimeTrigger(job: string, { source, timeZone, utcOffset }: CronTimeLike): Trigger {
-  if (source instanceof Date || DateTime.isDateTime(source)) {
-    if (timeZone != null && utcOffset != null) {
-      throw new InvalidScheduleError(job, 'timeZone', { timeZone, utcOffset }, 'and utcOffset are mutually exclusive; give one of them.');
-    }
-    const at = toEpochMs(source);
-    if (Number.isNaN(at)) throw new InvalidScheduleError(job, 'cronTime', source, 'is not a valid date.');
-    return new DateTrigger(at);
+export function triggerOfCronTime(job: string, { source, timeZone, utcOffset }: CronTimeLike): Trigger {
+  const kind = source instanceof Date || DateTime.isDateTime(source) ? 'date' : 'cron';
+  return cronTimeTrigger(job, kind, source, { timeZone, utcOffset }, Number.NEGATIVE_INFINITY);
+}
+
+/**
+ * Throws, as `cron` does, when `trigger` fires once at a date not after `now`: it will never fire.
+ * @internal
+ */
+export function assertDateAhead(job: string, trigger: Trigger, now: number): void {
+  if (trigger.at !== null && trigger.at <= now) {
+    throw new InvalidScheduleError(job, 'cronTime', new Date(trigger.at), 'is in the past; it will never fire.');
   }
-  return CronTrigger.create(job, source, { timeZone: timeZone ?? undefined, utcOffset: utcOffset ?? undefined });
 }
 
 /**
@@ -48,8 +51,8 @@ export class CronTime {
   readonly trigger: Trigger;
 
   constructor(source: CronTimeSource, timeZone?: string | null, utcOffset?: number | null) {
-    this.trigger = cronTimeTrigger('CronTime', { source, timeZone, utcOffset });
-    this.realDate = this.trigger instanceof DateTrigger;
+    this.trigger = triggerOfCronTime('CronTime', { source, timeZone, utcOffset });
+    this.realDate = this.trigger.at !== null;
     this.source = source instanceof Date ? DateTime.fromJSDate(source) : source;
     if (timeZone != null) this.timeZone = timeZone;
     else if (utcOffset != null) this.utcOffset = utcOffset;
@@ -59,7 +62,7 @@ export class CronTime {
   /** Whether `expression` is a cron expression this package accepts. */
   static validateCronExpression(expression: string): { valid: boolean; error?: SchedulerError } {
     try {
-      CronTrigger.create('CronTime', expression);
+      cronTimeTrigger('CronTime', 'cron', expression, {}, Number.NEGATIVE_INFINITY);
       return { valid: true };
     } catch (error) {
       return { valid: false, error: error as SchedulerError };
@@ -104,8 +107,6 @@ export function nextDates(job: string, trigger: Trigger, zone: string, after: nu
   const dates: DateTime[] = [];
   let at: number | null = after;
   while (dates.length < count && (at = trigger.next(at, after)) !== null) dates.push(DateTime.fromMillis(at, { zone }));
-  if (dates.length === 0 && trigger instanceof DateTrigger) {
-    throw new InvalidScheduleError(job, 'cronTime', new Date(trigger.at), 'is in the past; it will never fire.');
-  }
+  if (dates.length === 0) assertDateAhead(job, trigger, after);
   return dates;
 }

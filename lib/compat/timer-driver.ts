@@ -1,7 +1,6 @@
 import { TimerHandle } from '../engine/clock';
 import { Job, Waker } from '../engine/job';
 import { Scheduler } from '../engine/scheduler';
-import { IntervalTrigger } from '../triggers/interval.trigger';
 
 interface RephasableTimer {
   _repeat?: unknown;
@@ -48,7 +47,7 @@ export class TimerDriver implements Waker {
     const { clock } = this.scheduler;
     const delay = Math.max(0, at - clock.now());
     // An interval (as rescheduled, maybe) repeats on one timer; anything else wakes once.
-    const period = job.trigger instanceof IntervalTrigger ? job.trigger.periodMs : null;
+    const period = job.trigger.periodMs;
     const timer = this.handle as RephasableTimer | null;
     // A Node timer cleared with clearInterval is replaced only when the job is armed again (resumed).
     if (this.repeating && period === this.periodMs && timer !== null && timer._destroyed !== true) {

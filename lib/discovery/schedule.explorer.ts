@@ -4,11 +4,10 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { duplicateName, SchedulerKind } from '../compat/messages';
 import { CronOptions } from '../decorators/cron-options';
 import { CronScheduleMetadata, DelayScheduleMetadata, getSchedules, ScheduleMetadata } from '../decorators/schedule-metadata';
-import { DuplicateJobError, InvalidScheduleError } from '../errors';
+import { DuplicateJobError } from '../errors';
 import { assertKnownJobOptionKeys, assertMilliseconds, JobOptions } from '../engine/job-options';
-import { CronTrigger } from '../triggers/cron.trigger';
-import { DateTrigger, DelayTrigger, toEpochMs } from '../triggers/date.trigger';
-import { validateDelay, IntervalTrigger } from '../triggers/interval.trigger';
+import { DECORATOR_FIELDS } from '../triggers/field-names';
+import { createTrigger, cronTimeTrigger } from '../triggers/trigger-factory';
 import { SchedulerCore } from '../registry/scheduler-core';
 import { DecoratedJob, runDecorated } from './decorated-job';
 import { passesContext } from './handler-call';
@@ -93,8 +92,9 @@ export class ScheduleExplorer implements OnModuleInit {
     const { timeZone, utcOffset, disabled, waitForCompletion, threshold, initialDelay, unrefTimeout, name: _name, ...jobOptions } = options as CronOptions;
     assertKnownJobOptionKeys(name, jobOptions, CRON_ONLY_KEYS);
     const scheduler = this.core.scheduler;
-    const trigger =
-      typeof cronTime !== 'string' ? this.dateTrigger(name, cronTime, timeZone, utcOffset) : CronTrigger.create(name, cronTime, { timeZone, utcOffset });
+    // Anything but a string is read as a date, as `DateLike` allows.
+    const kind = typeof cronTime === 'string' ? 'cron' : 'date';
+    const trigger = cronTimeTrigger(name, kind, cronTime, { timeZone, utcOffset }, scheduler.clock.now());
     assertMilliseconds(name, 'initialDelay', initialDelay);
     assertMilliseconds(name, 'threshold', threshold);
     // `cron`'s options, as job options; only those given, so that most jobs share their options.
@@ -109,22 +109,11 @@ export class ScheduleExplorer implements OnModuleInit {
   private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, source: DecoratedJob, meta: Record<string, unknown>): void {
     assertKnownJobOptionKeys(name, options);
     const scheduler = this.core.scheduler;
-    const period = validateDelay(name, kind, ms);
-    const trigger = kind === 'interval' ? new IntervalTrigger(period) : new DelayTrigger(period);
+    const decorator = { fields: DECORATOR_FIELDS, now: scheduler.clock.now() };
+    const trigger = kind === 'interval' ? createTrigger(name, 'interval', { every: ms }, decorator) : createTrigger(name, 'delay', { after: ms }, decorator);
     scheduler.add({ name, trigger, handler: runDecorated, options, meta, source });
     // Its Node timer is made if someone asks for it (`getInterval`, `getTimeout`).
     (kind === 'interval' ? this.core.intervals : this.core.timeouts).set(name, { driver: null });
-  }
-
-  private dateTrigger(name: string, cronTime: unknown, timeZone: unknown, utcOffset: unknown): DateTrigger {
-    if (timeZone != null && utcOffset != null) {
-      throw new InvalidScheduleError(name, 'timeZone', { timeZone, utcOffset }, 'and utcOffset are mutually exclusive; give one of them.');
-    }
-    const at = toEpochMs(cronTime);
-    if (Number.isNaN(at)) throw new InvalidScheduleError(name, 'cronTime', cronTime, 'is not a cron expression nor a valid date.');
-    const now = this.core.scheduler.clock.now();
-    if (at <= now) throw new InvalidScheduleError(name, 'cronTime', cronTime, `is in the past (now is ${new Date(now).toISOString()}); it would never fire.`);
-    return new DateTrigger(at);
   }
 
   /** `Class.method`, or `Class.method#2`… when the method carries several schedules. */

@@ -1,5 +1,5 @@
 import { SchedulerEventType } from '../events';
-import { errorMessage } from './runner';
+import { errorMessage, StoreUnavailableError } from '../errors';
 import { Scheduler } from './scheduler';
 
 /** Where the scheduler's own log lines go: NestJS's `Logger`, `console`, or anything alike. */
@@ -68,7 +68,7 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
       case 'store.unavailable':
         logger.error(
-          `The job store (${event.store}) cannot be reached: ${errorMessage(event.error)}. Ticks are reported missed until it is back; retrying with backoff.`,
+          `The job store (${event.store}) cannot be reached: ${storeProblem(event.error)}. Ticks are reported missed until it is back; retrying with backoff.`,
         );
         break;
       case 'store.recovered':
@@ -81,4 +81,9 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
     }
   }, LOGGED);
+}
+
+/** What went wrong with the store, without repeating its name. */
+function storeProblem(error: unknown): string {
+  return error instanceof StoreUnavailableError && error.detail ? error.detail : errorMessage(error);
 }

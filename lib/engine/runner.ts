@@ -1,3 +1,4 @@
+import { errorMessage, LeaseLostError, RunTimeoutError } from '../errors';
 import { Clock } from './clock';
 import { EventHub } from './event-hub';
 import { Job, PendingRun } from './job';
@@ -13,30 +14,6 @@ export class TimerTask implements QueueEntry {
     readonly fire: () => void,
     readonly ref: boolean,
   ) {}
-}
-
-/** The reason a run's signal is aborted when it exceeds `timeoutMs`. */
-export class RunTimeoutError extends Error {
-  override readonly name = 'RunTimeoutError';
-  constructor(job: string, timeoutMs: number) {
-    super(`Job "${job}" timed out after ${timeoutMs} ms`);
-  }
-}
-
-/** The reason a run's signal is aborted when the store says its lease is now another's. */
-export class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
-  constructor(job: string, fencingToken: number) {
-    super(`Job "${job}" lost the lease of its run (fencing token ${fencingToken}) to another instance`);
-  }
-}
-
-/** The reason a run's signal is aborted when the scheduler shuts down. */
-export class SchedulerShutdownError extends Error {
-  override readonly name = 'SchedulerShutdownError';
-  constructor() {
-    super('The scheduler is shutting down');
-  }
 }
 
 /** What the runner needs from the scheduler that owns it. */
@@ -386,14 +363,4 @@ export class Runner {
 /** Whether `value` is a promise, or any object with a `then` method. */
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
-}
-
-/** A short text for an error of any type. */
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  try {
-    return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
-  } catch {
-    return String(error);
-  }
 }

@@ -1,11 +1,11 @@
-import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError } from '../errors';
+import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError, SchedulerShutdownError } from '../errors';
 import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
 import { Clock, systemClock } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
 import { Job, JobDefinition, JobInfo, Waker } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
-import { Runner, SchedulerShutdownError, TimerTask } from './runner';
+import { Runner, TimerTask } from './runner';
 import { JobStore } from '../stores/job-store';
 import { Coordinator, LearnedLead, LocalCoordinator } from './coordinator';
 import { ClusterCoordinator, ClusterTiming, clusterTiming } from './cluster-coordinator';

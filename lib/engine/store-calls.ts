@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../errors';
 import { JobStore } from '../stores/job-store';
 import { Backoff } from './backoff';
 import { Clock, TimerHandle } from './clock';
@@ -50,7 +51,7 @@ export class StoreCalls {
           timer = this.clock.setTimer(
             () => {
               timedOut = true;
-              reject(new Error(`no answer within ${this.timeoutMs} ms`));
+              reject(new StoreUnavailableError(this.store.kind, `no answer within ${this.timeoutMs} ms`));
             },
             this.timeoutMs,
             { unref: true },

@@ -1,14 +1,7 @@
 import { Type } from '@nestjs/common';
-import { InvalidScheduleError } from '../errors';
 import { JobContext } from '../engine/job-context';
 import { JobOptions } from '../engine/job-options';
-import { CronFieldNames, CronTrigger } from '../triggers/cron.trigger';
-import { DateLike, dateTrigger } from '../triggers/date.trigger';
-import { intervalTrigger } from '../triggers/interval.trigger';
-import { Trigger } from '../triggers/trigger';
-
-/** When a job added at run time fires: a cron expression, a fixed interval, or once at a date. */
-export type TriggerDefinition = { cron: string; timeZone?: string; utcOffset?: number } | { every: number } | { at: DateLike };
+import { TriggerDefinition } from '../triggers/trigger-factory';
 
 /** A provider method, named by the provider's class or injection token. */
 export interface ProviderTarget {
@@ -59,32 +52,4 @@ export interface AddJobDefinition extends JobOptions {
    * it, and it survives restarts. Needs a provider `target`.
    */
   persist?: boolean;
-}
-
-/** The fields of a cron trigger as `addJob` names them in errors. */
-const TRIGGER_FIELDS: CronFieldNames = { expression: 'trigger.cron', timeZone: 'trigger.timeZone', utcOffset: 'trigger.utcOffset' };
-
-/** Builds the trigger of a job added at run time; throws {@link InvalidScheduleError} naming the field. */
-export function buildTrigger(job: string, trigger: unknown, now: number): Trigger {
-  if (typeof trigger !== 'object' || trigger === null) {
-    throw new InvalidScheduleError(job, 'trigger', trigger, 'must be an object with one of cron, every or at.');
-  }
-  const kinds = (['cron', 'every', 'at'] as const).filter((key) => key in trigger);
-  if (kinds.length !== 1) {
-    throw new InvalidScheduleError(job, 'trigger', trigger, 'must have exactly one of cron, every or at.');
-  }
-  const spec = trigger as Record<string, unknown>;
-  switch (kinds[0]) {
-    case 'cron':
-      return CronTrigger.create(
-        job,
-        spec.cron,
-        { timeZone: spec.timeZone as string | undefined, utcOffset: spec.utcOffset as number | undefined },
-        TRIGGER_FIELDS,
-      );
-    case 'every':
-      return intervalTrigger(job, spec.every, 'trigger.every');
-    case 'at':
-      return dateTrigger(job, 'trigger.at', spec.at, now);
-  }
 }

@@ -1,13 +1,14 @@
 import { Type } from '@nestjs/common';
-import { InvalidScheduleError } from '../errors';
+import { errorMessage, InvalidScheduleError } from '../errors';
 import { JobDefinition } from '../engine/job';
 import { assertKnownJobOptionKeys, JobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
 import { JobTargets } from '../discovery/job-targets';
 import { toEpochMs } from '../triggers/date.trigger';
+import { storedTrigger, triggerFromStored } from '../triggers/trigger-factory';
 import { JobStore, StoredJobDefinition } from '../stores/job-store';
 import { assertJsonArgs } from './job-args';
-import { AddJobDefinition, buildTrigger } from './job-definition';
+import { AddJobDefinition } from './job-definition';
 
 /** Marks jobs loaded from, or saved to, the store. */
 export const PERSISTED = 'persisted';
@@ -40,10 +41,11 @@ export class PersistentJobs {
     }
     const provider = storedProvider(name, target.provider);
     assertJsonArgs(name, args);
-    const storedTrigger = this.storedTrigger(trigger);
     const storedOptions: Record<string, unknown> = { ...options };
     for (const key of ['startAt', 'endAt'] as const) if (options[key] != null) storedOptions[key] = toEpochMs(options[key]);
-    return JSON.parse(JSON.stringify({ name, trigger: storedTrigger, target: { provider, method: target.method }, args, options: storedOptions }));
+    return JSON.parse(
+      JSON.stringify({ name, trigger: storedTrigger(name, trigger), target: { provider, method: target.method }, args, options: storedOptions }),
+    );
   }
 
   /** Saves a new or changed persistent job and brings it to life here; the others follow from the store. */
@@ -58,13 +60,6 @@ export class PersistentJobs {
   stored(name: string): StoredJobDefinition | undefined {
     const json = this.loaded.get(name);
     return json === undefined ? undefined : (JSON.parse(json) as StoredJobDefinition);
-  }
-
-  /** A trigger as stored: dates as ms since the epoch. */
-  storedTrigger(trigger: unknown): Record<string, unknown> {
-    const stored = { ...(trigger as Record<string, unknown>) };
-    if ('at' in stored) stored.at = toEpochMs(stored.at);
-    return stored;
   }
 
   /**
@@ -117,7 +112,7 @@ export class PersistentJobs {
   private reject(name: string, json: string, error: unknown): void {
     this.rejected.set(name, json);
     this.forget(name);
-    this.scheduler.report('job.rejected', { job: name, reason: error instanceof Error ? error.message : String(error), error });
+    this.scheduler.report('job.rejected', { job: name, reason: errorMessage(error), error });
   }
 
   /** Checks stored data as untrusted input and makes the engine's job of it. */
@@ -136,7 +131,7 @@ export class PersistentJobs {
     const options = (stored.options ?? {}) as JobOptions;
     if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidScheduleError(name, 'options', options, 'must be an object.');
     assertKnownJobOptionKeys(name, options);
-    const trigger = buildTrigger(name, stored.trigger, Number.NEGATIVE_INFINITY);
+    const trigger = triggerFromStored(name, stored.trigger);
     const resolved = this.targets.resolve(name, target);
     const json = JSON.stringify(args);
     return {

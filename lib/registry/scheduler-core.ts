@@ -6,14 +6,13 @@ import { CronPackageJob } from '../compat/cron-package';
 import { CronTime } from '../compat/cron-time';
 import { NameHolder } from '../compat/messages';
 import { cronScheduleOf } from '../discovery/decorated-job';
-import { DateTrigger } from '../triggers/date.trigger';
 import { TimerDriver } from '../compat/timer-driver';
-import { InvalidScheduleError } from '../errors';
+import { errorMessage, InvalidScheduleError, WorkerTargetError } from '../errors';
 import { logEvents } from '../engine/log-events';
 import { assertMilliseconds, resolveJobOptions } from '../engine/job-options';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
-import { WorkerPool, WorkerTargetError } from '../workers/worker-pool';
+import { WorkerPool } from '../workers/worker-pool';
 import { TimerHandle } from '../engine/clock';
 import { JobTargets } from '../discovery/job-targets';
 import { JobStore } from '../stores/job-store';
@@ -194,9 +193,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       // Once per outage: the sync is tried again every few seconds.
       if (!this.syncFailing) {
-        this.logger.error(
-          `The job store (${this.store.kind}) cannot be read; stored jobs are brought in line once it can: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        this.logger.error(`The job store (${this.store.kind}) cannot be read; stored jobs are brought in line once it can: ${errorMessage(error)}`);
       }
       this.syncFailing = true;
     }
@@ -258,7 +255,7 @@ export class SchedulerCore implements OnApplicationBootstrap, OnModuleDestroy {
     const schedule = cronScheduleOf(job);
     if (!job || !schedule) return undefined;
     const { timeZone, utcOffset, waitForCompletion, threshold, unrefTimeout } = schedule.options;
-    const source = job.trigger instanceof DateTrigger ? new Date(job.trigger.at) : (schedule.cronTime as string);
+    const source = job.trigger.at !== null ? new Date(job.trigger.at) : (schedule.cronTime as string);
     const handle = CronJob.attached(this.scheduler, name, {
       trigger: job.trigger,
       cronTime: new CronTime(source, timeZone, utcOffset),

@@ -3,13 +3,14 @@ import { Observable } from 'rxjs';
 import { CronJob } from '../compat/cron-job';
 import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
 import { DUPLICATE_SCHEDULER, duplicateName, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
-import { DuplicateJobError, InvalidScheduleError, JobNotFoundError, SchedulerNotRunningError } from '../errors';
+import { DuplicateJobError, errorMessage, InvalidScheduleError, JobNotFoundError, SchedulerNotRunningError } from '../errors';
 import { JobHandler, JobInfo } from '../engine/job';
 import { assertKnownJobOptionKeys } from '../engine/job-options';
 import { JobTargets } from '../discovery/job-targets';
 import { assertCloneableArgs, assertJsonArgs } from './job-args';
-import { AddJobDefinition, buildTrigger, TriggerDefinition } from './job-definition';
+import { AddJobDefinition } from './job-definition';
 import { SchedulerEvent } from '../events';
+import { storedTrigger, TriggerDefinition, triggerFromDefinition } from '../triggers/trigger-factory';
 import { SchedulerCore, TimerEntry } from './scheduler-core';
 
 /** The kinds `doesExist` takes, as in `@nestjs/schedule`. */
@@ -149,7 +150,7 @@ export class SchedulerRegistry {
       await this.core.persistent.save(this.core.persistent.toStored(definition), Boolean(paused));
       return scheduler.info(name);
     }
-    const built = buildTrigger(name, trigger, this.core.scheduler.clock.now());
+    const built = triggerFromDefinition(name, trigger, this.core.scheduler.clock.now());
     const given = [target, handler, worker].filter((value) => value !== undefined);
     if (given.length !== 1) {
       throw new InvalidScheduleError(name, 'target', given.length, 'targets were given: give exactly one of target, handler or worker.');
@@ -185,15 +186,13 @@ export class SchedulerRegistry {
   rescheduleJob(name: string, trigger: TriggerDefinition): Promise<JobInfo> {
     const { scheduler, persistent } = this.core;
     if (!scheduler.has(name)) throw new JobNotFoundError(name);
-    const built = buildTrigger(name, trigger, scheduler.clock.now());
+    const built = triggerFromDefinition(name, trigger, scheduler.clock.now());
     const stored = persistent.stored(name);
     if (!stored) {
       scheduler.reschedule(name, built);
       return Promise.resolve(scheduler.info(name));
     }
-    return this.settle(
-      persistent.save({ ...stored, trigger: persistent.storedTrigger(trigger) }, scheduler.info(name).paused).then(() => scheduler.info(name)),
-    );
+    return this.settle(persistent.save({ ...stored, trigger: storedTrigger(name, trigger) }, scheduler.info(name).paused).then(() => scheduler.info(name)));
   }
 
   /** A snapshot of one job (any kind): trigger, options, next and last run, recent history. */
@@ -259,9 +258,7 @@ export class SchedulerRegistry {
    * a call made and forgotten during an outage cannot bring the application down.
    */
   private settle<T>(write: Promise<T>): Promise<T> {
-    write.catch((error: unknown) =>
-      this.logger.warn(`A change could not be written to the job store: ${error instanceof Error ? error.message : String(error)}`),
-    );
+    write.catch((error: unknown) => this.logger.warn(`A change could not be written to the job store: ${errorMessage(error)}`));
     return write;
   }
 

@@ -1,30 +1,15 @@
 import { CronExpression, CronExpressionParser } from 'cron-parser';
 import { InvalidScheduleError } from '../errors';
+import { DECORATOR_FIELDS, TriggerFieldNames } from './field-names';
 import { Trigger } from './trigger';
-import { fixedZone, isValidTimeZone, namedZone, systemZone, Zone } from './zone';
+import { Zone } from './zone';
+import { CronZoneOptions, zoneOf } from './zone-options';
 
 const SECOND = 1_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 /** No zone moves its clocks by more than this at once. */
 const MAX_SHIFT = 3 * HOUR;
-
-/** Where a cron expression is evaluated. Give at most one of the two. */
-export interface CronZoneOptions {
-  /** IANA time zone, e.g. `Europe/London`. */
-  timeZone?: string;
-  /** Fixed offset from UTC in minutes, as in `cron`. */
-  utcOffset?: number;
-}
-
-/** How the fields of a cron trigger are named in error messages: `cronTime` in `@Cron`, `trigger.cron` in `addJob`. */
-export interface CronFieldNames {
-  expression: string;
-  timeZone: string;
-  utcOffset: string;
-}
-
-const DECORATOR_FIELDS: CronFieldNames = { expression: 'cronTime', timeZone: 'timeZone', utcOffset: 'utcOffset' };
 
 /**
  * Fires on a cron expression (5 fields, or 6 with seconds first) in a time zone.
@@ -39,6 +24,8 @@ const DECORATOR_FIELDS: CronFieldNames = { expression: 'cronTime', timeZone: 'ti
  */
 export class CronTrigger implements Trigger {
   readonly kind = 'cron' as const;
+  readonly at = null;
+  readonly periodMs = null;
 
   private constructor(
     /** The expression as given. */
@@ -52,18 +39,18 @@ export class CronTrigger implements Trigger {
    * expression, the time zone or the offset is invalid, or when the expression can never fire,
    * and the field as `fields` names it.
    */
-  static create(job: string, expression: unknown, zoneOptions: CronZoneOptions = {}, fields: CronFieldNames = DECORATOR_FIELDS): CronTrigger {
-    const zone = resolveZone(job, zoneOptions, fields);
+  static create(job: string, expression: unknown, zoneOptions: CronZoneOptions = {}, fields: TriggerFieldNames = DECORATOR_FIELDS): CronTrigger {
+    const zone = zoneOf(job, zoneOptions, fields);
     if (typeof expression !== 'string') {
-      const expected = fields === DECORATOR_FIELDS ? 'a string or a Date' : 'a string';
-      throw new InvalidScheduleError(job, fields.expression, expression, `is not a cron expression (expected ${expected}).`);
+      const expected = fields.cronOrDate ? 'a string or a Date' : 'a string';
+      throw new InvalidScheduleError(job, fields.cron, expression, `is not a cron expression (expected ${expected}).`);
     }
     // `H` fields are hashed by job name: such a trigger is the job's own.
     const seed = expression.includes('H') ? job : '';
     const key = `${expression}\u0000${zone.name}\u0000${seed}`;
     let trigger = triggers.get(key);
     if (trigger) return trigger;
-    const normalized = normalizeExpression(job, expression, fields.expression);
+    const normalized = normalizeExpression(job, expression, fields.cron);
     const scheduleKey = `${normalized}\u0000${zone.name}\u0000${seed}`;
     let schedule = schedules.get(scheduleKey);
     if (!schedule) {
@@ -71,13 +58,13 @@ export class CronTrigger implements Trigger {
       try {
         parsed = CronExpressionParser.parse(normalized, { tz: 'UTC', hashSeed: seed || undefined });
       } catch (error) {
-        throw new InvalidScheduleError(job, fields.expression, expression, `is not a valid cron expression: ${(error as Error).message}.`, { cause: error });
+        throw new InvalidScheduleError(job, fields.cron, expression, `is not a valid cron expression: ${(error as Error).message}.`, { cause: error });
       }
       schedule = new CronSchedule(parsed, zone);
       try {
         schedule.next(Date.now());
       } catch (error) {
-        throw new InvalidScheduleError(job, fields.expression, expression, `never fires: ${(error as Error).message}.`, { cause: error });
+        throw new InvalidScheduleError(job, fields.cron, expression, `never fires: ${(error as Error).message}.`, { cause: error });
       }
       remember(schedules, scheduleKey, schedule);
     }
@@ -225,23 +212,4 @@ function normalizeExpression(job: string, expression: string, field: string): st
     throw new InvalidScheduleError(job, field, expression, `is not a valid cron expression: expected 5 or 6 fields, got ${fields.length}.`);
   }
   return fields.length === 5 ? `0 ${fields.join(' ')}` : fields.join(' ');
-}
-
-function resolveZone(job: string, { timeZone, utcOffset }: CronZoneOptions, fields: CronFieldNames): Zone {
-  if (timeZone != null && utcOffset != null) {
-    throw new InvalidScheduleError(job, fields.timeZone, { timeZone, utcOffset }, `and ${fields.utcOffset} are mutually exclusive; give one of them.`);
-  }
-  if (timeZone != null) {
-    if (typeof timeZone !== 'string' || !isValidTimeZone(timeZone)) {
-      throw new InvalidScheduleError(job, fields.timeZone, timeZone, 'is not a known IANA time zone.');
-    }
-    return namedZone(timeZone);
-  }
-  if (utcOffset != null) {
-    if (typeof utcOffset !== 'number' || !Number.isInteger(utcOffset) || Math.abs(utcOffset) > 18 * 60) {
-      throw new InvalidScheduleError(job, fields.utcOffset, utcOffset, 'must be a whole number of minutes between -1080 and 1080.');
-    }
-    return fixedZone(utcOffset);
-  }
-  return systemZone();
 }

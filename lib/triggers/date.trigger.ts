@@ -4,6 +4,7 @@ import { Trigger } from './trigger';
 /** Fires once, at a given instant. */
 export class DateTrigger implements Trigger {
   readonly kind = 'date' as const;
+  readonly periodMs = null;
   constructor(readonly at: number) {}
 
   next(after: number): number | null {
@@ -28,27 +29,16 @@ export function toEpochMs(value: unknown): number {
   return NaN;
 }
 
-/** A date trigger after checking that the instant is valid and, unless `allowPast`, still ahead. */
-export function dateTrigger(job: string, field: string, value: unknown, now: number, allowPast = false): DateTrigger {
+/**
+ * The instant of a date trigger, checked: `value` must name a valid instant, after `now` (else it
+ * would never fire; `-Infinity` takes any date). Throws {@link InvalidScheduleError} naming `job`
+ * and `field`; `invalid` is the reason given for a value that names no instant.
+ */
+export function checkedInstant(job: string, field: string, value: unknown, now: number, invalid = 'is not a valid date.'): number {
   const at = toEpochMs(value);
-  if (Number.isNaN(at)) throw new InvalidScheduleError(job, field, value, 'is not a valid date.');
-  if (!allowPast && at <= now) {
+  if (Number.isNaN(at)) throw new InvalidScheduleError(job, field, value, invalid);
+  if (at <= now) {
     throw new InvalidScheduleError(job, field, value, `is in the past (now is ${new Date(now).toISOString()}); it would never fire.`);
   }
-  return new DateTrigger(at);
-}
-
-/** Fires once, `delayMs` after the anchor (the job's start): what `@Timeout` uses. */
-export class DelayTrigger implements Trigger {
-  readonly kind = 'date' as const;
-  constructor(readonly delayMs: number) {}
-
-  next(after: number, anchor: number): number | null {
-    const at = anchor + this.delayMs;
-    return at > after ? at : null;
-  }
-
-  toString(): string {
-    return `once, ${this.delayMs} ms after start`;
-  }
+  return at;
 }

@@ -7,6 +7,7 @@ import { Trigger } from './trigger';
  */
 export class IntervalTrigger implements Trigger {
   readonly kind = 'interval' as const;
+  readonly at = null;
   constructor(readonly periodMs: number) {}
 
   next(after: number, anchor: number): number {
@@ -31,9 +32,4 @@ export function validateDelay(job: string, field: string, value: unknown): numbe
     throw new InvalidScheduleError(job, field, value, 'must be a finite number of milliseconds above 0.');
   }
   return value;
-}
-
-/** An interval trigger after validating the period. */
-export function intervalTrigger(job: string, periodMs: unknown, field = 'interval'): IntervalTrigger {
-  return new IntervalTrigger(validateDelay(job, field, periodMs));
 }

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { JobContext } from '../engine/job-context';
-import { RunTimeoutError } from '../engine/runner';
+import { RunTimeoutError, SchedulerShutdownError, WorkerExitedError, WorkerTargetError } from '../errors';
 
 interface Reply {
   id: number;
@@ -20,16 +20,6 @@ interface Slot {
 interface Waiter {
   resolve: (slot: Slot) => void;
   reject: (error: unknown) => void;
-}
-
-/** Why a worker module cannot be used: it does not load, or has no such exported function. */
-export class WorkerTargetError extends Error {
-  constructor(
-    readonly missing: 'module' | 'export',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const SCRIPT = join(__dirname, 'worker-thread.js');
@@ -100,7 +90,7 @@ export class WorkerPool {
   /** Ends every thread; runs waiting for one are rejected, and no thread starts after. */
   async close(): Promise<void> {
     this.closed = true;
-    const error = new Error('The worker pool is closed');
+    const error = new SchedulerShutdownError('The worker pool is closed');
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
     const workers = [...this.slots].map((slot) => slot.worker);
     for (const slot of [...this.slots]) this.destroy(slot, error);
@@ -117,7 +107,7 @@ export class WorkerPool {
 
   /** A free thread: an idle one, a new one while under the size, or the next to free up. */
   private acquire(signal: AbortSignal): Promise<Slot> {
-    if (this.closed) return Promise.reject(new Error('The worker pool is closed'));
+    if (this.closed) return Promise.reject(new SchedulerShutdownError('The worker pool is closed'));
     if (signal.aborted) return Promise.reject(signal.reason);
     const slot = this.idle.pop() ?? (this.slots.size < this.size ? this.spawn() : undefined);
     if (slot) {
@@ -163,7 +153,7 @@ export class WorkerPool {
       if (slot.current?.id === reply.id) slot.current.resolve(reply);
     });
     slot.worker.on('error', (error) => this.destroy(slot, error));
-    slot.worker.on('exit', (code) => this.destroy(slot, new Error(`The worker thread exited with code ${code}`)));
+    slot.worker.on('exit', (code) => this.destroy(slot, new WorkerExitedError(code)));
     this.slots.add(slot);
     return slot;
   }

@@ -97,9 +97,23 @@ describe('CronJob on its own', () => {
     let runs = 0;
     const job = new CronJob(new Date(T0 + 5_000), () => void runs++, null, true);
     expect(job.runOnce).toBe(true);
+    expect(job.nextDate().toMillis()).toBe(T0 + 5_000);
+    expect(job.nextDates()).toEqual([]);
     await jest.advanceTimersByTimeAsync(10_000);
     expect(runs).toBe(1);
     expect(() => job.start()).toThrow('is in the past; it will never fire.');
+    expect(() => job.nextDate()).toThrow('Invalid cronTime for job "CronJob#');
+    expect(() => job.nextDate()).toThrow('2026-01-01T00:00:05.000Z is in the past; it will never fire.');
+  });
+
+  it('refuses a date that names no instant, and a time zone with an offset', () => {
+    expect(() => new CronTime(new Date('nonsense'))).toThrow('Invalid cronTime for job "CronTime": Invalid Date is not a cron expression nor a valid date.');
+    expect(() => new CronTime(new Date(T0), 'UTC', 60)).toThrow(
+      'Invalid timeZone for job "CronTime": {"timeZone":"UTC","utcOffset":60} and utcOffset are mutually exclusive; give one of them.',
+    );
+    expect(() => CronJob.from({ cronTime: new Date(T0), onTick: () => undefined, timeZone: 'UTC', utcOffset: 60, name: 'x' })).toThrow(
+      'Invalid timeZone for job "x": {"timeZone":"UTC","utcOffset":60} and utcOffset are mutually exclusive; give one of them.',
+    );
   });
 
   it('reports the next dates as luxon DateTimes in its zone', () => {

@@ -4,6 +4,7 @@ import {
   Cron,
   CronExpression,
   Interval,
+  InvalidScheduleError,
   JobContext,
   ScheduleModule,
   ScheduleModuleOptions,
@@ -391,6 +392,11 @@ describe('ScheduleModule.forRootAsync', () => {
   });
 
   it('refuses async options with no way to make them', () => {
-    expect(() => ScheduleModule.forRootAsync({})).toThrow('ScheduleModule.forRootAsync() needs useFactory, useClass or useExisting.');
+    expect(() => ScheduleModule.forRootAsync({ imports: [] })).toThrow(
+      new InvalidScheduleError('', 'forRootAsync', ['imports'], 'has none of useFactory, useClass or useExisting: give one, to make the options.'),
+    );
+    expect(() => ScheduleModule.forRootAsync({ imports: [] })).toThrow(
+      'Invalid forRootAsync in the ScheduleModule options: ["imports"] has none of useFactory, useClass or useExisting: give one, to make the options.',
+    );
   });
 });

@@ -458,12 +458,13 @@ describe('control calls', () => {
     calls.length = 0;
     const { app } = await startApp([Once]);
     const registry = app.get(SchedulerRegistry);
+    expect(registry.getJob('once')).toMatchObject({ kind: 'delay', trigger: 'once, 10000 ms after start' });
     await registry.triggerJob('once');
     registry.rescheduleJob('once', { at: new Date(T0 + 3_000) });
     registry.removeJob('cancelled');
     await jest.advanceTimersByTimeAsync(20_000);
     expect(calls).toEqual(['once@0', 'once@3000']);
-    expect(registry.getJob('once')).toMatchObject({ completed: true, runs: 1 });
+    expect(registry.getJob('once')).toMatchObject({ kind: 'date', completed: true, runs: 1 });
     expect(jest.getTimerCount()).toBe(0);
     await closed(app);
   });

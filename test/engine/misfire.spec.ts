@@ -97,7 +97,7 @@ describe('misfire handling', () => {
   it('after a day suspended, accounts for 86,400 missed ticks without walking them', async () => {
     let calls = 0;
     const cron = CronTrigger.create('every-second', '* * * * * *', { timeZone: 'America/New_York' });
-    const counting: Trigger = { kind: 'cron', next: (after) => (calls++, cron.next(after)), toString: () => cron.toString() };
+    const counting: Trigger = { kind: 'cron', at: null, periodMs: null, next: (after) => (calls++, cron.next(after)), toString: () => cron.toString() };
     const { clock, events, runs } = setup(counting, { graceMs: 1_000 });
     await clock.advanceAsync(1_000);
     clock.jump(86_400_000);

@@ -1,7 +1,7 @@
 import { SchedulerEvent } from '../../lib/events';
 import { JobContext } from '../../lib/engine/job-context';
 import { JobOptions } from '../../lib/engine/job-options';
-import { RunTimeoutError } from '../../lib/engine/runner';
+import { RunTimeoutError } from '../../lib/errors';
 import { Scheduler } from '../../lib/engine/scheduler';
 import { VirtualClock } from '../../lib/engine/virtual-clock';
 import { CronTrigger } from '../../lib/triggers/cron.trigger';

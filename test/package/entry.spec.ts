@@ -38,6 +38,8 @@ describe('the package entry', () => {
         'StoreUnavailableError',
         'Timeout',
         'VirtualClock',
+        'WorkerExitedError',
+        'WorkerTargetError',
         'systemClock',
       ].sort(),
     );

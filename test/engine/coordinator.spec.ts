@@ -1,0 +1,140 @@
+import { ClaimDecision, Coordinator, LearnedLead, LocalCoordinator } from '../../lib/engine/coordinator';
+import { JobOptions } from '../../lib/engine/job-options';
+import { StartBatches } from '../../lib/engine/start-batches';
+import { VirtualClock } from '../../lib/engine/virtual-clock';
+import { taskQueue, testJob } from '../support/engine';
+
+const job = (name: string, options: JobOptions = {}) => testJob(name, options);
+
+describe('LearnedLead', () => {
+  it('grows by half again what starts overshot, shrinks slowly while they are on time, and stays within 0..250 ms', () => {
+    const lead = new LearnedLead();
+    lead.late(4);
+    lead.late(10);
+    lead.adjust();
+    expect(lead.value).toBe(15);
+    lead.adjust();
+    expect(lead.value).toBeCloseTo(14.85);
+    lead.late(1_000);
+    lead.adjust();
+    expect(lead.value).toBe(250);
+    const small = new LearnedLead();
+    small.late(0.2);
+    small.adjust();
+    expect(small.value).toBe(0);
+  });
+});
+
+describe('LocalCoordinator', () => {
+  const setup = () => {
+    const armed: Array<[string, number]> = [];
+    const learned = new LearnedLead();
+    const local: Coordinator = new LocalCoordinator({ armAfter: (j, after) => void armed.push([j.name, after]) }, learned);
+    return { armed, learned, local };
+  };
+
+  it('wins every tick at once, with no lease', () => {
+    const { local } = setup();
+    const decisions: ClaimDecision[] = [];
+    local.claim(job('a'), 1_000, (decision) => decisions.push(decision));
+    expect(decisions).toEqual([{ outcome: 'won' }]);
+  });
+
+  it('arms a job from now, or from just before its startAt', () => {
+    const { local, armed } = setup();
+    local.place(job('now'), 500, false);
+    local.place(job('later', { startAt: 5_000 }), 500, false);
+    local.place(job('past', { startAt: 100 }), 500, false);
+    expect(armed).toEqual([
+      ['now', 500],
+      ['later', 4_999],
+      ['past', 500],
+    ]);
+  });
+
+  it('wakes jobs by the learned lead, and learns from late starts', () => {
+    const { local, learned } = setup();
+    local.startedLate(job('a'), 20);
+    learned.adjust();
+    expect(local.lead(job('a'), 1_000)).toBe(30);
+  });
+
+  it('keeps a tick prepared ahead that falls in a pause, for the resume to take up', () => {
+    const { local } = setup();
+    const paused = job('a');
+    paused.nextTick = 3_000;
+    local.pausedBeforeStart(paused, 2_000, undefined);
+    expect(paused.nextTick).toBe(2_000);
+  });
+});
+
+describe('StartBatches', () => {
+  function setup() {
+    const clock = new VirtualClock(0);
+    const queue = taskQueue(clock);
+    const calls: string[] = [];
+    const coordinator: Coordinator = {
+      start() {},
+      stop: () => Promise.resolve(),
+      place() {},
+      claim() {},
+      hold: (j, token, change) => void calls.push(`hold ${j.name} ${token} ${change}`),
+      lead: () => 0,
+      startedLate: (j, ms) => void calls.push(`late ${j.name} ${ms}`),
+      pausedBeforeStart: (j, tick) => void calls.push(`paused ${j.name} ${tick}`),
+      dropPrepared: (j, token) => void calls.push(`drop ${j.name} ${token}`),
+    };
+    const state = { running: true, paused: new Set<string>() };
+    const starts = new StartBatches(clock, queue, {
+      running: () => state.running,
+      paused: (j) => state.paused.has(j.name),
+      coordinator: () => coordinator,
+      dispatch: (j, tick, token) => void calls.push(`run ${j.name} ${tick} ${token} @${clock.now()}`),
+    });
+    return { clock, starts, calls, state };
+  }
+
+  it('starts a run whose time has come at once, telling how late; a run prepared ahead starts at its time, holding its lease meanwhile', async () => {
+    const { clock, starts, calls } = setup();
+    await clock.advanceAsync(100);
+    starts.start(job('late'), 90, undefined, 90, 0);
+    starts.start(job('ahead'), 200, 7, 200, 100);
+    starts.start(job('beside'), 200, undefined, 200, 100);
+    await clock.advanceAsync(100);
+    expect(calls).toEqual([
+      'late late 10',
+      'run late 90 undefined @100',
+      'hold ahead 7 1',
+      'hold beside undefined 1',
+      'run ahead 200 7 @200',
+      'hold ahead 7 -1',
+      'run beside 200 undefined @200',
+      'hold beside undefined -1',
+    ]);
+  });
+
+  it('a job woken by its own timer a little ahead of its time runs at once', async () => {
+    const { starts, calls } = setup();
+    starts.start(job('own'), 5, undefined, 5, 5);
+    expect(calls).toEqual(['late own 0', 'run own 5 undefined @0']);
+  });
+
+  it('does not start a run whose job was rescheduled or paused meanwhile, and drops what is prepared when the scheduler stops', async () => {
+    const { clock, starts, calls, state } = setup();
+    const rescheduled = job('rescheduled');
+    starts.start(rescheduled, 100, 1, 100, 0);
+    starts.start(job('paused'), 100, 2, 100, 0);
+    starts.start(job('stopped'), 200, 3, 200, 0);
+    rescheduled.planned = null;
+    state.paused.add('paused');
+    await clock.advanceAsync(100);
+    starts.drop();
+    await clock.advanceAsync(100);
+    expect(calls.filter((call) => !call.startsWith('hold') || call.endsWith('-1'))).toEqual([
+      'hold rescheduled 1 -1',
+      'paused paused 100',
+      'hold paused 2 -1',
+      'drop stopped 3',
+    ]);
+  });
+});

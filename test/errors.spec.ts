@@ -1,0 +1,67 @@
+import {
+  DuplicateJobError,
+  InvalidScheduleError,
+  JobNotFoundError,
+  JobTargetNotAllowedError,
+  LeaseLostError,
+  RunTimeoutError,
+  SchedulerAlreadyRunningError,
+  SchedulerError,
+  SchedulerNotRunningError,
+  SchedulerShutdownError,
+  StoreUnavailableError,
+  WorkerExitedError,
+  WorkerTargetError,
+} from '../lib';
+import { errorMessage } from '../lib/errors';
+
+/** Every error the module throws on purpose is a SchedulerError with a stable code, its class's name, and a message that says what happened. */
+describe('errors', () => {
+  it.each([
+    [
+      new SchedulerNotRunningError('pause the scheduler', 'stopped'),
+      'SCHEDULER_NOT_RUNNING',
+      'Cannot pause the scheduler: the scheduler is not running (state: stopped).',
+    ],
+    [new SchedulerAlreadyRunningError('running'), 'SCHEDULER_ALREADY_RUNNING', 'Cannot start: the scheduler is already running.'],
+    [new JobNotFoundError('sync'), 'JOB_NOT_FOUND', 'No job was found with the given name (sync).'],
+    [new DuplicateJobError('sync'), 'DUPLICATE_JOB', 'Job with the given name (sync) already exists. Ignored.'],
+    [
+      new InvalidScheduleError('sync', 'jitterMs', -1, 'must not be negative.'),
+      'INVALID_SCHEDULE',
+      'Invalid jitterMs for job "sync": -1 must not be negative.',
+    ],
+    [new JobTargetNotAllowedError('sync', 'Reports.drop', 'no.'), 'JOB_TARGET_NOT_ALLOWED', 'Job "sync" cannot target Reports.drop: no.'],
+    [new StoreUnavailableError('redis', 'no answer within 5000 ms'), 'STORE_UNAVAILABLE', 'The job store (redis) is unavailable: no answer within 5000 ms'],
+    [new RunTimeoutError('sync', 500), 'RUN_TIMED_OUT', 'Job "sync" timed out after 500 ms'],
+    [new LeaseLostError('sync', 7), 'LEASE_LOST', 'Job "sync" lost the lease of its run (fencing token 7) to another instance'],
+    [new SchedulerShutdownError(), 'SCHEDULER_SHUTDOWN', 'The scheduler is shutting down'],
+    [new WorkerTargetError('export', 'the module has no export "hash"'), 'WORKER_TARGET_INVALID', 'the module has no export "hash"'],
+    [new WorkerExitedError(3), 'WORKER_EXITED', 'The worker thread exited with code 3'],
+  ] as const)('%s', (error, code, message) => {
+    expect(error).toBeInstanceOf(SchedulerError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe(code);
+    expect(error.name).toBe(error.constructor.name);
+    expect(error.message).toBe(message);
+  });
+
+  it('a store error keeps what went wrong apart from the store, from a detail or a cause', () => {
+    expect(new StoreUnavailableError('postgres', 'down').detail).toBe('down');
+    expect(new StoreUnavailableError('postgres', undefined, { cause: new Error('ECONNREFUSED') })).toMatchObject({
+      detail: 'ECONNREFUSED',
+      message: 'The job store (postgres) is unavailable: ECONNREFUSED',
+    });
+    expect(new StoreUnavailableError('postgres').message).toBe('The job store (postgres) is unavailable.');
+  });
+
+  it('errorMessage gives a short text for an error of any type', () => {
+    expect(errorMessage(new Error('disk full'))).toBe('disk full');
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage({ code: 42 })).toBe('{"code":42}');
+    expect(errorMessage(undefined)).toBe('undefined');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(errorMessage(circular)).toBe('[object Object]');
+  });
+});
