@@ -113,7 +113,7 @@ export class StoreUnavailableError extends SchedulerError {
     readonly detail?: string,
     options?: { cause?: unknown },
   ) {
-    const reason = detail ?? (options?.cause instanceof Error ? options.cause.message : undefined);
+    const reason = detail ?? causeText(options?.cause);
     super(`The job store (${store}) is unavailable${reason ? `: ${reason}` : '.'}`, options);
     this.detail = reason;
   }
@@ -167,6 +167,18 @@ export class WorkerExitedError extends SchedulerError {
   constructor(readonly exitCode: number) {
     super(`The worker thread exited with code ${exitCode}`);
   }
+}
+
+/**
+ * What a driver's error says, for a store error's message: its message, or for one without (a
+ * refused connection is an `AggregateError` with none) its code or the first of its errors.
+ */
+function causeText(cause: unknown): string | undefined {
+  if (!(cause instanceof Error)) return undefined;
+  if (cause.message) return cause.message;
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  return cause instanceof AggregateError ? causeText(cause.errors[0]) : undefined;
 }
 
 /** A short text for an error of any type: its message, the string itself, or its JSON. */

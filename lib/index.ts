@@ -3,7 +3,7 @@ export { ScheduleExplorer } from './discovery/schedule.explorer';
 export type { ScheduleModuleOptions, ScheduleModuleOptionsFactory, ScheduleModuleAsyncOptions } from './interfaces/schedule-module-options.interface';
 export * from './decorators';
 export { SchedulerRegistry } from './registry/scheduler.registry';
-export type { AddJobDefinition, ProviderTarget, WorkerTarget } from './registry/job-definition';
+export type { AddJobDefinition, ProviderTarget, WorkerTarget } from './interfaces/job-definition.interface';
 export type { TriggerDefinition } from './triggers/trigger-factory';
 export type { SchedulerType } from './registry/scheduler.registry';
 export { CronExpression } from './compat/cron-expression.enum';

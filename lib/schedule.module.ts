@@ -1,17 +1,17 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
+import { AppScheduler } from './application/app-scheduler';
 import { JobTargets } from './discovery/job-targets';
 import { InvalidScheduleError } from './errors';
 import { ScheduleExplorer } from './discovery/schedule.explorer';
 import { ScheduleModuleAsyncOptions, ScheduleModuleOptions, ScheduleModuleOptionsFactory } from './interfaces/schedule-module-options.interface';
-import { SchedulerCore } from './registry/scheduler-core';
 import { SchedulerRegistry } from './registry/scheduler.registry';
 import { SCHEDULE_MODULE_OPTIONS } from './schedule.constants';
 
-/** One core per application, shared by every import of the module. */
-const coreProvider: Provider = {
-  provide: SchedulerCore,
-  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined, targets: JobTargets) => SchedulerCore.for(modules, options, targets),
+/** One scheduling per application, shared by every import of the module. */
+const appSchedulerProvider: Provider = {
+  provide: AppScheduler,
+  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined, targets: JobTargets) => AppScheduler.for(modules, options, targets),
   inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS, JobTargets],
 };
 
@@ -36,7 +36,7 @@ export class ScheduleModule {
       global: true,
       module: ScheduleModule,
       imports,
-      providers: [...optionsProviders, coreProvider, SchedulerRegistry, ScheduleExplorer, JobTargets],
+      providers: [...optionsProviders, appSchedulerProvider, SchedulerRegistry, ScheduleExplorer, JobTargets],
       exports: [SchedulerRegistry],
     };
   }

@@ -53,6 +53,12 @@ describe('errors', () => {
       message: 'The job store (postgres) is unavailable: ECONNREFUSED',
     });
     expect(new StoreUnavailableError('postgres').message).toBe('The job store (postgres) is unavailable.');
+    // A refused connection: an AggregateError with no message of its own.
+    const refused = new AggregateError([Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5999'), { code: 'ECONNREFUSED' })], '');
+    expect(new StoreUnavailableError('postgres', undefined, { cause: refused }).detail).toBe('connect ECONNREFUSED 127.0.0.1:5999');
+    expect(new StoreUnavailableError('postgres', undefined, { cause: Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' }) }).detail).toBe(
+      'ECONNREFUSED',
+    );
   });
 
   it('errorMessage gives a short text for an error of any type', () => {

@@ -57,11 +57,11 @@ function standaloneScheduler(): Scheduler {
 
 /** Removes a stopped or completed standalone job once its runs in flight are over. */
 function releaseWhenIdle(scheduler: Scheduler, name: string): void {
-  const job = scheduler.job(name);
-  if (!job) return;
+  const source = scheduler.status(name)?.source;
+  if (!source) return;
   void scheduler.whenIdle(name).then(() => {
-    const current = scheduler.job(name);
-    if (current === job && (current.paused || current.completed) && current.running === 0) (current.source as CronJob<unknown>).detach();
+    const current = scheduler.status(name);
+    if (current?.source === source && (current.paused || current.completed) && current.running === 0) (source as CronJob<unknown>).detach();
   });
 }
 
@@ -165,13 +165,13 @@ export class CronJob<C = null> {
 
   /** Whether the job is started: its ticks run. */
   get isActive(): boolean {
-    const job = this.job();
+    const job = this.status();
     return job !== undefined && !job.paused && !job.completed;
   }
 
   /** Whether a run is in flight now. */
   get isCallbackRunning(): boolean {
-    return (this.job()?.running ?? 0) > 0;
+    return (this.status()?.running ?? 0) > 0;
   }
 
   /** Starts the job; ticks missed while it was stopped are not caught up. Throws for a date already past. */
@@ -180,7 +180,7 @@ export class CronJob<C = null> {
     const { scheduler, job } = this.binding;
     assertDateAhead(this.name ?? job, this.trigger, scheduler.clock.now());
     this.ensureJob();
-    if (this.job()!.completed) scheduler.reschedule(job, this.trigger);
+    if (this.status()!.completed) scheduler.reschedule(job, this.trigger);
     scheduler.resume(job, { skipMissed: true });
   }
 
@@ -213,7 +213,7 @@ export class CronJob<C = null> {
    * because a run was still going counts; a stopped job has no ticks.
    */
   lastDate(): Date | null {
-    const at = this.job()?.lastTickAt;
+    const at = this.status()?.lastTickAt;
     return at == null ? this.lastExecution : new Date(at);
   }
 
@@ -226,7 +226,7 @@ export class CronJob<C = null> {
   nextDates(count = 0): DateTime[] {
     const { scheduler, job } = this.binding;
     // The scheduler's trigger, if the job was given another one with rescheduleJob().
-    const trigger = this.job()?.trigger ?? this.trigger;
+    const trigger = this.status()?.trigger ?? this.trigger;
     return nextDates(this.name ?? job, trigger, this.cronTime.zoneName(), scheduler.clock.now(), count);
   }
 
@@ -361,9 +361,10 @@ export class CronJob<C = null> {
     this.errorHandler(error);
   }
 
-  private job() {
+  /** The scheduler's snapshot of the job, if it has it. */
+  private status() {
     const { scheduler, job } = this.binding;
-    return scheduler.job(job);
+    return scheduler.status(job);
   }
 }
 

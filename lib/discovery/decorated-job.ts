@@ -2,8 +2,13 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { CronJob } from '../compat/cron-job';
 import { CronPackageJob } from '../compat/cron-package';
 import { CronScheduleMetadata, ScheduleMetadata } from '../decorators/schedule-metadata';
-import { Job, JobHandler } from '../engine/job';
+import { JobHandler } from '../engine/job';
 import { JobContext } from '../engine/job-context';
+
+/** Where the `CronJob` handle of a job is found, if one was made. */
+export interface CronHandles {
+  existingCronJob(name: string): CronJob | CronPackageJob | undefined;
+}
 
 /**
  * What the job of a decorated method is made from, kept as the job's source. One small object per
@@ -17,8 +22,8 @@ export class DecoratedJob {
     readonly wrapper: InstanceWrapper,
     readonly method: string,
     readonly schedule: ScheduleMetadata,
-    /** The application's `CronJob` handles by name (see `SchedulerCore.cronJobs`). */
-    readonly handles: ReadonlyMap<string, CronJob | CronPackageJob>,
+    /** The application's `CronJob` handles, where one added callbacks to the job's. */
+    readonly handles: CronHandles,
     /** Whether the method asked for its context (see `passesContext`); if not, it is called with no arguments. */
     readonly withContext: boolean,
   ) {}
@@ -29,6 +34,11 @@ export class DecoratedJob {
    * is found at each run; the class's own is looked up once, as a lookup by name is slow on
    * classes with many methods.
    */
+  /** The `@Cron` a job was made from, if its source (`JobStatus.source`) is a decorated method's. */
+  static cronOf(source: object | undefined): CronScheduleMetadata | undefined {
+    return source instanceof DecoratedJob && source.schedule.kind === 'cron' ? source.schedule : undefined;
+  }
+
   call(context: JobContext): unknown {
     const instance = this.wrapper.instance as Record<string, (context?: JobContext) => unknown>;
     const method = Object.hasOwn(instance, this.method) ? instance[this.method] : (this.classMethod ??= instance[this.method]);
@@ -40,17 +50,11 @@ export class DecoratedJob {
  * Runs a decorated method's job: calls the method on the live instance, read at each run; for a
  * cron job, then the callbacks added to its handle with `addCallback()`, as with `cron`.
  */
-export const runDecorated: JobHandler = (context: JobContext, job: Job) => {
-  const source = job.source as DecoratedJob;
-  const result = source.call(context);
-  const { schedule, handles } = source;
-  if (schedule.kind !== 'cron' || handles.size === 0) return result;
-  const handle = handles.get(job.name);
+export const runDecorated: JobHandler = (context: JobContext, source: object | undefined) => {
+  const decorated = source as DecoratedJob;
+  const result = decorated.call(context);
+  const { schedule, handles } = decorated;
+  if (schedule.kind !== 'cron') return result;
+  const handle = handles.existingCronJob(context.name);
   return handle instanceof CronJob ? handle.afterTick(result) : result;
 };
-
-/** The `@Cron` a job was made from, if it was. */
-export function cronScheduleOf(job: Job | undefined): CronScheduleMetadata | undefined {
-  const source = job?.source;
-  return source instanceof DecoratedJob && source.schedule.kind === 'cron' ? source.schedule : undefined;
-}

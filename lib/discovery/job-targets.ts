@@ -4,7 +4,7 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { getJobHandler, getSchedules } from '../decorators/schedule-metadata';
 import { describeValue, InvalidScheduleError, JobTargetNotAllowedError } from '../errors';
 import { JobContext } from '../engine/job-context';
-import { ProviderTarget } from '../registry/job-definition';
+import { ProviderTarget } from '../interfaces/job-definition.interface';
 import { passesContext } from './handler-call';
 
 /** A provider method a job may call, found and checked. */

@@ -8,7 +8,7 @@ import { DuplicateJobError } from '../errors';
 import { assertKnownJobOptionKeys, assertMilliseconds, JobOptions } from '../engine/job-options';
 import { DECORATOR_FIELDS } from '../triggers/field-names';
 import { createTrigger, cronTimeTrigger } from '../triggers/trigger-factory';
-import { SchedulerCore } from '../registry/scheduler-core';
+import { AppScheduler } from '../application/app-scheduler';
 import { DecoratedJob, runDecorated } from './decorated-job';
 import { passesContext } from './handler-call';
 
@@ -36,7 +36,7 @@ export class ScheduleExplorer implements OnModuleInit {
   private readonly logger = new Logger('Scheduler');
 
   constructor(
-    private readonly core: SchedulerCore,
+    private readonly app: AppScheduler,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
   ) {}
@@ -47,8 +47,8 @@ export class ScheduleExplorer implements OnModuleInit {
 
   /** Registers every decorated method of the application, once. */
   explore(): void {
-    if (this.core.discovered) return;
-    this.core.discovered = true;
+    if (this.app.discovered) return;
+    this.app.discovered = true;
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const instance: unknown = wrapper.instance;
       if (!instance || typeof instance !== 'object') continue;
@@ -71,7 +71,7 @@ export class ScheduleExplorer implements OnModuleInit {
   }
 
   private enabled(kind: ScheduleMetadata['kind']): boolean {
-    const { options } = this.core;
+    const { options } = this.app;
     return kind === 'cron' ? options.cronJobs : kind === 'interval' ? options.intervals : options.timeouts;
   }
 
@@ -79,10 +79,10 @@ export class ScheduleExplorer implements OnModuleInit {
     const explicit = schedule.kind === 'cron' ? schedule.options.name : schedule.name;
     const name = explicit ?? this.implicitName(target.label);
     const kind = KIND_LABEL[schedule.kind];
-    const holder = this.core.nameHolder(name);
+    const holder = this.app.handles.holder(name);
     if (holder) throw new DuplicateJobError(name, duplicateName(kind, name, holder));
     const meta = { kind: schedule.kind, target: target.label };
-    const source = new DecoratedJob(target.wrapper, target.method, schedule, this.core.cronJobs, target.withContext);
+    const source = new DecoratedJob(target.wrapper, target.method, schedule, this.app.handles, target.withContext);
     if (schedule.kind === 'cron') this.registerCron(name, schedule, source, meta);
     else this.registerTimer(name, schedule, source, meta);
   }
@@ -91,7 +91,7 @@ export class ScheduleExplorer implements OnModuleInit {
     const { cronTime, options } = schedule;
     const { timeZone, utcOffset, disabled, waitForCompletion, threshold, initialDelay, unrefTimeout, name: _name, ...jobOptions } = options as CronOptions;
     assertKnownJobOptionKeys(name, jobOptions, CRON_ONLY_KEYS);
-    const scheduler = this.core.scheduler;
+    const scheduler = this.app.scheduler;
     // Anything but a string is read as a date, as `DateLike` allows.
     const kind = typeof cronTime === 'string' ? 'cron' : 'date';
     const trigger = cronTimeTrigger(name, kind, cronTime, { timeZone, utcOffset }, scheduler.clock.now());
@@ -108,17 +108,17 @@ export class ScheduleExplorer implements OnModuleInit {
 
   private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, source: DecoratedJob, meta: Record<string, unknown>): void {
     assertKnownJobOptionKeys(name, options);
-    const scheduler = this.core.scheduler;
+    const scheduler = this.app.scheduler;
     const decorator = { fields: DECORATOR_FIELDS, now: scheduler.clock.now() };
     const trigger = kind === 'interval' ? createTrigger(name, 'interval', { every: ms }, decorator) : createTrigger(name, 'delay', { after: ms }, decorator);
     scheduler.add({ name, trigger, handler: runDecorated, options, meta, source });
     // Its Node timer is made if someone asks for it (`getInterval`, `getTimeout`).
-    (kind === 'interval' ? this.core.intervals : this.core.timeouts).set(name, { driver: null });
+    this.app.handles.addDecoratedTimer(kind, name);
   }
 
   /** `Class.method`, or `Class.method#2`… when the method carries several schedules. */
   private implicitName(base: string): string {
-    const scheduler = this.core.scheduler;
+    const scheduler = this.app.scheduler;
     let name = base;
     for (let n = 2; scheduler.has(name); n++) name = `${base}#${n}`;
     return name;

@@ -83,21 +83,30 @@ export class ClusterCoordinator implements Coordinator {
   private readonly held = new Set<Job>();
   /** Jobs armed in this turn of the event loop: they register together. */
   private placing: Placement[] = [];
-  /** Timers of registrations to try again. */
-  private readonly retries = new Set<TimerHandle>();
+  /** Registrations to try again: their timers, and what each tries. */
+  private readonly retries = new Map<TimerHandle, () => void>();
   private timers: TimerHandle[] = [];
-  private readonly calls: StoreCalls;
+  private readonly store: JobStore;
   private readonly instanceHash: number;
 
   constructor(
-    readonly store: JobStore,
+    /** Calls to the shared store, with their outages tracked. */
+    private readonly calls: StoreCalls,
     private readonly instanceId: string,
     private readonly clock: Clock,
     private readonly events: EventHub,
     private readonly host: ClusterHost,
     private readonly timing: ClusterTiming,
   ) {
-    this.calls = new StoreCalls(store, clock, events, timing.timeoutMs);
+    this.store = calls.store;
+    // Registrations waiting for the store go at once when it is back, not at their next backoff.
+    calls.onRecovered(() => {
+      for (const [timer, retry] of [...this.retries]) {
+        this.clock.clearTimer(timer);
+        this.retries.delete(timer);
+        retry();
+      }
+    });
     this.instanceHash = Math.imul(fnv1a(instanceId), 0x85ebca6b);
   }
 
@@ -130,7 +139,7 @@ export class ClusterCoordinator implements Coordinator {
    * shutdown that timed out) are left to run out: an at-least-once run is then taken over elsewhere.
    */
   async stop(): Promise<void> {
-    for (const timer of [...this.timers, ...this.retries]) this.clock.clearTimer(timer);
+    for (const timer of [...this.timers, ...this.retries.keys()]) this.clock.clearTimer(timer);
     this.timers = [];
     this.retries.clear();
     this.calls.stop();
@@ -147,7 +156,7 @@ export class ClusterCoordinator implements Coordinator {
    * Registers a batch and arms its jobs. When the scheduler starts, ticks count from the watermark:
    * those missed while the whole cluster was down follow the misfire policy. A job is never armed
    * on an anchor of its own: while the store cannot be reached, registration is tried again (1 s,
-   * doubling to 30 s).
+   * doubling to 30 s), and at once when another call finds the store back.
    */
   private registerThenArm(batch: Placement[], backoff: Backoff): void {
     const live = batch.filter(({ job }) => this.host.live(job));
@@ -165,15 +174,16 @@ export class ClusterCoordinator implements Coordinator {
           this.host.armAfter(job, after);
         }),
       () => {
-        const retry = this.clock.setTimer(
+        const again = () => this.registerThenArm(live, backoff);
+        const timer = this.clock.setTimer(
           () => {
-            this.retries.delete(retry);
-            this.registerThenArm(live, backoff);
+            this.retries.delete(timer);
+            again();
           },
           backoff.next(),
           { unref: true },
         );
-        this.retries.add(retry);
+        this.retries.set(timer, again);
       },
     );
   }

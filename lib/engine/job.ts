@@ -3,8 +3,11 @@ import { JobContext } from './job-context';
 import { JobOptions, ResolvedJobOptions } from './job-options';
 import { QueueEntry } from './timer-queue';
 
-/** The code a job runs. It receives the run's context, and the job; it may return a promise. */
-export type JobHandler = (context: JobContext, job: Job) => unknown;
+/**
+ * The code a job runs. It receives the run's context, and what the layer above made the job from
+ * ({@link JobDefinition.source}): one handler may serve many jobs. It may return a promise.
+ */
+export type JobHandler = (context: JobContext, source: object | undefined) => unknown;
 
 /**
  * Supplies a job's wake-ups. By default the scheduler's timer queue does (`QueueWaker`); a waker
@@ -77,6 +80,21 @@ export interface JobInfo {
   /** The last runs, oldest first. */
   history: RunRecord[];
   meta: Readonly<Record<string, unknown>>;
+}
+
+/** What the layers above read of a job besides {@link JobInfo}: a snapshot, cheap to take. */
+export interface JobStatus {
+  readonly trigger: Trigger;
+  readonly scope: ResolvedJobOptions['scope'];
+  readonly paused: boolean;
+  readonly completed: boolean;
+  /** Runs in flight now. */
+  readonly running: number;
+  /** When the job last had a tick: a run started, or a tick was skipped because a run was still going. */
+  readonly lastTickAt: number | null;
+  /** What the layer above made the job from ({@link JobDefinition.source}). */
+  readonly source: object | undefined;
+  readonly meta: Readonly<Record<string, unknown>>;
 }
 
 /** A run waiting for its turn: `overlap: 'queue'`, a retry held back, or missed ticks caught up. */
@@ -247,6 +265,11 @@ export class Job implements QueueEntry {
   /** A run ended. `error` is the error's message, for a failed run. */
   record(scheduledAt: number, startedAt: number, durationMs: number, attempt: number, outcome: RunOutcome, error?: string): void {
     (this.stats ??= new JobStats()).record(scheduledAt, startedAt, durationMs, attempt, outcome, error);
+  }
+
+  status(): JobStatus {
+    const { trigger, paused, completed, running, lastTickAt, source, meta } = this;
+    return { trigger, scope: this.options.scope, paused, completed, running, lastTickAt, source, meta };
   }
 
   info(): JobInfo {

@@ -235,7 +235,7 @@ export class Runner {
     }
     let result: unknown;
     try {
-      result = job.handler(run, job);
+      result = job.handler(run, job.source);
     } catch (error) {
       this.settle(run, error, true);
       return;

@@ -3,13 +3,14 @@ import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
 import { Clock, systemClock } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
-import { Job, JobDefinition, JobInfo, Waker } from './job';
+import { Job, JobDefinition, JobInfo, JobStatus, Waker } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
 import { Runner, TimerTask } from './runner';
 import { JobStore } from '../stores/job-store';
 import { Coordinator, LearnedLead, LocalCoordinator } from './coordinator';
 import { ClusterCoordinator, ClusterTiming, clusterTiming } from './cluster-coordinator';
 import { QueueWaker } from './queue-waker';
+import { StoreCalls } from './store-calls';
 import { StartBatches } from './start-batches';
 import { MisfirePolicy, takeDueTicks } from './due-ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
@@ -62,6 +63,8 @@ export class Scheduler {
   private readonly local: Coordinator;
   /** Decides the ticks of cluster-wide jobs: the cluster's coordinator with a shared store, else the local one. */
   private readonly shared: Coordinator;
+  /** Calls to the store, with their outages tracked. */
+  private readonly storeCalls: StoreCalls | null;
   private currentState: SchedulerState = 'idle';
   private paused = false;
   private stopping: Promise<void> | null = null;
@@ -93,27 +96,30 @@ export class Scheduler {
     });
     const armAfter = (job: Job, after: number) => this.armAfter(job, after);
     this.local = new LocalCoordinator({ armAfter }, this.learnedLead);
-    this.shared = options.store?.shared
-      ? new ClusterCoordinator(
-          options.store,
-          options.instanceId ?? 'instance',
-          this.clock,
-          this.events,
-          {
-            armAfter,
-            job: (name) => this.jobs.get(name),
-            live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
-            pausedInStore: (job) => {
-              job.paused = true;
-              this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));
+    const timing = clusterTiming(options.cluster);
+    this.storeCalls = options.store ? new StoreCalls(options.store, this.clock, this.events, timing.timeoutMs) : null;
+    this.shared =
+      this.storeCalls && options.store?.shared
+        ? new ClusterCoordinator(
+            this.storeCalls,
+            options.instanceId ?? 'instance',
+            this.clock,
+            this.events,
+            {
+              armAfter,
+              job: (name) => this.jobs.get(name),
+              live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
+              pausedInStore: (job) => {
+                job.paused = true;
+                this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));
+              },
+              runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
+              abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
+              skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
             },
-            runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
-            abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
-            skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
-          },
-          clusterTiming(options.cluster),
-        )
-      : this.local;
+            timing,
+          )
+        : this.local;
   }
 
   /** The coordinator that decides the job's ticks. */
@@ -232,11 +238,6 @@ export class Scheduler {
     return [...this.jobs.values()].map((job) => job.info());
   }
 
-  /** The jobs that pass `test`, in the order they were added. @internal */
-  jobsWhere(test: (job: Job) => boolean): Job[] {
-    return [...this.jobs.values()].filter(test);
-  }
-
   /** Names of every job. */
   names(): string[] {
     return [...this.jobs.keys()];
@@ -303,9 +304,17 @@ export class Scheduler {
     return this.runner.whenIdle(this.get(name));
   }
 
-  /** The job itself, for the adapters in this package. @internal */
-  job(name: string): Job | undefined {
-    return this.jobs.get(name);
+  /** What the layers above read of a job besides {@link info}, or `undefined` if there is no such job. */
+  status(name: string): JobStatus | undefined {
+    return this.jobs.get(name)?.status();
+  }
+
+  /**
+   * Calls the store for the layers above (connection, sync of stored jobs), tracking outages with
+   * the scheduler's own calls: one `store.unavailable` per outage, whoever met it first.
+   */
+  callStore<T>(operation: () => Promise<T>): Promise<T> {
+    return this.storeCalls ? this.storeCalls.track(operation) : operation();
   }
 
   /** Gives a job a new trigger, and a fresh start: an interval counts from now, `maxRuns` from 0. */

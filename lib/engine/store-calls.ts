@@ -13,8 +13,9 @@ export class StoreCalls {
   private downSince: number | null = null;
   private retryAt = 0;
   private readonly backoff = new Backoff(100, 5_000);
+  private readonly recovered: Array<() => void> = [];
   /** Stopped: calls still out fail quietly (the store is being closed); they are no outage. */
-  private stopped = true;
+  private stopped = false;
 
   constructor(
     readonly store: JobStore,
@@ -31,9 +32,26 @@ export class StoreCalls {
     this.stopped = true;
   }
 
+  /** Calls `listener` each time the store is back after an outage. */
+  onRecovered(listener: () => void): void {
+    this.recovered.push(listener);
+  }
+
   /** Whether a call is worth trying now: the store is up, or the backoff after a failure is over. */
   ready(): boolean {
     return this.downSince === null || this.clock.now() >= this.retryAt;
+  }
+
+  /** Runs `operation` with no time limit (a sync of many stored jobs may take long), tracking outages. */
+  async track<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      const result = await operation();
+      this.succeeded();
+      return result;
+    } catch (error) {
+      if (!this.stopped) this.failed(error);
+      throw error;
+    }
   }
 
   /**
@@ -75,6 +93,7 @@ export class StoreCalls {
     this.downSince = null;
     this.backoff.reset();
     this.events.emit('store.recovered', () => ({ at: new Date(this.clock.now()), store: this.store.kind, downMs }));
+    for (const listener of this.recovered) listener();
   }
 
   private failed(error: unknown): void {

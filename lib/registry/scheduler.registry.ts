@@ -1,17 +1,20 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { CronJob } from '../compat/cron-job';
-import { adoptCronPackageJob, CronPackageJob, isCronPackageJob } from '../compat/cron-package';
-import { DUPLICATE_SCHEDULER, duplicateName, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
+import { CronPackageJob } from '../compat/cron-package';
+import { duplicateName, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/messages';
 import { DuplicateJobError, errorMessage, InvalidScheduleError, JobNotFoundError, SchedulerNotRunningError } from '../errors';
 import { JobHandler, JobInfo } from '../engine/job';
 import { assertKnownJobOptionKeys } from '../engine/job-options';
 import { JobTargets } from '../discovery/job-targets';
-import { assertCloneableArgs, assertJsonArgs } from './job-args';
-import { AddJobDefinition } from './job-definition';
+import { assertCloneableArgs, assertJsonArgs } from '../application/job-args';
+import { AddJobDefinition } from '../interfaces/job-definition.interface';
 import { SchedulerEvent } from '../events';
 import { storedTrigger, TriggerDefinition, triggerFromDefinition } from '../triggers/trigger-factory';
-import { SchedulerCore, TimerEntry } from './scheduler-core';
+import { AppScheduler } from '../application/app-scheduler';
+import { TimerKind } from '../application/schedule-handles';
+
+const TIMER_KIND: Record<TimerKind, SchedulerKind> = { interval: 'Interval', timeout: 'Timeout' };
 
 /** The kinds `doesExist` takes, as in `@nestjs/schedule`. */
 export type SchedulerType = 'cron' | 'interval' | 'timeout';
@@ -36,21 +39,21 @@ export class SchedulerRegistry {
   private readonly logger = new Logger('Scheduler');
 
   constructor(
-    private readonly core: SchedulerCore,
+    private readonly app: AppScheduler,
     private readonly targets: JobTargets,
   ) {
-    this.events$ = new Observable<SchedulerEvent>((subscriber) => core.scheduler.on((event) => subscriber.next(event)));
+    this.events$ = new Observable<SchedulerEvent>((subscriber) => app.scheduler.on((event) => subscriber.next(event)));
   }
 
   /** Whether a cron job, interval or timeout of that name is registered. */
   doesExist(type: SchedulerType, name: string): boolean {
     switch (type) {
       case 'cron':
-        return this.core.hasCronJob(name);
+        return this.app.handles.hasCronJob(name);
       case 'interval':
-        return this.core.intervals.has(name);
+        return this.app.handles.hasTimer('interval', name);
       case 'timeout':
-        return this.core.timeouts.has(name);
+        return this.app.handles.hasTimer('timeout', name);
       default:
         return false;
     }
@@ -58,7 +61,7 @@ export class SchedulerRegistry {
 
   /** The cron job of that name: a decorated `@Cron`, or one added with {@link addCronJob}. */
   getCronJob(name: string): CronJob {
-    const job = this.core.cronJob(name);
+    const job = this.app.handles.cronJob(name);
     if (!job) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND('Cron Job', name));
     return job as CronJob;
   }
@@ -66,13 +69,13 @@ export class SchedulerRegistry {
   /** The timer of an interval: for a decorated `@Interval`, a handle that `clearInterval` stops. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   getInterval<T = any>(name: string): T {
-    return this.timerHandle(this.core.intervals, 'Interval', name) as T;
+    return this.timer('interval', name) as T;
   }
 
   /** The timer of a timeout: for a decorated `@Timeout`, a handle that `clearTimeout` stops. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   getTimeout<T = any>(name: string): T {
-    return this.timerHandle(this.core.timeouts, 'Timeout', name) as T;
+    return this.timer('timeout', name) as T;
   }
 
   /**
@@ -81,56 +84,52 @@ export class SchedulerRegistry {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   addCronJob(name: string, job: CronJob<any> | CronPackageJob): void {
-    if (this.core.hasCronJob(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER('Cron Job', name));
-    this.assertFree(name, 'Cron Job');
-    if (job instanceof CronJob) job.attachTo(this.core.scheduler, name);
-    else if (isCronPackageJob(job)) adoptCronPackageJob(job, this.core.scheduler, name);
-    else throw new InvalidScheduleError(name, 'job', job, "is not a CronJob (from this package or from 'cron').");
-    this.core.cronJobs.set(name, job);
+    this.app.handles.addCronJob(name, job);
   }
 
   /** Registers an interval you started yourself (`setInterval`), so it can be found and deleted by name. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   addInterval<T = any>(name: string, intervalId: T): void {
-    this.addTimer(this.core.intervals, 'Interval', name, intervalId);
+    this.app.handles.addTimer('interval', name, intervalId);
   }
 
   /** Registers a timeout you started yourself (`setTimeout`), so it can be found and deleted by name. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @nestjs/schedule's signature
   addTimeout<T = any>(name: string, timeoutId: T): void {
-    this.addTimer(this.core.timeouts, 'Timeout', name, timeoutId);
+    this.app.handles.addTimer('timeout', name, timeoutId);
   }
 
   /** Every cron job by name. */
   getCronJobs(): Map<string, CronJob> {
-    return new Map(this.core.cronJobNames().map((name) => [name, this.core.cronJob(name) as CronJob]));
+    const { handles } = this.app;
+    return new Map(handles.cronJobNames().map((name) => [name, handles.cronJob(name) as CronJob]));
   }
 
   /** Stops a cron job and removes it. */
   deleteCronJob(name: string): void {
     const job = this.getCronJob(name);
     void job.stop();
-    this.core.forget(name);
+    this.app.handles.forget(name);
   }
 
   /** Names of every interval. */
   getIntervals(): string[] {
-    return [...this.core.intervals.keys()];
+    return this.app.handles.timerNames('interval');
   }
 
   /** Stops an interval and removes it. */
   deleteInterval(name: string): void {
-    this.deleteTimer(this.core.intervals, 'Interval', name);
+    this.deleteTimer('interval', name);
   }
 
   /** Names of every timeout. */
   getTimeouts(): string[] {
-    return [...this.core.timeouts.keys()];
+    return this.app.handles.timerNames('timeout');
   }
 
   /** Stops a timeout and removes it. */
   deleteTimeout(name: string): void {
-    this.deleteTimer(this.core.timeouts, 'Timeout', name);
+    this.deleteTimer('timeout', name);
   }
 
   /**
@@ -141,16 +140,16 @@ export class SchedulerRegistry {
    */
   async addJob(definition: AddJobDefinition): Promise<JobInfo> {
     const { name, trigger, target, handler, worker, args = [], paused, persist, ...options } = definition;
-    const { scheduler } = this.core;
+    const { scheduler } = this.app;
     if (scheduler.state === 'stopping' || scheduler.state === 'stopped') throw new SchedulerNotRunningError('add a job', scheduler.state);
     if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(String(name), 'name', name, 'must be a non-empty string.');
-    if (scheduler.has(name)) throw new DuplicateJobError(name, duplicateName('Job', name, this.core.nameHolder(name)));
+    if (scheduler.has(name)) throw new DuplicateJobError(name, duplicateName('Job', name, this.app.handles.holder(name)));
     assertKnownJobOptionKeys(name, options);
     if (persist) {
-      await this.core.persistent.save(this.core.persistent.toStored(definition), Boolean(paused));
+      await this.app.persistent.save(this.app.persistent.toStored(definition), Boolean(paused));
       return scheduler.info(name);
     }
-    const built = triggerFromDefinition(name, trigger, this.core.scheduler.clock.now());
+    const built = triggerFromDefinition(name, trigger, this.app.scheduler.clock.now());
     const given = [target, handler, worker].filter((value) => value !== undefined);
     if (given.length !== 1) {
       throw new InvalidScheduleError(name, 'target', given.length, 'targets were given: give exactly one of target, handler or worker.');
@@ -171,8 +170,8 @@ export class SchedulerRegistry {
     } else {
       assertCloneableArgs(name, args);
       const copy = structuredClone(args);
-      const { module, exportName } = await this.core.workerTarget(name, worker!);
-      const pool = this.core.workerPool();
+      const { module, exportName } = await this.app.workers.resolve(name, worker!);
+      const pool = this.app.workers.workers;
       run = (context) => pool.run(module, exportName, copy, context);
       description = `worker ${module}#${exportName}`;
     }
@@ -184,7 +183,7 @@ export class SchedulerRegistry {
    * from now. A persistent job is changed in the store, for every instance.
    */
   rescheduleJob(name: string, trigger: TriggerDefinition): Promise<JobInfo> {
-    const { scheduler, persistent } = this.core;
+    const { scheduler, persistent } = this.app;
     if (!scheduler.has(name)) throw new JobNotFoundError(name);
     const built = triggerFromDefinition(name, trigger, scheduler.clock.now());
     const stored = persistent.stored(name);
@@ -197,12 +196,12 @@ export class SchedulerRegistry {
 
   /** A snapshot of one job (any kind): trigger, options, next and last run, recent history. */
   getJob(name: string): JobInfo {
-    return this.core.scheduler.info(name);
+    return this.app.scheduler.info(name);
   }
 
   /** Snapshots of every job. */
   listJobs(): JobInfo[] {
-    return this.core.scheduler.list();
+    return this.app.scheduler.list();
   }
 
   /**
@@ -210,45 +209,45 @@ export class SchedulerRegistry {
    * cluster-wide job is paused on every instance (and stays paused across restarts).
    */
   pauseJob(name: string): Promise<void> {
-    this.core.scheduler.pause(name);
+    this.app.scheduler.pause(name);
     return this.sharePaused(name, true);
   }
 
   /** Resumes a paused job; ticks that fell in the pause go through its misfire policy. */
   resumeJob(name: string): Promise<void> {
-    this.core.scheduler.resume(name);
+    this.app.scheduler.resume(name);
     return this.sharePaused(name, false);
   }
 
   /** Runs a job now, under its overlap policy; resolves when that run settles. */
   triggerJob(name: string): Promise<void> {
-    return this.core.scheduler.trigger(name);
+    return this.app.scheduler.trigger(name);
   }
 
   /** Removes a job of any kind; runs in flight finish. A persistent job leaves the store, for every instance. */
   removeJob(name: string): Promise<void> {
-    const { scheduler, persistent, store, options } = this.core;
+    const { scheduler, persistent, store, options } = this.app;
     if (!scheduler.has(name)) throw new JobNotFoundError(name);
     const stored = persistent.stored(name);
-    this.core.forget(name);
+    this.app.handles.forget(name);
     return stored ? this.settle(store.remove(name, options.instanceId)) : Promise.resolve();
   }
 
   /** Pauses the whole scheduler; ticks that fall in the pause go through each job's misfire policy on {@link resume}. */
   pause(): void {
-    this.core.scheduler.pauseAll();
+    this.app.scheduler.pauseAll();
   }
 
   /** Resumes the scheduler after {@link pause}. */
   resume(): void {
-    this.core.scheduler.resumeAll();
+    this.app.scheduler.resumeAll();
   }
 
   /** A cluster-wide job's paused flag goes to the store, where every instance reads it. */
   private sharePaused(name: string, paused: boolean): Promise<void> {
-    const { scheduler, persistent, store, options } = this.core;
-    const job = scheduler.job(name);
-    if (!job || !(persistent.stored(name) || (store.shared && job.options.scope === 'cluster'))) return Promise.resolve();
+    const { scheduler, persistent, store, options } = this.app;
+    const job = scheduler.status(name);
+    if (!job || !(persistent.stored(name) || (store.shared && job.scope === 'cluster'))) return Promise.resolve();
     return this.settle(store.setPaused(name, paused, options.instanceId));
   }
 
@@ -262,31 +261,13 @@ export class SchedulerRegistry {
     return write;
   }
 
-  private timerHandle(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string): unknown {
-    const entry = entries.get(name);
-    const handle = entry === undefined ? undefined : 'handle' in entry ? entry.handle : this.core.timerHandle(name, entry);
-    if (handle === undefined || handle === null) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(kind, name));
+  private timer(kind: TimerKind, name: string): unknown {
+    const handle = this.app.handles.timer(kind, name);
+    if (handle === undefined || handle === null) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(TIMER_KIND[kind], name));
     return handle;
   }
 
-  private addTimer(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string, handle: unknown): void {
-    if (entries.has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(kind, name));
-    entries.set(name, { handle });
-  }
-
-  private deleteTimer(entries: Map<string, TimerEntry>, kind: SchedulerKind, name: string): void {
-    const entry = entries.get(name);
-    if (!entry) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(kind, name));
-    if ('handle' in entry) {
-      clearTimeout(entry.handle as ReturnType<typeof setTimeout>);
-      entries.delete(name);
-    } else {
-      this.core.forget(name);
-    }
-  }
-
-  /** A job of another kind may hold the name in the engine, where names are shared. */
-  private assertFree(name: string, kind: SchedulerKind): void {
-    if (this.core.scheduler.has(name)) throw new DuplicateJobError(name, duplicateName(kind, name, this.core.nameHolder(name)));
+  private deleteTimer(kind: TimerKind, name: string): void {
+    if (!this.app.handles.deleteTimer(kind, name)) throw new JobNotFoundError(name, NO_SCHEDULER_FOUND(TIMER_KIND[kind], name));
   }
 }

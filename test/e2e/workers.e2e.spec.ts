@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { InvalidScheduleError, SchedulerEvent, SchedulerNotRunningError, SchedulerRegistry, VirtualClock } from '../../lib';
-import { SchedulerCore } from '../../lib/registry/scheduler-core';
+import { AppScheduler } from '../../lib/application/app-scheduler';
 import { startApp, T0 } from '../support/nest';
 
 /**
@@ -149,7 +149,7 @@ describe('the worker pool', () => {
     // Adding a job still works while every thread is busy.
     await registry.addJob({ name: 'added-while-busy', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [sum.shared, 1] });
     expect(sum.calls()).toBe(0);
-    expect(app.get(SchedulerCore).workerThreads).toBe(2);
+    expect(app.get(AppScheduler).workers.threads).toBe(2);
   });
 
   it('a run that times out while waiting for a thread never starts, and the pool keeps its threads', async () => {
@@ -168,7 +168,7 @@ describe('the worker pool', () => {
     await waiting;
     expect(short.calls()).toBe(0);
     expect(registry.getJob('short')).toMatchObject({ running: 0, lastOutcome: 'timed-out' });
-    expect(app.get(SchedulerCore).workerThreads).toBe(1);
+    expect(app.get(AppScheduler).workers.threads).toBe(1);
   });
 
   it('on shutdown, runs still waiting for a thread never start, and nothing happens after the scheduler stopped', async () => {
@@ -188,7 +188,7 @@ describe('the worker pool', () => {
     expect(queued.calls()).toBe(0);
     expect(hold.value()).toBe(42);
     expect(events.at(-1)?.type).toBe('scheduler.stopped');
-    expect(app.get(SchedulerCore).workerThreads).toBe(0);
+    expect(app.get(AppScheduler).workers.threads).toBe(0);
   });
 
   it.each([
@@ -209,14 +209,14 @@ describe('the worker pool', () => {
     const { shared } = cells();
     await registry.addJob({ name: 'sum', trigger: { every: 60_000 }, worker: { module: JOBS, export: 'sum' }, args: [shared, 1] });
     await registry.triggerJob('sum');
-    const core = app.get(SchedulerCore);
-    expect(core.workerThreads).toBe(1);
+    const scheduling = app.get(AppScheduler);
+    expect(scheduling.workers.threads).toBe(1);
     await app.close();
-    expect(core.workerThreads).toBe(0);
+    expect(scheduling.workers.threads).toBe(0);
     await expect(registry.addJob({ name: 'late', trigger: { every: 1_000 }, worker: { module: JOBS, export: 'sum' } })).rejects.toThrow(
       SchedulerNotRunningError,
     );
-    expect(core.workerThreads).toBe(0);
+    expect(scheduling.workers.threads).toBe(0);
   });
 });
 

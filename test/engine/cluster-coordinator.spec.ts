@@ -431,6 +431,24 @@ describe('leases', () => {
     expect(ticks.every((t) => t % 1_000 === 500)).toBe(true);
   });
 
+  it('waiting to register go at once when another call finds the store back, not at their next backoff', async () => {
+    const holder: { clock?: VirtualClock } = {};
+    const { store, state } = flakyStore(() => holder.clock!);
+    const { clock, instances, runs, add } = cluster(1, store);
+    holder.clock = clock;
+    state.down = true;
+    add(instances[0], 'interval', new IntervalTrigger(1_000));
+    instances[0].start();
+    // Registration is tried at 0, 1, 3, 7 and 15 s; the next try would be at 31 s.
+    await clock.advanceAsync(16_000);
+    state.down = false;
+    // The lease sweep (every second) finds the store back first.
+    await clock.advanceAsync(3_000);
+    const ticks = ticksOf(runs, 'interval');
+    expect(ticks.length).toBeGreaterThan(0);
+    expect(ticks[0]).toBeLessThan(T0 + 19_000);
+  });
+
   it('that could not be released during an outage are released after it, so a finished at-least-once run is not run again', async () => {
     const holder: { clock?: VirtualClock } = {};
     const { store, state } = flakyStore(() => holder.clock!);

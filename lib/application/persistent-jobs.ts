@@ -8,10 +8,7 @@ import { toEpochMs } from '../triggers/date.trigger';
 import { storedTrigger, triggerFromStored } from '../triggers/trigger-factory';
 import { JobStore, StoredJobDefinition } from '../stores/job-store';
 import { assertJsonArgs } from './job-args';
-import { AddJobDefinition } from './job-definition';
-
-/** Marks jobs loaded from, or saved to, the store. */
-export const PERSISTED = 'persisted';
+import { AddJobDefinition } from '../interfaces/job-definition.interface';
 
 /**
  * Jobs kept in the store as data — trigger, options, a provider reference and JSON arguments,
@@ -88,8 +85,8 @@ export class PersistentJobs {
     }
     for (const name of [...this.rejected.keys()]) if (!seen.has(name)) this.rejected.delete(name);
     for (const [name, isPaused] of paused) {
-      const job = this.scheduler.job(name);
-      if (!job || job.options.scope === 'instance' || job.paused === isPaused) continue;
+      const job = this.scheduler.status(name);
+      if (!job || job.scope === 'instance' || job.paused === isPaused) continue;
       if (isPaused) this.scheduler.pause(name);
       else this.scheduler.resume(name);
     }
@@ -140,7 +137,7 @@ export class PersistentJobs {
       handler: (context) => resolved.invoke(context, JSON.parse(json)),
       options,
       persisted: true,
-      meta: { kind: 'dynamic', target: resolved.description, [PERSISTED]: true },
+      meta: { kind: 'dynamic', target: resolved.description, persisted: true },
     };
   }
 }

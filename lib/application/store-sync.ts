@@ -1,0 +1,84 @@
+import { TimerHandle } from '../engine/clock';
+import { Scheduler } from '../engine/scheduler';
+import { JobStore } from '../stores/job-store';
+import { PersistentJobs } from './persistent-jobs';
+
+/**
+ * Keeps this instance in line with the job store: connects to it, watches it for changes made by
+ * the other instances, and brings the stored jobs and paused flags in line — at start, soon after
+ * each change announced, and every `syncEveryMs` as a safety net for missed announcements. A store
+ * that cannot be reached is tried again at the next sync; its outage is reported once, with the
+ * scheduler's own calls to it (`store.unavailable`, `store.recovered`).
+ */
+export class StoreSync {
+  private connected = false;
+  private connecting: Promise<void> | null = null;
+  private unwatch: (() => Promise<void>) | null = null;
+  private syncTimer: TimerHandle | undefined;
+  private syncSoon: TimerHandle | undefined;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly scheduler: Scheduler,
+    private readonly persistent: PersistentJobs,
+    private readonly instanceId: string,
+    private readonly syncEveryMs: number,
+  ) {}
+
+  /** Connects and syncs once (failures are reported, not thrown), then keeps a shared store in sync. */
+  async start(): Promise<void> {
+    await this.sync();
+    if (this.store.shared) this.syncTimer = this.scheduler.clock.setTimer(() => void this.sync(), this.syncEveryMs, { repeat: true, unref: true });
+  }
+
+  /** Stops syncing and watching. */
+  async stop(): Promise<void> {
+    if (this.syncTimer !== undefined) this.scheduler.clock.clearTimer(this.syncTimer);
+    if (this.syncSoon !== undefined) this.scheduler.clock.clearTimer(this.syncSoon);
+    this.syncTimer = this.syncSoon = undefined;
+    const unwatch = this.unwatch;
+    this.unwatch = null;
+    await unwatch?.().catch(() => undefined);
+  }
+
+  /** Whether a connection to the store was made (and is to be closed). */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** One sync at a time: a slow store must not pile up connections and listeners. */
+  private sync(): Promise<void> {
+    return (this.connecting ??= this.syncOnce().finally(() => {
+      this.connecting = null;
+    }));
+  }
+
+  private async syncOnce(): Promise<void> {
+    await this.scheduler
+      .callStore(async () => {
+        if (!this.connected) {
+          await this.store.connect();
+          this.connected = true;
+          this.unwatch = await this.store.watch((change) => {
+            if (change.origin !== this.instanceId) this.syncSoonAfter(50);
+          });
+        }
+        await this.persistent.sync();
+      })
+      // Reported as an outage by the scheduler's store calls; tried again at the next sync.
+      .catch(() => undefined);
+  }
+
+  /** Changes announced by other instances arrive in bursts: read the store once after them. */
+  private syncSoonAfter(ms: number): void {
+    if (this.syncSoon !== undefined) return;
+    this.syncSoon = this.scheduler.clock.setTimer(
+      () => {
+        this.syncSoon = undefined;
+        void this.sync();
+      },
+      ms,
+      { unref: true },
+    );
+  }
+}
