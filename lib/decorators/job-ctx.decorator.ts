@@ -1,5 +1,5 @@
 import { InvalidScheduleError } from '../errors';
-import { JOB_CONTEXT_PARAM_METADATA } from './schedule-metadata';
+import { setContextParam } from './schedule-metadata';
 
 /**
  * Marks a handler's first parameter as the one that receives the run's `JobContext`. Typing the
@@ -36,6 +36,6 @@ export function JobCtx(): ParameterDecorator {
         'is not the first parameter: a handler receives its context as the first argument.',
       );
     }
-    Reflect.defineMetadata(JOB_CONTEXT_PARAM_METADATA, true, target, key);
+    setContextParam((target as Record<string | symbol, object>)[key]);
   };
 }

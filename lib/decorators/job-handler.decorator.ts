@@ -1,5 +1,4 @@
-import { SetMetadata } from '@nestjs/common';
-import { JOB_HANDLER_METADATA, JobHandlerMetadata } from './schedule-metadata';
+import { setJobHandler } from './schedule-metadata';
 
 /**
  * Marks a provider method as a job handler: jobs added at run time, and jobs read back from a
@@ -10,5 +9,8 @@ import { JOB_HANDLER_METADATA, JobHandlerMetadata } from './schedule-metadata';
  * @publicApi
  */
 export function JobHandler(name?: string): MethodDecorator {
-  return SetMetadata<string, JobHandlerMetadata>(JOB_HANDLER_METADATA, { name });
+  return (_target, _key, descriptor) => {
+    setJobHandler(descriptor.value as object, { name });
+    return descriptor;
+  };
 }

@@ -2,13 +2,6 @@ import { isJobContextType } from '../engine/job-context';
 import { JobOptions } from '../engine/job-options';
 import { CronOptions } from './cron-options';
 
-/** Metadata key of the schedules a method carries. */
-export const SCHEDULES_METADATA = 'nestjs-metronome:schedules';
-/** Metadata key of `@JobHandler()`: the method may be the target of stored jobs. */
-export const JOB_HANDLER_METADATA = 'nestjs-metronome:job-handler';
-/** Metadata key of `@JobCtx()`: the method's first parameter receives the run's context. */
-export const JOB_CONTEXT_PARAM_METADATA = 'nestjs-metronome:job-context-param';
-
 /** What `@Cron` records. */
 export interface CronScheduleMetadata {
   kind: 'cron';
@@ -32,15 +25,27 @@ export interface JobHandlerMetadata {
   name?: string;
 }
 
+/** What the decorators of this package record, by method (the function itself). */
+interface MethodMetadata {
+  /** The schedules of each decorated method: one, or several in source order. */
+  schedules: WeakMap<object, ScheduleMetadata | ScheduleMetadata[]>;
+  /** `@JobHandler()`: the method may be the target of stored jobs. */
+  handlers: WeakMap<object, JobHandlerMetadata>;
+  /** `@JobCtx()`: the method's first parameter receives the run's context. */
+  contextParams: WeakSet<object>;
+}
+
 /**
- * The schedules of each decorated method: one, or several in source order. A WeakMap rather than
- * `reflect-metadata`, which costs two Maps per method; kept on `globalThis` so that two copies of
- * the package in one application see the same decorators.
+ * The one place decorators record what they say about a method: WeakMaps keyed by the method,
+ * rather than `reflect-metadata`, which costs two Maps per method. Kept on `globalThis`, so that
+ * two copies of the package in one application see the same decorators.
  */
-const schedulesByMethod = ((globalThis as Record<symbol, unknown>)[Symbol.for(SCHEDULES_METADATA)] ??= new WeakMap()) as WeakMap<
-  object,
-  ScheduleMetadata | ScheduleMetadata[]
->;
+const metadata = ((globalThis as Record<symbol, unknown>)[Symbol.for('nestjs-metronome:decorators')] ??= {
+  schedules: new WeakMap(),
+  handlers: new WeakMap(),
+  contextParams: new WeakSet(),
+}) as MethodMetadata;
+const schedulesByMethod = metadata.schedules;
 
 /**
  * A method decorator that adds one schedule to the method's metadata, so that a method may carry
@@ -67,10 +72,19 @@ export function getSchedules(method: unknown): readonly ScheduleMetadata[] {
 /** The options of a decorator given none, shared. */
 export const NO_OPTIONS: Readonly<CronOptions> = Object.freeze({});
 
+/** Records `@JobHandler()` on a method. */
+export function setJobHandler(method: object, handler: JobHandlerMetadata): void {
+  metadata.handlers.set(method, handler);
+}
+
 /** The `@JobHandler()` metadata of a method, if it has any. */
 export function getJobHandler(method: unknown): JobHandlerMetadata | undefined {
-  if (typeof method !== 'function') return undefined;
-  return Reflect.getMetadata(JOB_HANDLER_METADATA, method);
+  return typeof method === 'function' ? metadata.handlers.get(method) : undefined;
+}
+
+/** Records `@JobCtx()` on a method's first parameter. */
+export function setContextParam(method: object): void {
+  metadata.contextParams.add(method);
 }
 
 /** Reads the `(timeout, options?)` and `(name, timeout, options?)` forms of `@Interval` and `@Timeout`. */
@@ -93,9 +107,11 @@ export function delaySchedule(
  * compiled without `emitDecoratorMetadata`).
  */
 export function wantsContext(prototype: object, method: string): boolean | undefined {
-  if (Reflect.getMetadata(JOB_CONTEXT_PARAM_METADATA, prototype, method) === true) return true;
+  const fn = (prototype as Record<string, unknown>)[method];
+  if (typeof fn !== 'function') return false;
+  if (metadata.contextParams.has(fn)) return true;
+  // What TypeScript emits with `emitDecoratorMetadata`: not this package's, read where it puts it.
   const types: unknown = Reflect.getMetadata('design:paramtypes', prototype, method);
   if (Array.isArray(types)) return types.length > 0 && isJobContextType(types[0]);
-  const fn = (prototype as Record<string, unknown>)[method];
-  return typeof fn === 'function' && fn.length > 0 ? undefined : false;
+  return fn.length > 0 ? undefined : false;
 }

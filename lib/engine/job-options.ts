@@ -77,7 +77,7 @@ export interface ResolvedJobOptions {
   scope: JobScope;
 }
 
-export const DEFAULT_GRACE_MS = 1_000;
+const DEFAULT_GRACE_MS = 1_000;
 const DEFAULT_MAX_CATCH_UP = 10;
 /** Catching up runs one after another; more than this at once would be a backlog, not a catch-up. */
 const MAX_CATCH_UP = 1_000;

@@ -12,6 +12,7 @@ import { ClusterCoordinator, ClusterTiming, clusterTiming } from './cluster-coor
 import { QueueWaker } from './queue-waker';
 import { StoreCalls } from './store-calls';
 import { StartBatches } from './start-batches';
+import { Exhausted, WakeUps } from './wake-ups';
 import { MisfirePolicy, takeDueTicks } from './due-ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
 
@@ -42,8 +43,10 @@ export interface SchedulerOptions {
 const EARLY_WAKE_SLACK_MS = 5;
 
 /**
- * The scheduler core, free of NestJS: a lifecycle state machine, the jobs, one timer queue, and
- * the runner. States: `idle` → `running` → `stopping` → `stopped` (→ `running` again).
+ * The scheduler, free of NestJS: a lifecycle state machine, the jobs, one timer queue, and the
+ * runner. It computes each job's ticks and asks the job's {@link Coordinator} whose they are; it
+ * does not know whether it runs alone or in a cluster. States: `idle` → `running` → `stopping` →
+ * `stopped` (→ `running` again).
  */
 export class Scheduler {
   readonly clock: Clock;
@@ -53,7 +56,7 @@ export class Scheduler {
   private readonly queue: TimerQueue<QueueEntry>;
   private readonly runner: Runner;
   private readonly jobs = new Map<string, Job>();
-  private readonly random: () => number;
+  private readonly wakeUps: WakeUps;
   private readonly waker: QueueWaker;
   private readonly starts: StartBatches;
   private readonly misfires: MisfirePolicy;
@@ -73,7 +76,6 @@ export class Scheduler {
     this.clock = options.clock ?? systemClock;
     this.defaults = options.defaults ?? {};
     this.shutdownTimeout = options.shutdownTimeout ?? 10_000;
-    this.random = options.random ?? Math.random;
     const onListenerError = options.onListenerError ?? ((error: unknown) => console.error('[Scheduler] event listener failed:', error));
     this.events = new EventHub(onListenerError);
     this.queue = new TimerQueue(this.clock, () => this.onWake());
@@ -94,6 +96,7 @@ export class Scheduler {
       running: () => this.currentState === 'running',
       coordinator: (job) => this.coordinator(job),
     });
+    this.wakeUps = new WakeUps(options.random ?? Math.random, (job) => this.coordinator(job));
     const armAfter = (job: Job, after: number) => this.armAfter(job, after);
     this.local = new LocalCoordinator({ armAfter }, this.learnedLead);
     const timing = clusterTiming(options.cluster);
@@ -109,10 +112,7 @@ export class Scheduler {
               armAfter,
               job: (name) => this.jobs.get(name),
               live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
-              pausedInStore: (job) => {
-                job.paused = true;
-                this.events.emit('job.paused', () => ({ at: this.now(), job: job.name }));
-              },
+              pausedInStore: (job) => this.pause(job.name),
               runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
               abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
               skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
@@ -218,7 +218,7 @@ export class Scheduler {
   /** Removes a job. Its runs in flight finish; nothing else of it runs. */
   remove(name: string): void {
     const job = this.get(name);
-    this.disarm(job);
+    job.waker.cancel(job);
     this.release(job);
     this.jobs.delete(name);
     this.events.emit('job.removed', () => ({ at: this.now(), job: name }));
@@ -265,7 +265,7 @@ export class Scheduler {
     const now = this.clock.now();
     if (skipMissed || job.nextTick === null) this.arm(job, now);
     else if (job.nextTick <= now && !this.paused) this.process(job, now);
-    else this.schedule(job, job.nextTick);
+    else this.wakeUps.at(job, job.nextTick);
   }
 
   /** Pauses every job; ticks that fall in the pause go through each job's misfire policy on {@link resumeAll}. */
@@ -320,7 +320,7 @@ export class Scheduler {
   /** Gives a job a new trigger, and a fresh start: an interval counts from now, `maxRuns` from 0. */
   reschedule(name: string, trigger: Trigger): void {
     const job = this.get(name);
-    this.disarm(job);
+    job.waker.cancel(job);
     job.trigger = trigger;
     job.completed = false;
     job.runs = 0;
@@ -339,7 +339,7 @@ export class Scheduler {
     if (job.waker !== this.waker) return;
     job.waker.cancel(job);
     job.waker = waker;
-    if (this.currentState === 'running' && !job.completed && job.nextTick !== null) this.schedule(job, job.dueAt);
+    if (this.currentState === 'running' && !job.completed && job.nextTick !== null) this.wakeUps.at(job, job.dueAt);
   }
 
   /** Called by a job's own {@link Waker} when its timer fires. */
@@ -371,7 +371,7 @@ export class Scheduler {
   private process(job: Job, now: number): void {
     const due = takeDueTicks(job, now);
     // Arm the next wake-up before any run starts: a handler that clears its job's timer clears that one.
-    const done = this.scheduleNext(job);
+    const done = this.wakeUps.next(job);
     if (due !== null) this.coordinator(job).claim(job, due.latest, (decision) => this.misfires.carryOut(job, due, decision));
     if (done && !job.completed && !job.removed) this.complete(job, done);
   }
@@ -390,41 +390,8 @@ export class Scheduler {
 
   private armAfter(job: Job, after: number): void {
     job.nextTick = job.trigger.next(after, job.anchor);
-    const done = this.scheduleNext(job);
+    const done = this.wakeUps.next(job);
     if (done) this.complete(job, done);
-  }
-
-  /** Queues the job for `job.nextTick`; when there is none, returns why the job is complete. */
-  private scheduleNext(job: Job): 'trigger-exhausted' | 'end-at' | null {
-    const tick = job.nextTick;
-    const { endAt } = job.options;
-    if (tick === null) return 'trigger-exhausted';
-    if (endAt !== null && tick > endAt) return 'end-at';
-    this.schedule(job, tick + this.jitter(job, tick));
-    return null;
-  }
-
-  /**
-   * Queues the job's wake-up for a tick due at `at`, ahead of it by the lead of its kind (at most
-   * half the time since the previous tick, so that the previous run has started by then).
-   */
-  private schedule(job: Job, at: number): void {
-    const previous = job.dueAt;
-    job.dueAt = at;
-    job.waker.schedule(job, at, Math.min(this.coordinator(job).lead(job, at), Math.max(0, (at - previous) / 2)));
-  }
-
-  private disarm(job: Job): void {
-    job.waker.cancel(job);
-  }
-
-  /** A random delay of at most `jitterMs`, ending before the following tick. */
-  private jitter(job: Job, tick: number): number {
-    const { jitterMs } = job.options;
-    if (jitterMs === 0) return 0;
-    const following = job.trigger.next(tick, job.anchor);
-    const room = following === null ? jitterMs : Math.min(jitterMs, following - tick - 1);
-    return Math.max(0, Math.floor(this.random() * (room + 1)));
   }
 
   /** Marks a job gone, drops its waiting retries, and lets callers waiting on its held-back runs go. */
@@ -434,10 +401,10 @@ export class Scheduler {
     this.runner.dropBacklog(job);
   }
 
-  private complete(job: Job, reason: 'trigger-exhausted' | 'end-at' | 'max-runs'): void {
+  private complete(job: Job, reason: Exhausted | 'max-runs'): void {
     if (job.completed) return;
     job.completed = true;
-    this.disarm(job);
+    job.waker.cancel(job);
     this.events.emit('job.completed', () => ({ at: this.now(), job: job.name, reason }));
   }
 

@@ -6,7 +6,7 @@ import { Trigger } from '../triggers/trigger';
  */
 
 /** How many ticks are counted at most; beyond, a count is a lower bound. */
-export const MAX_COUNTED_TICKS = 100;
+const MAX_COUNTED_TICKS = 100;
 
 /**
  * The last tick at or before `to`, given `from`, a tick at or before `to`. A binary search over

@@ -1,4 +1,5 @@
 import { StoreUnavailableError } from '../errors';
+import { Backoff } from '../engine/backoff';
 import { loadDriver } from './driver';
 import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, SAFE_NAME, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
 
@@ -309,7 +310,8 @@ export class PostgresJobStore implements JobStore {
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
     let stopped = false;
     let retry: ReturnType<typeof setTimeout> | undefined;
-    let backoff = 100;
+    // Reconnects wait 200 ms, doubling to 5 s; the periodic resync covers what is missed meanwhile.
+    const backoff = new Backoff(200, 5_000);
     const listen = async (): Promise<void> => {
       if (stopped || this.closed) return;
       try {
@@ -319,8 +321,7 @@ export class PostgresJobStore implements JobStore {
           if (this.listener !== client) return;
           this.listener = null;
           client.release(true);
-          // Reconnect with backoff; the periodic resync covers what is missed meanwhile.
-          if (!stopped && !this.closed) retry = setTimeout(listen, (backoff = Math.min(backoff * 2, 5_000)));
+          if (!stopped && !this.closed) retry = setTimeout(listen, backoff.next());
         };
         client.on('error', lost);
         client.on('end', lost);
@@ -333,12 +334,12 @@ export class PostgresJobStore implements JobStore {
           }
         });
         await client.query(`LISTEN "${this.channel}"`);
-        backoff = 100;
+        backoff.reset();
       } catch {
         const client = this.listener;
         this.listener = null;
         client?.release(true);
-        if (!stopped && !this.closed) retry = setTimeout(listen, (backoff = Math.min(backoff * 2, 5_000)));
+        if (!stopped && !this.closed) retry = setTimeout(listen, backoff.next());
       }
     };
     await listen();
