@@ -153,6 +153,18 @@ function main(): void {
     },
   );
 
+  const footprint = both('scenario', 'footprint', n);
+  const seen = footprint.ours.heapBytes / footprint.peer.heapBytes;
+  rows.push({
+    scenario: 'memory, 100,000 rare jobs',
+    measure: 'heap growth per job as a user sees it (before start to 500 ms after init), bytes',
+    ours: number(footprint.ours.heapBytes / n),
+    peer: number(footprint.peer.heapBytes / n),
+    ratio: seen,
+    target: 'ratio ≤ 0.2',
+    met: seen <= 0.2,
+  });
+
   const idleNone = measure('scenario', 'idle', 'none', 10_000);
   const idle = both('scenario', 'idle', 10_000);
   const idleRatio = idle.ours.medianCpuMsPerSec / idle.peer.medianCpuMsPerSec;

@@ -1,5 +1,5 @@
 /**
- * One scenario, one implementation, in this process: `node scenario.js <fire|memory|idle|interval> <impl> <n>`.
+ * One scenario, one implementation, in this process: `node scenario.js <fire|memory|footprint|idle|interval> <impl> <n>`.
  * Prints one line, `RESULT {json}`. Run by run.ts, each in a fresh process.
  */
 import { NestFactory } from '@nestjs/core';
@@ -74,6 +74,28 @@ async function memory() {
 }
 
 /**
+ * `n` rare jobs, the heap as a user sees it: the growth from just before
+ * `createApplicationContext()` (the provider's class, decorated, already loaded) to 500 ms after
+ * `app.init()`, after full collections at both ends; nothing subtracted.
+ */
+async function footprint() {
+  const module = jobsModule(
+    impl,
+    n,
+    (pkg) => pkg.Cron(RARE),
+    () => () => undefined,
+  );
+  collect();
+  const before = process.memoryUsage().heapUsed;
+  const { app } = await start(module);
+  await sleep(500);
+  collect();
+  const heapBytes = process.memoryUsage().heapUsed - before;
+  await app.close();
+  return { heapBytes };
+}
+
+/**
  * `n` rare jobs, nothing due: CPU over the window, and the median of its seconds. A second now
  * and then carries a garbage collection of V8's own timing (100 ms or more of CPU, in any of the
  * implementations), which swamps the mean; the median is the steady cost.
@@ -129,6 +151,6 @@ async function interval() {
   return { startupMs, cpuMsPerSec, firesPerSec: fires / (wallMs / 1_000), periodError: { p50, p99, max } };
 }
 
-const scenarios: Record<string, () => Promise<object>> = { fire, memory, idle, interval };
+const scenarios: Record<string, () => Promise<object>> = { fire, memory, footprint, idle, interval };
 
 report(scenarios[scenario]());

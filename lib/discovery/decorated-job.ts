@@ -2,7 +2,7 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { CronJob } from '../compat/cron-job';
 import { CronPackageJob } from '../compat/cron-package';
 import { CronScheduleMetadata, ScheduleMetadata } from '../decorators/schedule-metadata';
-import { JobHandler } from '../engine/job';
+import { DescribingSource, JobHandler } from '../engine/job';
 import { JobContext } from '../engine/job-context';
 
 /** Where the `CronJob` handle of a job is found, if one was made. */
@@ -14,7 +14,7 @@ export interface CronHandles {
  * What the job of a decorated method is made from, kept as the job's source. One small object per
  * job, and one handler for all ({@link runDecorated}): an application may have a hundred thousand.
  */
-export class DecoratedJob {
+export class DecoratedJob implements DescribingSource {
   /** The method as the instance's class defines it, looked up on first run. */
   private classMethod: ((context?: JobContext) => unknown) | undefined = undefined;
 
@@ -34,6 +34,13 @@ export class DecoratedJob {
    * is found at each run; the class's own is looked up once, as a lookup by name is slow on
    * classes with many methods.
    */
+  /** What the job's `JobInfo.meta` shows: the kind of decorator and `Class.method`. */
+  describe(): Readonly<Record<string, unknown>> {
+    const instance = this.wrapper.instance as object | undefined;
+    const className = (instance && Object.getPrototypeOf(instance)?.constructor?.name) || String(this.wrapper.name);
+    return { kind: this.schedule.kind, target: `${className}.${this.method}` };
+  }
+
   /** The `@Cron` a job was made from, if its source (`JobStatus.source`) is a decorated method's. */
   static cronOf(source: object | undefined): CronScheduleMetadata | undefined {
     return source instanceof DecoratedJob && source.schedule.kind === 'cron' ? source.schedule : undefined;

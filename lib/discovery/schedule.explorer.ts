@@ -81,13 +81,13 @@ export class ScheduleExplorer implements OnModuleInit {
     const kind = KIND_LABEL[schedule.kind];
     const holder = this.app.handles.holder(name);
     if (holder) throw new DuplicateJobError(name, duplicateName(kind, name, holder));
-    const meta = { kind: schedule.kind, target: target.label };
+    // The job's meta (kind, Class.method) is what its source describes: no object of its own.
     const source = new DecoratedJob(target.wrapper, target.method, schedule, this.app.handles, target.withContext);
-    if (schedule.kind === 'cron') this.registerCron(name, schedule, source, meta);
-    else this.registerTimer(name, schedule, source, meta);
+    if (schedule.kind === 'cron') this.registerCron(name, schedule, source);
+    else this.registerTimer(name, schedule, source);
   }
 
-  private registerCron(name: string, schedule: CronScheduleMetadata, source: DecoratedJob, meta: Record<string, unknown>): void {
+  private registerCron(name: string, schedule: CronScheduleMetadata, source: DecoratedJob): void {
     const { cronTime, options } = schedule;
     const { timeZone, utcOffset, disabled, waitForCompletion, threshold, initialDelay, unrefTimeout, name: _name, ...jobOptions } = options as CronOptions;
     assertKnownJobOptionKeys(name, jobOptions, CRON_ONLY_KEYS);
@@ -103,15 +103,15 @@ export class ScheduleExplorer implements OnModuleInit {
     if (threshold !== undefined) merged.misfire = { graceMs: threshold, ...jobOptions.misfire };
     if (jobOptions.unref === undefined && unrefTimeout !== undefined) merged.unref = unrefTimeout;
     // The job's CronJob handle is made from its source if someone asks for it.
-    scheduler.add({ name, trigger, handler: runDecorated, options: merged, paused: disabled === true, startDelayMs: initialDelay, meta, source });
+    scheduler.add({ name, trigger, handler: runDecorated, options: merged, paused: disabled === true, startDelayMs: initialDelay, source });
   }
 
-  private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, source: DecoratedJob, meta: Record<string, unknown>): void {
+  private registerTimer(name: string, { kind, ms, options }: DelayScheduleMetadata, source: DecoratedJob): void {
     assertKnownJobOptionKeys(name, options);
     const scheduler = this.app.scheduler;
     const decorator = { fields: DECORATOR_FIELDS, now: scheduler.clock.now() };
     const trigger = kind === 'interval' ? createTrigger(name, 'interval', { every: ms }, decorator) : createTrigger(name, 'delay', { after: ms }, decorator);
-    scheduler.add({ name, trigger, handler: runDecorated, options, meta, source });
+    scheduler.add({ name, trigger, handler: runDecorated, options, source });
     // Its Node timer is made if someone asks for it (`getInterval`, `getTimeout`).
     this.app.handles.addDecoratedTimer(kind, name);
   }

@@ -42,8 +42,19 @@ export interface JobDefinition {
   fresh?: boolean;
   /** Data of the layer above (kind of decorator, target), returned untouched in {@link JobInfo}. */
   meta?: Readonly<Record<string, unknown>>;
-  /** What the layer above made the job from (a decorator's metadata), for that layer; not shown. */
+  /**
+   * What the layer above made the job from (a decorator's metadata), for that layer; not shown. It
+   * may describe the job in place of `meta` (see {@link DescribingSource}).
+   */
   source?: object;
+}
+
+/**
+ * A job's source that says what {@link JobInfo.meta} shows, when the definition gives no `meta`:
+ * the many jobs made from one kind of source do without an object of their own for it.
+ */
+export interface DescribingSource {
+  describe(): Readonly<Record<string, unknown>>;
 }
 
 /** How a run ended. */
@@ -170,6 +181,20 @@ class JobStats {
 }
 
 /**
+ * The state of a job that few jobs need — a start delay, a store, retries, held-back runs, callers
+ * waiting for it to be idle — kept apart, so that the many jobs that never need it do without.
+ */
+class JobExtras {
+  startDelayMs = 0;
+  persisted = false;
+  nameHash = -1;
+  holds: number[] | null = null;
+  retries: Map<QueueEntry, number | undefined> | null = null;
+  backlog: PendingRun[] | null = null;
+  idleWaiters: Array<() => void> | null = null;
+}
+
+/**
  * A job's definition and state, owned by the {@link Scheduler}. It is its own timer-queue entry.
  * Kept small: an application may have a hundred thousand.
  */
@@ -179,31 +204,20 @@ export class Job implements QueueEntry {
   seq = 0;
   /** Where an interval counts from. */
   anchor = NaN;
-  /** Delay before the first tick counts, used once. */
-  startDelayMs = 0;
-  /** Kept in the store (see {@link JobDefinition.persisted}). */
-  persisted = false;
   /** The tick the job waits for; `null` when not armed or exhausted. */
   nextTick: number | null = null;
   /** When that tick is due (the tick, or later with jitter); the job is woken a little ahead. */
   dueAt = 0;
   /** A tick prepared ahead whose run has not started yet. */
   planned: number | null = null;
-  /** A hash of the name, for spreading the job's ticks over the instances of a cluster; -1 until needed. */
-  nameHash = -1;
-  /** In a cluster, the leases this instance holds for the job (see `ClusterCoordinator.hold`). */
-  holds: number[] | null = null;
   running = 0;
-  /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
-  retries: Map<QueueEntry, number | undefined> | null = null;
-  backlog: PendingRun[] | null = null;
-  /** Called once no run is in flight (see `Scheduler.whenIdle`). */
-  idleWaiters: Array<() => void> | null = null;
+  /** What few jobs need (see {@link JobExtras}), made on first use. */
+  private extras: JobExtras | null = null;
   runs = 0;
   completed = false;
   removed = false;
   private stats: JobStats | null = null;
-  readonly meta: Readonly<Record<string, unknown>>;
+  private readonly givenMeta: Readonly<Record<string, unknown>> | null;
 
   readonly name: string;
 
@@ -219,7 +233,74 @@ export class Job implements QueueEntry {
     readonly source: object | undefined,
   ) {
     this.name = internalize(name);
-    this.meta = meta ?? EMPTY_META;
+    this.givenMeta = meta ?? null;
+  }
+
+  /** The definition's `meta`, or what the job's source says of it (see {@link DescribingSource}). */
+  get meta(): Readonly<Record<string, unknown>> {
+    if (this.givenMeta) return this.givenMeta;
+    const source = this.source as Partial<DescribingSource> | undefined;
+    return typeof source?.describe === 'function' ? source.describe() : EMPTY_META;
+  }
+
+  /** Delay before the first tick counts, used once. */
+  get startDelayMs(): number {
+    return this.extras?.startDelayMs ?? 0;
+  }
+  set startDelayMs(value: number) {
+    if (value !== 0 || this.extras) this.extra().startDelayMs = value;
+  }
+
+  /** Kept in the store (see {@link JobDefinition.persisted}). */
+  get persisted(): boolean {
+    return this.extras?.persisted ?? false;
+  }
+  set persisted(value: boolean) {
+    if (value || this.extras) this.extra().persisted = value;
+  }
+
+  /** A hash of the name, for spreading the job's ticks over the instances of a cluster; -1 until needed. */
+  get nameHash(): number {
+    return this.extras?.nameHash ?? -1;
+  }
+  set nameHash(value: number) {
+    this.extra().nameHash = value;
+  }
+
+  /** In a cluster, the leases this instance holds for the job (see `ClusterCoordinator.hold`). */
+  get holds(): number[] | null {
+    return this.extras?.holds ?? null;
+  }
+  set holds(value: number[] | null) {
+    if (value || this.extras) this.extra().holds = value;
+  }
+
+  /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
+  get retries(): Map<QueueEntry, number | undefined> | null {
+    return this.extras?.retries ?? null;
+  }
+  set retries(value: Map<QueueEntry, number | undefined> | null) {
+    if (value || this.extras) this.extra().retries = value;
+  }
+
+  /** Runs held back, waiting for their turn. */
+  get backlog(): PendingRun[] | null {
+    return this.extras?.backlog ?? null;
+  }
+  set backlog(value: PendingRun[] | null) {
+    if (value || this.extras) this.extra().backlog = value;
+  }
+
+  /** Called once no run is in flight (see `Scheduler.whenIdle`). */
+  get idleWaiters(): Array<() => void> | null {
+    return this.extras?.idleWaiters ?? null;
+  }
+  set idleWaiters(value: Array<() => void> | null) {
+    if (value || this.extras) this.extra().idleWaiters = value;
+  }
+
+  private extra(): JobExtras {
+    return (this.extras ??= new JobExtras());
   }
 
   /** Whether the job's timers keep the process alive. */

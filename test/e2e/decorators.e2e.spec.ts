@@ -65,6 +65,24 @@ describe('@Cron, @Interval and @Timeout', () => {
     await app.close();
   });
 
+  it('describe their jobs: the kind of decorator and the method, in getJob().meta', async () => {
+    @Injectable()
+    class Described {
+      @Cron('* * * * * *', { name: 'described-cron' })
+      @Interval(5_000)
+      @Timeout('described-timeout', 1_000)
+      run() {}
+    }
+    const { app } = await startApp([Described]);
+    const registry = app.get(SchedulerRegistry);
+    expect(registry.listJobs().map((job) => [job.name, job.kind, job.meta])).toEqual([
+      ['described-cron', 'cron', { kind: 'cron', target: 'Described.run' }],
+      ['Described.run', 'interval', { kind: 'interval', target: 'Described.run' }],
+      ['described-timeout', 'delay', { kind: 'timeout', target: 'Described.run' }],
+    ]);
+    await app.close();
+  });
+
   it('are found on controllers too', async () => {
     const calls = new Calls();
     @Controller()
