@@ -45,12 +45,16 @@ function record(i: number, scheduled: number): void {
 const send = (message: FromInstance) => process.send!(message);
 
 async function startMetronome(): Promise<() => Promise<void>> {
-  const { PostgresJobStore, RedisJobStore } = require('nestjs-metronome') as typeof import('nestjs-metronome');
+  const { JobCtx, PostgresJobStore, RedisJobStore } = require('nestjs-metronome') as typeof import('nestjs-metronome');
   const store = kind === 'redis' ? new RedisJobStore({ url, keyPrefix: namespace }) : new PostgresJobStore({ connectionString: url, schema: namespace });
   const module = jobsModule(
     'metronome',
     n,
-    (pkg) => pkg.Cron('* * * * * *'),
+    // Generated methods have no parameter types: each asks for its context with @JobCtx().
+    (pkg) => (target, key, descriptor) => {
+      JobCtx()(target, key, 0);
+      return pkg.Cron('* * * * * *')(target, key, descriptor);
+    },
     (i) => (context) => record(i, (context as JobContext).scheduledAt.getTime()),
     { store, instanceId: instance, cluster: { claimAheadMs: Number(claimAhead) } },
   );

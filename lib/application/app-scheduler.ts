@@ -1,5 +1,6 @@
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JobTargets } from '../discovery/job-targets';
+import { errorMessage } from '../errors';
 import { logEvents } from '../engine/log-events';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
@@ -49,7 +50,7 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       store: this.store,
       instanceId: options.instanceId,
       cluster: options.cluster,
-      onListenerError: (error) => this.logger.error(`An event listener failed: ${String(error)}`, error instanceof Error ? error.stack : undefined),
+      onListenerError: (error) => this.logger.error(`An event listener failed: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined),
     });
     this.handles = new ScheduleHandles(this.scheduler);
     this.persistent = new PersistentJobs(this.scheduler, this.store, targets, options.instanceId);
@@ -90,7 +91,7 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.scheduler.state === 'running' || this.scheduler.state === 'stopping') await this.scheduler.shutdown();
     await this.workers.close();
     if (this.sync.isConnected || this.options.store) {
-      await this.store.close().catch((error: unknown) => this.logger.warn(`Closing the job store failed: ${String(error)}`));
+      await this.store.close().catch((error: unknown) => this.logger.warn(`Closing the job store failed: ${errorMessage(error)}`));
     }
     this.handles.clear();
   }

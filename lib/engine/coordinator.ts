@@ -1,4 +1,5 @@
 import { Job } from './job';
+import { LearnedLead } from './start-batches';
 
 /** What became of a tick asked of the coordinator. */
 export type ClaimDecision =
@@ -46,28 +47,6 @@ export interface Coordinator {
 export interface CoordinatorHost {
   /** Queues the job for its first tick after `after`. */
   armAfter(job: Job, after: number): void;
-}
-
-/** Learns how long before their tick the jobs of this instance wake: see {@link LocalCoordinator.lead}. */
-export class LearnedLead {
-  /** The most the wake-up of a job of this instance is brought forward. */
-  static readonly MAX_MS = 250;
-  /** How fast the lead shrinks back after wake-ups that were ready in time. */
-  private static readonly DECAY = 0.99;
-  value = 0;
-  /** The worst lateness of a start since the last wake-up. */
-  private overshoot = 0;
-
-  late(ms: number): void {
-    if (ms > this.overshoot) this.overshoot = ms;
-  }
-
-  /** At each wake-up: lengthens the lead by what the latest starts overshot, or lets it shrink slowly when they were in time. */
-  adjust(): void {
-    const lead = this.overshoot > 0 ? (this.value + this.overshoot) * 1.5 : this.value * LearnedLead.DECAY;
-    this.overshoot = 0;
-    this.value = Math.min(LearnedLead.MAX_MS, lead < 0.5 ? 0 : lead);
-  }
 }
 
 const WON: ClaimDecision = Object.freeze({ outcome: 'won' });

@@ -1,6 +1,6 @@
-import { ClaimDecision, Coordinator, LearnedLead, LocalCoordinator } from '../../lib/engine/coordinator';
+import { ClaimDecision, Coordinator, LocalCoordinator } from '../../lib/engine/coordinator';
 import { JobOptions } from '../../lib/engine/job-options';
-import { StartBatches } from '../../lib/engine/start-batches';
+import { LearnedLead, StartBatches } from '../../lib/engine/start-batches';
 import { VirtualClock } from '../../lib/engine/virtual-clock';
 import { taskQueue, testJob } from '../support/engine';
 
