@@ -16,7 +16,8 @@ export type SchedulerErrorCode =
   | 'LEASE_LOST'
   | 'SCHEDULER_SHUTDOWN'
   | 'WORKER_TARGET_INVALID'
-  | 'WORKER_EXITED';
+  | 'WORKER_EXITED'
+  | 'RESCHEDULE_REFUSED';
 
 /** Base class of every error this module throws on purpose. */
 export abstract class SchedulerError extends Error {
@@ -166,6 +167,25 @@ export class WorkerExitedError extends SchedulerError {
   readonly code = 'WORKER_EXITED' as const;
   constructor(readonly exitCode: number) {
     super(`The worker thread exited with code ${exitCode}`);
+  }
+}
+
+/**
+ * `rescheduleJob` (or `CronJob.setTime`) on a cluster-wide job that each instance defines for
+ * itself — a decorator, `addCronJob`, `addJob` without `persist` — while the store is shared: the
+ * other instances would go on with the old trigger, so the change is refused.
+ */
+export class RescheduleRefusedError extends SchedulerError {
+  readonly code = 'RESCHEDULE_REFUSED' as const;
+  constructor(
+    /** The job that was to be rescheduled. */
+    readonly jobName: string,
+  ) {
+    super(
+      `Cannot reschedule job "${jobName}" on this instance alone: with a shared store it is a cluster-wide job that each instance defines for itself ` +
+        '(a decorator, addCronJob, or addJob without persist), so the other instances would keep the old schedule. ' +
+        "To reschedule it for every instance, add it with addJob({ ..., persist: true }); to run and reschedule it on each instance on its own, give it scope: 'instance'.",
+    );
   }
 }
 

@@ -100,6 +100,19 @@ export interface JobRejectedEvent extends JobEventBase {
   error: unknown;
 }
 
+/**
+ * In a cluster: the job was registered since by another instance with another trigger (another
+ * version of the application, in a rolling deploy). The newest registration wins: this instance
+ * stops claiming the job's ticks while the store holds the other trigger. Reported once per change.
+ */
+export interface JobSupersededEvent extends JobEventBase {
+  type: 'job.superseded';
+  /** The job's trigger here, as `Trigger.toString()` says it. */
+  trigger: string;
+  /** The trigger the store holds, registered last by another instance. */
+  storedTrigger: string;
+}
+
 /** A run started. */
 export interface RunStartedEvent extends RunEventBase {
   type: 'run.started';
@@ -178,6 +191,7 @@ export type SchedulerEvent =
   | JobRescheduledEvent
   | JobCompletedEvent
   | JobRejectedEvent
+  | JobSupersededEvent
   | RunStartedEvent
   | RunSucceededEvent
   | RunFailedEvent

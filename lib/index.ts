@@ -25,6 +25,7 @@ export {
   SchedulerShutdownError,
   WorkerTargetError,
   WorkerExitedError,
+  RescheduleRefusedError,
 } from './errors';
 export type { SchedulerErrorCode } from './errors';
 export { NO_SCHEDULER_FOUND, DUPLICATE_SCHEDULER } from './compat/messages';

@@ -4,6 +4,7 @@ import {
   JobNotFoundError,
   JobTargetNotAllowedError,
   LeaseLostError,
+  RescheduleRefusedError,
   RunTimeoutError,
   SchedulerAlreadyRunningError,
   SchedulerError,
@@ -38,6 +39,13 @@ describe('errors', () => {
     [new SchedulerShutdownError(), 'SCHEDULER_SHUTDOWN', 'The scheduler is shutting down'],
     [new WorkerTargetError('export', 'the module has no export "hash"'), 'WORKER_TARGET_INVALID', 'the module has no export "hash"'],
     [new WorkerExitedError(3), 'WORKER_EXITED', 'The worker thread exited with code 3'],
+    [
+      new RescheduleRefusedError('sync'),
+      'RESCHEDULE_REFUSED',
+      'Cannot reschedule job "sync" on this instance alone: with a shared store it is a cluster-wide job that each instance defines for itself ' +
+        '(a decorator, addCronJob, or addJob without persist), so the other instances would keep the old schedule. ' +
+        "To reschedule it for every instance, add it with addJob({ ..., persist: true }); to run and reschedule it on each instance on its own, give it scope: 'instance'.",
+    ],
   ] as const)('%s', (error, code, message) => {
     expect(error).toBeInstanceOf(SchedulerError);
     expect(error).toBeInstanceOf(Error);

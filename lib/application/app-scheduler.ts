@@ -1,6 +1,7 @@
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JobTargets } from '../discovery/job-targets';
 import { errorMessage } from '../errors';
+import { clusterTiming } from '../engine/cluster-coordinator';
 import { logEvents } from '../engine/log-events';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';
@@ -52,9 +53,12 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       cluster: options.cluster,
       onListenerError: (error) => this.logger.error(`An event listener failed: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined),
     });
-    this.handles = new ScheduleHandles(this.scheduler);
+    this.handles = new ScheduleHandles(this.scheduler, this.store);
     this.persistent = new PersistentJobs(this.scheduler, this.store, targets, options.instanceId);
-    this.sync = new StoreSync(this.store, this.scheduler, this.persistent, options.instanceId, options.cluster?.syncEveryMs ?? 5_000);
+    const { syncEveryMs, timeoutMs } = clusterTiming(options.cluster);
+    // Every call of the store is bounded as the scheduler's are; what it finds wrong with its server is logged here.
+    this.store.configure?.({ timeoutMs, warn: (message) => this.logger.warn(message) });
+    this.sync = new StoreSync(this.store, this.scheduler, this.persistent, options.instanceId, syncEveryMs, timeoutMs);
     this.workers = new WorkerJobs(options.workers);
     logEvents(this.scheduler, this.logger);
   }
@@ -80,8 +84,9 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.scheduler.state !== 'idle') return;
-    // Stored jobs are loaded before the scheduler starts; a store that cannot be reached now is
-    // tried again at every sync, and meanwhile ticks are reported missed, not run unclaimed.
+    // Stored jobs are loaded before the scheduler starts, if the store answers within
+    // `cluster.timeoutMs`; a store that cannot be reached now is tried again at every sync, and
+    // meanwhile ticks are reported missed, not run unclaimed.
     await this.sync.start();
     this.scheduler.start();
   }

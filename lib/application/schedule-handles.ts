@@ -4,8 +4,10 @@ import { CronTime } from '../compat/cron-time';
 import { DUPLICATE_SCHEDULER, duplicateName, NameHolder, SchedulerKind } from '../compat/messages';
 import { TimerDriver } from '../compat/timer-driver';
 import { DecoratedJob } from '../discovery/decorated-job';
+import { assertJobName } from '../engine/job-name';
 import { Scheduler } from '../engine/scheduler';
-import { DuplicateJobError, InvalidScheduleError } from '../errors';
+import { DuplicateJobError, InvalidScheduleError, RescheduleRefusedError } from '../errors';
+import { JobStore } from '../stores/job-store';
 
 /** The two kinds of Node timer `@nestjs/schedule` hands out by name. */
 export type TimerKind = 'interval' | 'timeout';
@@ -30,7 +32,21 @@ export class ScheduleHandles {
   private readonly cronJobs = new Map<string, CronJob | CronPackageJob>();
   private readonly timers: Record<TimerKind, Map<string, TimerEntry>> = { interval: new Map(), timeout: new Map() };
 
-  constructor(private readonly scheduler: Scheduler) {}
+  constructor(
+    private readonly scheduler: Scheduler,
+    /** Where jobs are kept: with a shared one, a job's trigger is not this instance's alone to change. */
+    private readonly store: Pick<JobStore, 'shared'>,
+  ) {}
+
+  /**
+   * Throws {@link RescheduleRefusedError} when giving `name` a new trigger here would not reach the
+   * other instances: a cluster-wide job that each instance defines for itself (a decorator,
+   * `addCronJob`, `addJob` without `persist`) while the store is shared. A persistent job is
+   * rescheduled in the store instead; a job of `scope: 'instance'` is this instance's own.
+   */
+  assertReschedulable(name: string): void {
+    if (this.store.shared && this.scheduler.status(name)?.scope === 'cluster') throw new RescheduleRefusedError(name);
+  }
 
   /** A decorated `@Interval` or `@Timeout` is known by its name; its Node timer is made if someone asks for it. */
   addDecoratedTimer(kind: TimerKind, name: string): void {
@@ -39,6 +55,7 @@ export class ScheduleHandles {
 
   /** Registers a timer the user made (`addInterval`, `addTimeout`). Throws `DuplicateJobError` with `@nestjs/schedule`'s message. */
   addTimer(kind: TimerKind, name: string, handle: unknown): void {
+    assertJobName(name);
     if (this.timers[kind].has(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER(TIMER_KIND[kind], name));
     this.timers[kind].set(name, { handle });
   }
@@ -85,10 +102,12 @@ export class ScheduleHandles {
    * or `InvalidScheduleError` for anything else.
    */
   addCronJob(name: string, job: CronJob<unknown> | CronPackageJob): void {
+    assertJobName(name);
     if (this.hasCronJob(name)) throw new DuplicateJobError(name, DUPLICATE_SCHEDULER('Cron Job', name));
     if (this.scheduler.has(name)) throw new DuplicateJobError(name, duplicateName('Cron Job', name, this.holder(name)));
-    if (job instanceof CronJob) job.attachTo(this.scheduler, name);
-    else if (isCronPackageJob(job)) adoptCronPackageJob(job, this.scheduler, name);
+    const guard = (jobName: string) => this.assertReschedulable(jobName);
+    if (job instanceof CronJob) job.attachTo(this.scheduler, name, guard);
+    else if (isCronPackageJob(job)) adoptCronPackageJob(job, this.scheduler, name, guard);
     else throw new InvalidScheduleError(name, 'job', job, "is not a CronJob (from this package or from 'cron').");
     this.cronJobs.set(name, job);
   }
@@ -102,13 +121,18 @@ export class ScheduleHandles {
     if (!status || !schedule) return undefined;
     const { timeZone, utcOffset, waitForCompletion, threshold, unrefTimeout } = schedule.options;
     const source = status.trigger.at !== null ? new Date(status.trigger.at) : (schedule.cronTime as string);
-    const handle = CronJob.attached(this.scheduler, name, {
-      trigger: status.trigger,
-      cronTime: new CronTime(source, timeZone, utcOffset),
-      waitForCompletion: Boolean(waitForCompletion),
-      threshold,
-      unrefTimeout,
-    });
+    const handle = CronJob.attached(
+      this.scheduler,
+      name,
+      {
+        trigger: status.trigger,
+        cronTime: new CronTime(source, timeZone, utcOffset),
+        waitForCompletion: Boolean(waitForCompletion),
+        threshold,
+        unrefTimeout,
+      },
+      (job) => this.assertReschedulable(job),
+    );
     this.cronJobs.set(name, handle);
     return handle;
   }

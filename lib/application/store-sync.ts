@@ -16,6 +16,7 @@ export class StoreSync {
   private unwatch: (() => Promise<void>) | null = null;
   private syncTimer: TimerHandle | undefined;
   private syncSoon: TimerHandle | undefined;
+  private stopped = false;
 
   constructor(
     private readonly store: JobStore,
@@ -23,16 +24,31 @@ export class StoreSync {
     private readonly persistent: PersistentJobs,
     private readonly instanceId: string,
     private readonly syncEveryMs: number,
+    /** How long start-up waits for the first sync of a shared store (`cluster.timeoutMs`). */
+    private readonly timeoutMs: number,
   ) {}
 
-  /** Connects and syncs once (failures are reported, not thrown), then keeps a shared store in sync. */
+  /**
+   * Connects and syncs once (failures are reported, not thrown), then keeps a shared store in
+   * sync. Waits for a shared store `timeoutMs` at most: a store that is down or slow does not hold
+   * up the application's start; the first sync goes on meanwhile, and the next ones retry.
+   */
   async start(): Promise<void> {
-    await this.sync();
-    if (this.store.shared) this.syncTimer = this.scheduler.clock.setTimer(() => void this.sync(), this.syncEveryMs, { repeat: true, unref: true });
+    this.stopped = false;
+    if (!this.store.shared) return this.sync();
+    const { clock } = this.scheduler;
+    let timer: TimerHandle | undefined;
+    await Promise.race([
+      this.sync(),
+      new Promise<void>((resolve) => (timer = clock.setTimer(resolve, Math.min(this.timeoutMs, clock.maxDelay), { unref: true }))),
+    ]);
+    clock.clearTimer(timer);
+    this.syncTimer = this.scheduler.clock.setTimer(() => void this.sync(), this.syncEveryMs, { repeat: true, unref: true });
   }
 
   /** Stops syncing and watching. */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.syncTimer !== undefined) this.scheduler.clock.clearTimer(this.syncTimer);
     if (this.syncSoon !== undefined) this.scheduler.clock.clearTimer(this.syncSoon);
     this.syncTimer = this.syncSoon = undefined;
@@ -59,11 +75,19 @@ export class StoreSync {
         if (!this.connected) {
           await this.store.connect();
           this.connected = true;
-          this.unwatch = await this.store.watch((change) => {
-            if (change.origin !== this.instanceId) this.syncSoonAfter(50);
-          });
         }
-        await this.persistent.sync();
+        if (!this.unwatch && !this.stopped) {
+          const unwatch = await this.store.watch((change) => {
+            if (change.origin === this.instanceId) return;
+            // Work another instance handed back as it stopped: taken up now, not at the next sweep.
+            if (change.kind === 'handed-back') this.scheduler.leasesHandedBack();
+            else this.syncSoonAfter(50);
+          });
+          // Stopped while it started watching: it stops at once.
+          if (this.stopped) await unwatch();
+          else this.unwatch = unwatch;
+        }
+        if (!this.stopped) await this.persistent.sync();
       })
       // Reported as an outage by the scheduler's store calls; tried again at the next sync.
       .catch(() => undefined);
@@ -71,7 +95,7 @@ export class StoreSync {
 
   /** Changes announced by other instances arrive in bursts: read the store once after them. */
   private syncSoonAfter(ms: number): void {
-    if (this.syncSoon !== undefined) return;
+    if (this.syncSoon !== undefined || this.stopped) return;
     this.syncSoon = this.scheduler.clock.setTimer(
       () => {
         this.syncSoon = undefined;

@@ -7,6 +7,7 @@ import { Trigger } from '../triggers/trigger';
 import { assertOneZone } from '../triggers/zone-options';
 import { assertDateAhead, CronTime, CronTimeLike, CronTimeSource, nextDates, triggerOfCronTime } from './cron-time';
 import { logEvents } from '../engine/log-events';
+import { isJobName } from '../engine/job-name';
 import { isPromiseLike } from '../engine/runner';
 
 /** Called when a job is stopped; passed to `onTick` as its argument, as in `cron`. */
@@ -36,7 +37,12 @@ interface Binding {
   job: string;
   /** On the process-wide scheduler of jobs not added to a registry: there only while started. */
   standalone: boolean;
+  /** Throws if the job's trigger may not be changed here (a cluster-wide job, with a shared store). */
+  guard?: RescheduleGuard;
 }
+
+/** Throws if the named job may not be given a new trigger on this instance. @internal */
+export type RescheduleGuard = (job: string) => void;
 
 let standalone: Scheduler | undefined;
 let standaloneIds = 0;
@@ -111,7 +117,9 @@ export class CronJob<C = null> {
     if (typeof onTick !== 'function') {
       throw new InvalidScheduleError(label, 'onTick', onTick, 'must be a function.');
     }
-    const job = `${label}#${++standaloneIds}`;
+    // Its name on the process-wide scheduler: `cron` takes any name, a job name has rules.
+    const id = ++standaloneIds;
+    const job = isJobName(`${label}#${id}`) ? `${label}#${id}` : `CronJob#${id}`;
     const time = { source: cronTime, timeZone, utcOffset };
     let trigger = triggerOfCronTime(label, time);
     // `H` fields are hashed by job name; give each job its own, not the shared label.
@@ -154,12 +162,13 @@ export class CronJob<C = null> {
     scheduler: Scheduler,
     job: string,
     fields: { trigger: Trigger; cronTime: CronTime; waitForCompletion: boolean; threshold?: number; unrefTimeout?: boolean },
+    guard?: RescheduleGuard,
   ): CronJob {
     const handle = Object.create(CronJob.prototype) as CronJob;
     Object.assign(handle, { waitForCompletion: false, threshold: 250, unrefTimeout: false, runOnce: false, lastExecution: null, callbacks: [] });
     handle.init({ ...fields, name: job });
     handle.context = handle;
-    handle.binding = { scheduler, job, standalone: false };
+    handle.binding = { scheduler, job, standalone: false, guard };
     return handle;
   }
 
@@ -239,12 +248,17 @@ export class CronJob<C = null> {
     return run;
   }
 
-  /** Gives the job a new time, keeping it started or stopped. Takes this package's or `cron`'s `CronTime`. */
+  /**
+   * Gives the job a new time, keeping it started or stopped. Takes this package's or `cron`'s
+   * `CronTime`. With a shared store, a cluster-wide job in a registry is refused
+   * (`RescheduleRefusedError`): the other instances would keep the old time.
+   */
   setTime(time: CronTime | CronTimeLike): void {
     if (!isCronTime(time)) {
       throw new InvalidScheduleError(this.name ?? this.binding.job, 'time', time, 'must be an instance of CronTime.');
     }
-    const { scheduler, job } = this.binding;
+    const { scheduler, job, guard } = this.binding;
+    if (scheduler.has(job)) guard?.(job);
     const trigger = triggerOfCronTime(job, time);
     this.cronTime = time instanceof CronTime ? time : new CronTime(time.source as CronTimeSource, time.timeZone, time.utcOffset);
     this.trigger = trigger;
@@ -261,14 +275,14 @@ export class CronJob<C = null> {
    * Moves the job to another scheduler under `name`, keeping it started or stopped.
    * @internal
    */
-  attachTo(scheduler: Scheduler, name: string): void {
+  attachTo(scheduler: Scheduler, name: string, guard?: RescheduleGuard): void {
     const active = this.isActive;
     // Cron expressions with `H` are hashed by job name: the job gets the one it is known by now.
     const trigger = this.cronTime.realDate ? this.trigger : triggerOfCronTime(name, this.cronTime);
     scheduler.add({ ...this.definition(name, trigger), paused: !active });
     this.trigger = trigger;
     this.detach();
-    this.binding = { scheduler, job: name, standalone: false };
+    this.binding = { scheduler, job: name, standalone: false, guard };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { isPromiseLike } from '../engine/runner';
 import { Scheduler } from '../engine/scheduler';
-import { CronJob, CronOnComplete } from './cron-job';
+import { CronJob, CronOnComplete, RescheduleGuard } from './cron-job';
 import { CronTimeSource } from './cron-time';
 
 /** The members of a `CronJob` from the `cron` package (v3, v4) that are read here. */
@@ -45,7 +45,7 @@ const DELEGATED = ['start', 'stop', 'fireOnTick', 'lastDate', 'nextDate', 'nextD
  * `registry.addCronJob(name, job); job.start()` works, with graceful shutdown and events.
  * Returns this package's `CronJob` that now runs it.
  */
-export function adoptCronPackageJob(job: CronPackageJob, scheduler: Scheduler, name: string): CronJob<unknown> {
+export function adoptCronPackageJob(job: CronPackageJob, scheduler: Scheduler, name: string, guard?: RescheduleGuard): CronJob<unknown> {
   const internals = job as unknown as CronPackageInternals;
   const wasActive = job.isActive;
   // Silence the job's own timer. Not through stop(): that would also call onComplete.
@@ -69,7 +69,7 @@ export function adoptCronPackageJob(job: CronPackageJob, scheduler: Scheduler, n
     errorHandler: job.errorHandler,
     name: job.name ?? name,
   });
-  adopted.attachTo(scheduler, name);
+  adopted.attachTo(scheduler, name, guard);
   if (wasActive) adopted.start();
   const target = job as unknown as Record<string, unknown>;
   for (const method of DELEGATED) {

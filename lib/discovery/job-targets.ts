@@ -59,15 +59,23 @@ export class JobTargets {
     // A class is stored by its name: find it by name when the token is not the name itself.
     if (matches.length === 0 && kind === 'string')
       matches = wrappers.filter((wrapper) => wrapper.metatype?.name === provider && typeof wrapper.token === 'function');
-    const unique = [...new Set(matches.map((wrapper) => wrapper.instance))];
-    if (matches.length === 0 || !matches[0].instance) {
-      throw new InvalidScheduleError(job, 'target.provider', provider, 'is not a provider of this application.');
+    if (matches.length === 0) throw new InvalidScheduleError(job, 'target.provider', provider, 'is not a provider of this application.');
+    // A transient provider has an instance per consumer, and the one Nest lists is never constructed;
+    // a request-scoped one has an instance per request.
+    if (matches.some((wrapper) => wrapper.isTransient)) {
+      throw new InvalidScheduleError(job, 'target.provider', provider, 'is transient; jobs need a provider with one instance (the default scope).');
     }
-    if (unique.length > 1) {
+    if (matches.some((wrapper) => !wrapper.isDependencyTreeStatic())) {
+      throw new InvalidScheduleError(
+        job,
+        'target.provider',
+        provider,
+        'is request-scoped, or depends on a request-scoped provider; jobs need a provider with one instance (the default scope).',
+      );
+    }
+    if (!matches[0].instance) throw new InvalidScheduleError(job, 'target.provider', provider, 'is not a provider of this application.');
+    if (new Set(matches.map((wrapper) => wrapper.instance)).size > 1) {
       throw new InvalidScheduleError(job, 'target.provider', provider, 'names more than one provider; use its injection token.');
-    }
-    if (!matches[0].isDependencyTreeStatic()) {
-      throw new InvalidScheduleError(job, 'target.provider', provider, 'is request-scoped or transient; jobs need a provider with one instance.');
     }
     return matches[0];
   }

@@ -6,6 +6,7 @@ import { CronOptions } from '../decorators/cron-options';
 import { CronScheduleMetadata, DelayScheduleMetadata, getSchedules, ScheduleMetadata } from '../decorators/schedule-metadata';
 import { DuplicateJobError } from '../errors';
 import { assertKnownJobOptionKeys, assertMilliseconds, JobOptions } from '../engine/job-options';
+import { assertJobName } from '../engine/job-name';
 import { DECORATOR_FIELDS } from '../triggers/field-names';
 import { createTrigger, cronTimeTrigger } from '../triggers/trigger-factory';
 import { AppScheduler } from '../application/app-scheduler';
@@ -63,6 +64,15 @@ export class ScheduleExplorer implements OnModuleInit {
           }
           continue;
         }
+        // Nest lists a transient provider with an instance it never constructed: its fields and dependencies are unset.
+        if (wrapper.isTransient) {
+          for (const kind of new Set(schedules.map((s) => s.kind))) {
+            this.logger.warn(
+              `Cannot register ${KIND_WORD[kind]} "${wrapper.name}@${method}" because it is defined in a transient provider, which has no single instance to call. Give the provider the default scope.`,
+            );
+          }
+          continue;
+        }
         const label = `${prototype.constructor?.name || String(wrapper.name)}.${method}`;
         const target = { wrapper, method, label, withContext: passesContext(prototype, method, label) };
         for (const schedule of schedules) this.register(target, schedule);
@@ -78,6 +88,7 @@ export class ScheduleExplorer implements OnModuleInit {
   private register(target: Target, schedule: ScheduleMetadata): void {
     const explicit = schedule.kind === 'cron' ? schedule.options.name : schedule.name;
     const name = explicit ?? this.implicitName(target.label);
+    assertJobName(name, target.label);
     const kind = KIND_LABEL[schedule.kind];
     const holder = this.app.handles.holder(name);
     if (holder) throw new DuplicateJobError(name, duplicateName(kind, name, holder));

@@ -1,21 +1,22 @@
-import { ClaimOutcome, JobStore, Lease, TickClaim } from '../stores/job-store';
-import { Backoff } from './backoff';
+import { ClaimOutcome, ExpiredRun, HandedBackRun, JobStore, Lease, TickClaim } from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
-import { ClaimDecision, Coordinator, CoordinatorHost } from './coordinator';
+import { ClusterRegistrations, RegistrationHost } from './cluster-registration';
+import { ClaimDecision, Coordinator } from './coordinator';
 import { EventHub } from './event-hub';
+import { HeldLeases } from './held-leases';
 import { Job } from './job';
 import { StoreCalls } from './store-calls';
 
 /** How the cluster coordinator reaches back into the scheduler. */
-export interface ClusterHost extends CoordinatorHost {
+export interface ClusterHost extends RegistrationHost {
   job(name: string): Job | undefined;
-  /** Whether the job is still the scheduler's, not paused, and the scheduler running: a registration answered late is dropped otherwise. */
-  live(job: Job): boolean;
-  /** The job is paused cluster-wide (in the store): pause it here. */
-  pausedInStore(job: Job): void;
-  /** Run a tick taken over from an instance whose lease ran out. */
-  runRecovered(job: Job, tick: number, attempt: number, fencingToken: number): void;
-  /** Abort the runs holding a lease the store says is no longer theirs. */
+  /** False once the scheduler began to stop: work taken over then is handed back. */
+  running(): boolean;
+  /** The names of the cluster-wide jobs this instance has: the runs it may take over. */
+  names(): string[];
+  /** Run the ticks of a run taken over from an instance whose lease ran out, or that handed it back. */
+  runRecovered(job: Job, run: ExpiredRun): void;
+  /** Abort the runs holding a lease the store says is no longer theirs, and drop the work waiting under it. */
   abortLease(job: Job, fencingToken: number): void;
   /** Report a claimed tick that does not run because its job is paused (the lease goes separately). */
   skipPaused(job: Job, tick: number): void;
@@ -49,42 +50,42 @@ export function clusterTiming(given: Partial<ClusterTiming> = {}): ClusterTiming
 interface PendingClaim {
   job: Job;
   tick: number;
+  from: number;
   decide: (decision: ClaimDecision) => void;
+  /** How many times the claim found the job's row locked. */
+  tries: number;
 }
 
-interface Placement {
-  job: Job;
-  from: number;
-  fromWatermark: boolean;
-}
+/** How many times a claim is asked again while its row is locked by another transaction (20 ms, doubling). */
+const LOCKED_TRIES = 6;
 
 // Taken at load: claims of one event-loop turn go together even under fake timers installed later.
 const nextTurn = globalThis.setImmediate;
 
 /**
- * Coordinates the instances that share a store. A cluster-wide job is registered before it is
- * armed: it takes the anchor, watermark and paused flag every instance shares. Every tick is
- * claimed in the store before it runs: claims from one turn of the event loop go in one round
- * trip, one winner per tick. A won lease is held by what runs under it — the run, runs held back,
- * a waiting retry — renewed by heartbeats while anything holds it, and released when nothing
- * does. Leases that run out are taken over (at-least-once) or given up (at-most-once). While the
- * store cannot be reached, ticks are reported missed (see {@link StoreCalls}) and registrations
- * are tried again.
+ * Coordinates the instances that share a store. A cluster-wide job is registered before its ticks
+ * are claimed ({@link ClusterRegistrations}). Every tick is claimed in the store before it runs:
+ * claims from one turn of the event loop go in one round trip, one winner per tick. A won lease
+ * is held by what runs under it ({@link HeldLeases}), renewed by heartbeats while anything holds
+ * it, and released when nothing does; a lease the store says is another's, or that could not be
+ * renewed before it ran out, stops the work under it. Leases that run out are taken over
+ * (at-least-once) or given up (at-most-once); a lease this instance takes over from itself, while
+ * it still runs under it, is its own. Work claimed and not started when the scheduler stops is
+ * handed back to the store for another instance. While the store cannot be reached, ticks are
+ * reported missed (see {@link StoreCalls}).
  */
 export class ClusterCoordinator implements Coordinator {
   private pending: PendingClaim[] = [];
   private releases: Lease[] = [];
+  private handBacks: HandedBackRun[] = [];
   private flushing = false;
-  /**
-   * The jobs that hold leases. Each keeps its own (`job.holds`: fencing token, count, token,
-   * count…, rarely more than one lease), where a tick finds it without a lookup. A count of 0 is
-   * a free slot: the array is used again for the job's next lease, and let go at a heartbeat.
-   */
-  private readonly held = new Set<Job>();
-  /** Jobs armed in this turn of the event loop: they register together. */
-  private placing: Placement[] = [];
-  /** Registrations to try again: their timers, and what each tries. */
-  private readonly retries = new Map<TimerHandle, () => void>();
+  private sweepQueued = false;
+  private readonly leases = new HeldLeases();
+  private readonly registrations: ClusterRegistrations;
+  /** Store calls whose answers are still to be acted on: stopping waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** The fingerprint each superseded job was last reported with, so that each change is reported once. */
+  private readonly superseded = new WeakMap<Job, string>();
   private timers: TimerHandle[] = [];
   private readonly store: JobStore;
   private readonly instanceHash: number;
@@ -99,14 +100,7 @@ export class ClusterCoordinator implements Coordinator {
     private readonly timing: ClusterTiming,
   ) {
     this.store = calls.store;
-    // Registrations waiting for the store go at once when it is back, not at their next backoff.
-    calls.onRecovered(() => {
-      for (const [timer, retry] of [...this.retries]) {
-        this.clock.clearTimer(timer);
-        this.retries.delete(timer);
-        retry();
-      }
-    });
+    this.registrations = new ClusterRegistrations(calls, clock, host);
     this.instanceHash = Math.imul(fnv1a(instanceId), 0x85ebca6b);
   }
 
@@ -124,7 +118,7 @@ export class ClusterCoordinator implements Coordinator {
     return this.timing.claimAheadMs * (1 + preference / 4);
   }
 
-  /** Starts the heartbeats and the lease sweeps. */
+  /** Starts the heartbeats and the lease sweeps, with a sweep at once: work handed back while no instance ran is taken up. */
   start(): void {
     const { leaseMs, syncEveryMs } = this.timing;
     this.calls.start();
@@ -132,98 +126,68 @@ export class ClusterCoordinator implements Coordinator {
       this.clock.setTimer(() => void this.heartbeat(), Math.max(1, Math.floor(leaseMs / 3)), { repeat: true, unref: true }),
       this.clock.setTimer(() => void this.sweep(), syncEveryMs, { repeat: true, unref: true }),
     ];
+    this.sweepSoon();
   }
 
   /**
-   * Stops the timers and sends the releases still due. Leases of runs still going (abandoned by a
-   * shutdown that timed out) are left to run out: an at-least-once run is then taken over elsewhere.
+   * Stops the timers, waits for the store calls still out (a claim won now is handed back), hands
+   * back the work that did not start, and sends the releases still due. Leases of runs still going
+   * (abandoned by a shutdown that timed out) are left to run out: an at-least-once run is then
+   * taken over elsewhere.
    */
   async stop(): Promise<void> {
-    for (const timer of [...this.timers, ...this.retries.keys()]) this.clock.clearTimer(timer);
+    for (const timer of this.timers) this.clock.clearTimer(timer);
     this.timers = [];
-    this.retries.clear();
+    this.registrations.stop();
+    // The store is being closed: calls that fail now are no outage.
     this.calls.stop();
+    // Claims asked before the stop are answered first: a tick won now is handed back.
+    for (let turns = 0; turns < 4 && (this.flushing || this.inFlight.size > 0); turns++) {
+      await Promise.allSettled([...this.inFlight]);
+      if (this.flushing) await new Promise((resolve) => nextTurn(resolve));
+    }
+    const handBacks = this.handBacks.splice(0);
+    if (handBacks.length > 0) {
+      await this.calls
+        .call(() => this.store.handBack(this.instanceId, handBacks))
+        .then(
+          (handed) => this.handedBack(handBacks, handed),
+          () => undefined,
+        );
+    }
     const releases = this.releases.splice(0);
     if (releases.length > 0) await this.calls.call(() => this.store.release(releases)).catch(() => undefined);
   }
 
   place(job: Job, from: number, fromWatermark: boolean): void {
-    this.placing.push({ job, from, fromWatermark });
-    if (this.placing.length === 1) nextTurn(() => this.registerThenArm(this.placing.splice(0), new Backoff(1_000, 30_000)));
+    this.registrations.place(job, from, fromWatermark);
   }
 
-  /**
-   * Registers a batch and arms its jobs. When the scheduler starts, ticks count from the watermark:
-   * those missed while the whole cluster was down follow the misfire policy. A job is never armed
-   * on an anchor of its own: while the store cannot be reached, registration is tried again (1 s,
-   * doubling to 30 s), and at once when another call finds the store back.
-   */
-  private registerThenArm(batch: Placement[], backoff: Backoff): void {
-    const live = batch.filter(({ job }) => this.host.live(job));
-    if (live.length === 0) return;
-    this.register(live.map(({ job }) => job)).then(
-      (states) =>
-        live.forEach(({ job, from, fromWatermark }, index) => {
-          if (!this.host.live(job)) return;
-          const state = states[index];
-          const { startAt } = job.options;
-          job.anchor = state.anchor;
-          if (state.paused) return this.host.pausedInStore(job);
-          // A stored job's ticks count from its creation (its anchor) until one is claimed.
-          const after = fromWatermark ? (state.lastTick ?? (job.persisted ? state.anchor : from)) : startAt !== null && startAt > from ? startAt - 1 : from;
-          this.host.armAfter(job, after);
-        }),
-      () => {
-        const again = () => this.registerThenArm(live, backoff);
-        const timer = this.clock.setTimer(
-          () => {
-            this.retries.delete(timer);
-            again();
-          },
-          backoff.next(),
-          { unref: true },
-        );
-        this.retries.set(timer, again);
-      },
-    );
-  }
-
-  /** Registers jobs with the store: their shared anchor, watermark and paused flag. */
-  private register(jobs: Job[]) {
-    return this.calls.call(() => this.store.register(jobs.map((job) => ({ name: job.name, anchor: job.anchor }))));
-  }
-
-  claim(job: Job, tick: number, decide: (decision: ClaimDecision) => void): void {
-    this.pending.push({ job, tick, decide });
+  claim(job: Job, tick: number, from: number, decide: (decision: ClaimDecision) => void): void {
+    // Armed while its registration waits: the tick cannot be claimed yet.
+    if (this.registrations.waitingFor(job)) return decide({ outcome: 'unclaimed' });
+    this.pending.push({ job, tick, from, decide, tries: 0 });
     this.schedule();
   }
 
   hold(job: Job, fencingToken: number | undefined, change: 1 | -1 | 0): void {
     // A run made with `triggerJob` holds no lease.
     if (fencingToken === undefined) return;
-    let holds = job.holds;
-    if (!holds) {
-      job.holds = holds = [];
-      this.held.add(job);
-    }
-    let at = -1;
-    let free = -1;
-    for (let i = 0; i < holds.length; i += 2) {
-      if (holds[i + 1] === 0) free = free < 0 ? i : free;
-      else if (holds[i] === fencingToken) {
-        at = i;
-        break;
-      }
-    }
-    const count = (at < 0 ? 0 : holds[at + 1]) + change;
-    if (count > 0) {
-      if (at < 0) at = free < 0 ? holds.length : free;
-      holds[at] = fencingToken;
-      holds[at + 1] = count;
-      return;
-    }
-    if (at >= 0) holds[at + 1] = 0;
-    this.releases.push({ job: job.name, fencingToken });
+    const release = this.leases.change(job, fencingToken, change, this.clock.now());
+    if (release === null) return;
+    this.releases.push({ job: job.name, fencingToken: release });
+    this.schedule();
+  }
+
+  owns(job: Job, fencingToken: number | undefined): boolean {
+    return this.leases.owns(job, fencingToken);
+  }
+
+  handBack(job: Job, fencingToken: number | undefined, work: { tick: number; from: number; attempt: number }): void {
+    if (fencingToken === undefined) return;
+    const token = this.leases.current(job, fencingToken);
+    this.leases.handOver(job, token);
+    this.handBacks.push({ job: job.name, fencingToken: token, ...work });
     this.schedule();
   }
 
@@ -234,40 +198,75 @@ export class ClusterCoordinator implements Coordinator {
     this.host.skipPaused(job, tick);
   }
 
-  /**
-   * The lease of a claimed at-least-once tick is left to run out, so that another instance runs
-   * it; an at-most-once one is given back.
-   */
-  dropPrepared(job: Job, fencingToken: number | undefined): void {
-    if (job.options.delivery === 'at-most-once') this.hold(job, fencingToken, -1);
+  /** Another instance handed work back: look for it now rather than at the next sweep. */
+  sweepSoon(): void {
+    if (this.sweepQueued) return;
+    this.sweepQueued = true;
+    nextTurn(() => {
+      this.sweepQueued = false;
+      if (this.timers.length > 0) void this.sweep();
+    });
   }
 
   private schedule(): void {
     if (this.flushing) return;
     this.flushing = true;
-    nextTurn(() => void this.flush());
+    nextTurn(() => void this.track(this.flush()));
+  }
+
+  /** Keeps the promise of a store call until it is acted on, for {@link stop}. */
+  private track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    return work.finally(() => this.inFlight.delete(work));
   }
 
   private async flush(): Promise<void> {
     this.flushing = false;
+    const handBacks = this.handBacks.splice(0);
+    if (handBacks.length > 0) {
+      void this.track(
+        this.calls
+          .call(() => this.store.handBack(this.instanceId, handBacks))
+          .then(
+            (handed) => this.handedBack(handBacks, handed),
+            () => void this.handBacks.push(...handBacks),
+          ),
+      );
+    }
     const releases = this.releases.splice(0);
     if (releases.length > 0) {
       // A release that fails is kept for later: dropping it would leave the job busy, or let an
       // at-least-once run that finished be taken over and run again.
-      void this.calls.call(() => this.store.release(releases)).catch(() => this.releases.push(...releases));
+      void this.track(
+        this.calls
+          .call(() => this.store.release(releases))
+          .then(
+            () => undefined,
+            () => void this.releases.push(...releases),
+          ),
+      );
     }
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
     const byJob = new Map<string, PendingClaim>();
-    for (const claim of this.pending.splice(0)) byJob.set(claim.job.name, claim);
+    for (const claim of this.pending.splice(0)) {
+      const other = byJob.get(claim.job.name);
+      const [kept, dropped] = other && other.tick > claim.tick ? [other, claim] : [claim, other];
+      byJob.set(claim.job.name, kept);
+      // A claim asked again (its row was locked) and overtaken by a later tick is reported missed.
+      if (dropped && dropped.tries > 0) dropped.decide({ outcome: 'unclaimed' });
+    }
     const asks = [...byJob.values()];
     if (asks.length === 0) return;
-    const claims: TickClaim[] = asks.map(({ job, tick }) => ({
+    const claims: TickClaim[] = asks.map(({ job, tick, from }) => ({
       job: job.name,
       tick,
+      from,
+      fingerprint: job.trigger.toString(),
       exclusive: job.options.overlap !== 'allow',
       leaseMs: this.timing.leaseMs,
       delivery: job.options.delivery,
     }));
+    const sentAt = this.clock.now();
     let outcomes: ClaimOutcome[] | null = null;
     if (this.calls.ready()) {
       outcomes = await this.calls
@@ -278,76 +277,145 @@ export class ClusterCoordinator implements Coordinator {
         )
         .catch(() => null);
     }
-    asks.forEach(({ job, decide }, index) => {
-      const outcome = outcomes?.[index];
-      if (!outcome) return decide({ outcome: 'unclaimed' });
-      if (outcome.status === 'won') return decide({ outcome: 'won', fencingToken: outcome.fencingToken });
-      if (outcome.status === 'busy') return decide({ outcome: 'busy' });
-      if (outcome.status === 'gone') void this.reregister(job);
-    });
+    asks.forEach((ask, index) => this.decide(ask, outcomes?.[index], sentAt));
   }
 
-  /**
-   * A job the store does not know: never registered while the store was down, or removed there.
-   * A stored job that was removed is not brought back: the next sync removes it here too.
-   */
-  private async reregister(job: Job): Promise<void> {
-    if (this.host.job(job.name) !== job || job.removed || job.persisted) return;
-    await this.register([job]).catch(() => undefined);
+  private decide(ask: PendingClaim, outcome: ClaimOutcome | undefined, sentAt: number): void {
+    const { job, tick, decide } = ask;
+    if (!outcome) return decide({ outcome: 'unclaimed' });
+    if (outcome.status === 'superseded') return this.supersededBy(job, outcome.fingerprint);
+    this.superseded.delete(job);
+    if (outcome.status === 'won') {
+      if (outcome.replaced) this.reportLost(job.name, outcome.replaced);
+      this.leases.won(job, outcome.fencingToken, sentAt);
+      return decide({ outcome: 'won', fencingToken: outcome.fencingToken });
+    }
+    if (outcome.status === 'busy') return decide({ outcome: 'busy' });
+    if (outcome.status === 'locked') return this.askAgain(ask);
+    // A stored job that was removed is not brought back: the next sync removes it here too. Any
+    // other is registered again, and its tick reported missed.
+    if (outcome.status === 'gone' && this.host.job(job.name) === job && !job.removed && !job.persisted) {
+      this.registrations.again(job, tick);
+      decide({ outcome: 'unclaimed' });
+    }
+  }
+
+  /** The job's row is locked by another transaction: the claim is asked again shortly, a few times, then reported unclaimed. */
+  private askAgain(ask: PendingClaim): void {
+    if (++ask.tries >= LOCKED_TRIES || this.timers.length === 0) return ask.decide({ outcome: 'unclaimed' });
+    this.clock.setTimer(
+      () => {
+        this.pending.push(ask);
+        this.schedule();
+      },
+      20 * 2 ** (ask.tries - 1),
+      { unref: true },
+    );
+  }
+
+  /** Another definition of the job was registered since (another version of the application): its ticks are not this instance's. */
+  private supersededBy(job: Job, fingerprint: string): void {
+    // A stored job changed by another instance is brought in line by the next sync: nothing to report.
+    if (job.persisted || this.superseded.get(job) === fingerprint) return;
+    this.superseded.set(job, fingerprint);
+    const here = job.trigger.toString();
+    this.events.emit('job.superseded', () => ({ at: new Date(this.clock.now()), job: job.name, trigger: here, storedTrigger: fingerprint }));
   }
 
   private async heartbeat(): Promise<void> {
-    // Releases that failed (the store was away) go again with each heartbeat.
-    if (this.releases.length > 0) this.schedule();
-    const leases: Lease[] = [];
-    for (const job of this.held) {
-      const holds = job.holds!;
-      const before = leases.length;
-      for (let i = 0; i < holds.length; i += 2) if (holds[i + 1] > 0) leases.push({ job: job.name, fencingToken: holds[i] });
-      if (leases.length > before) continue;
-      job.holds = null;
-      this.held.delete(job);
+    // Work handed back, and releases, that failed (the store was away) go again with each heartbeat.
+    if (this.releases.length > 0 || this.handBacks.length > 0) this.schedule();
+    const active = this.leases.active();
+    if (active.length === 0) return;
+    const sentAt = this.clock.now();
+    const renewed = await this.calls
+      .call(() =>
+        this.store.renew(
+          this.instanceId,
+          active.map(({ lease }) => lease),
+          this.timing.leaseMs,
+        ),
+      )
+      .catch(() => null);
+    if (renewed === null) {
+      // Not renewed in time: the lease may have run out in the store, and the tick's work may be
+      // another's. Nothing more runs under it (its run's signal is aborted).
+      for (const { job, token } of this.leases.unconfirmedSince(this.clock.now() - this.timing.leaseMs)) this.lost(job, token);
+      return;
     }
-    if (leases.length === 0) return;
-    const renewed = await this.calls.call(() => this.store.renew(this.instanceId, leases, this.timing.leaseMs)).catch(() => null);
-    renewed?.forEach((stillHeld, index) => {
-      if (stillHeld) return;
-      const { job: name, fencingToken } = leases[index];
-      const job = this.host.job(name);
-      // Only an exclusive run is another's once its lease is: runs that may overlap share the slot.
-      if (job && job.options.overlap !== 'allow') this.host.abortLease(job, fencingToken);
+    renewed.forEach((stillHeld, index) => {
+      const { job, lease } = active[index];
+      if (stillHeld) this.leases.confirm(job, lease.fencingToken, sentAt);
+      else this.lost(job, lease.fencingToken);
     });
   }
 
-  private async sweep(): Promise<void> {
-    const swept = await this.calls.call(() => this.store.recover(this.instanceId, this.timing.leaseMs)).catch(() => null);
-    if (!swept) return;
-    for (const run of swept.recovered) {
-      const job = this.host.job(run.job);
-      const count = (job?.holds ?? []).reduce((sum, value, i) => (i % 2 === 1 ? sum + value : sum), 0);
-      if (!job || job.removed) {
-        this.releases.push({ job: run.job, fencingToken: run.fencingToken });
-        this.schedule();
-      } else if (count > 0) {
-        // The lease ran out while this instance still runs it (the store was out of reach): keep
-        // running, under the new token.
-        job.holds = [run.fencingToken, count];
-      } else {
-        this.host.runRecovered(job, run.tick, run.attempt, run.fencingToken);
-      }
+  /** The lease is no longer this instance's: nothing more starts under it, and an exclusive run is told. */
+  private lost(job: Job, fencingToken: number): void {
+    // Only an exclusive run is another's once its lease is: runs that may overlap share the slot
+    // (and one that won its tick while another run held the slot never had a lease of its own).
+    if (job.options.overlap === 'allow') return;
+    this.leases.lose(job, fencingToken);
+    // Work taken over from this instance by itself still carries the lease's earlier token.
+    for (const token of this.leases.tokensOf(job, fencingToken)) this.host.abortLease(job, token);
+  }
+
+  private sweep(): Promise<void> {
+    const sentAt = this.clock.now();
+    return this.track(
+      this.calls
+        .call(() => this.store.recover(this.instanceId, this.timing.leaseMs, this.host.names()))
+        .then(
+          (swept) => this.swept(swept, sentAt),
+          () => undefined,
+        ),
+    );
+  }
+
+  private swept({ recovered, abandoned }: { recovered: ExpiredRun[]; abandoned: ExpiredRun[] }, sentAt: number): void {
+    for (const run of recovered) this.takeOver(run, sentAt);
+    for (const run of abandoned) this.reportLost(run.job, run);
+  }
+
+  /**
+   * What the store would not take back: its lease was no longer this instance's. Another instance
+   * took it over, or gave it up and reported it; but a run that may overlap others, won while
+   * another run held the job's lease, never had a lease to hand back: it is lost, and said so here.
+   */
+  private handedBack(runs: readonly HandedBackRun[], handed: boolean[]): void {
+    runs.forEach((run, index) => {
+      if (handed[index] || this.host.job(run.job)?.options.overlap !== 'allow') return;
+      this.reportLost(run.job, { tick: run.from, attempt: run.attempt, owner: this.instanceId });
+    });
+  }
+
+  /** An at-most-once run whose instance stopped renewing its lease was given up here (by a sweep, or by a claim that replaced its lease). */
+  private reportLost(job: string, run: { tick: number; attempt: number; owner: string }): void {
+    this.events.emit('run.lost', () => ({ at: new Date(this.clock.now()), job, scheduledAt: new Date(run.tick), attempt: run.attempt, owner: run.owner }));
+  }
+
+  /** A run whose lease this instance took over. */
+  private takeOver(run: ExpiredRun, sentAt: number): void {
+    const job = this.host.job(run.job);
+    const own = run.owner === this.instanceId && job !== undefined;
+    // The run finished here and its release did not get through: done.
+    if (own && this.releases.some((lease) => lease.job === run.job && lease.fencingToken === run.previousToken)) {
+      return this.hold(job, run.fencingToken, 0);
     }
-    for (const run of swept.abandoned) {
-      this.events.emit('run.lost', () => ({
-        at: new Date(this.clock.now()),
-        job: run.job,
-        scheduledAt: new Date(run.tick),
-        attempt: run.attempt,
-        owner: run.owner,
-      }));
+    // The lease ran out while this instance still runs under it (its event loop stalled, or the
+    // store was out of reach), and this instance's own sweep took it over: still its own.
+    if (own && this.leases.rename(job, run.previousToken, run.fencingToken, sentAt)) return;
+    // The job went, or the scheduler is stopping: another instance is to run it.
+    if (!job || job.removed || !this.host.running()) {
+      this.handBacks.push({ job: run.job, fencingToken: run.fencingToken, tick: run.tick, from: run.from, attempt: run.attempt });
+      return this.schedule();
     }
+    this.leases.won(job, run.fencingToken, sentAt);
+    this.host.runRecovered(job, run);
+    // Nothing took it up (the job was paused, or completed): the lease goes.
+    this.hold(job, run.fencingToken, 0);
   }
 }
-
 /** The final mix of MurmurHash3: every bit of the input moves every bit of the result (unsigned). */
 function mix(hash: number): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);

@@ -26,8 +26,11 @@ export interface Coordinator {
    * the job's start delay); `fromWatermark` asks to count from the last tick the cluster ran.
    */
   place(job: Job, from: number, fromWatermark: boolean): void;
-  /** Asks for `tick` of `job`; `decide` is told the outcome, or nothing if another instance has the tick. */
-  claim(job: Job, tick: number, decide: (decision: ClaimDecision) => void): void;
+  /**
+   * Asks for `tick` of `job` (a run covering the ticks from `from`, when missed ticks run one after
+   * another); `decide` is told the outcome, or nothing if another instance has the tick.
+   */
+  claim(job: Job, tick: number, from: number, decide: (decision: ClaimDecision) => void): void;
   /**
    * Something begins (+1) or ends (-1) holding the lease `fencingToken` of `job`; with 0, a lease
    * won but not used. Released once nothing holds it. Runs without a lease pass `undefined`.
@@ -39,8 +42,14 @@ export interface Coordinator {
   startedLate(job: Job, lateMs: number): void;
   /** A run prepared ahead found its job paused when its time came. */
   pausedBeforeStart(job: Job, tick: number, fencingToken: number | undefined): void;
-  /** The scheduler stops with a run of `job` prepared ahead and not started. */
-  dropPrepared(job: Job, fencingToken: number | undefined): void;
+  /**
+   * The scheduler stops with work of `job` under the lease `fencingToken` that did not start: the
+   * ticks from `from` to `tick`, the first at `attempt`. It is handed back for another instance to
+   * run, and the lease is not released when nothing holds it any more. Without a lease, nothing.
+   */
+  handBack(job: Job, fencingToken: number | undefined, work: { tick: number; from: number; attempt: number }): void;
+  /** Whether work under the lease may still start: false once the store said it is another's. */
+  owns(job: Job, fencingToken: number | undefined): boolean;
 }
 
 /** How a coordinator reaches back into the scheduler. */
@@ -75,7 +84,7 @@ export class LocalCoordinator implements Coordinator {
     this.host.armAfter(job, startAt !== null && startAt > from ? startAt - 1 : from);
   }
 
-  claim(_job: Job, _tick: number, decide: (decision: ClaimDecision) => void): void {
+  claim(_job: Job, _tick: number, _from: number, decide: (decision: ClaimDecision) => void): void {
     decide(WON);
   }
 
@@ -93,5 +102,9 @@ export class LocalCoordinator implements Coordinator {
     job.nextTick = Math.min(job.nextTick ?? tick, tick);
   }
 
-  dropPrepared(): void {}
+  handBack(): void {}
+
+  owns(): boolean {
+    return true;
+  }
 }

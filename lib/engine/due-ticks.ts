@@ -17,6 +17,8 @@ export interface DueTicks {
   lastMissed: number | null;
   /** When the run of `latest` may start: its due time, or now if that has passed. */
   runAt: number;
+  /** Under misfire `'all'`, the missed ticks that run one after another (see {@link MisfirePolicy.firstToRun}). */
+  catchUp?: number[];
 }
 
 /**
@@ -67,13 +69,26 @@ export class MisfirePolicy {
     private readonly host: MisfireHost,
   ) {}
 
+  /**
+   * The first tick that runs of those due: under misfire `'all'` with ticks missed, the oldest
+   * catch-up run (the list is kept in `due` for {@link carryOut}); else the latest. A claim covers
+   * the ticks from it, so that a run taken over runs them all.
+   */
+  firstToRun(job: Job, due: DueTicks): number {
+    const { misfire } = job.options;
+    if (misfire.policy !== 'all' || due.lastMissed === null) return due.latest;
+    due.catchUp = lastTicks(job.trigger, job.anchor, due.first, due.lastMissed, misfire.maxCatchUp);
+    return due.catchUp[0] ?? due.latest;
+  }
+
   carryOut(job: Job, due: DueTicks, decision: ClaimDecision): void {
     const { now, first, latest, lastMissed, runAt } = due;
     const coordinator = this.host.coordinator(job);
     if (job.removed || !this.host.running()) {
-      // Removed (or shutting down) while the store answered: a lease won for it is not needed.
-      if (decision.outcome === 'won') coordinator.hold(job, decision.fencingToken, 0);
-      return;
+      if (decision.outcome !== 'won') return;
+      // Won while shutting down: handed back for another instance; for a removed job, not needed.
+      if (!job.removed) coordinator.handBack(job, decision.fencingToken, { tick: latest, from: due.catchUp?.[0] ?? latest, attempt: 1 });
+      return coordinator.hold(job, decision.fencingToken, 0);
     }
     if (decision.outcome === 'unclaimed') return this.reportMissed(job, now, first, latest, 'unclaimed');
     if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed, 'late');
@@ -82,15 +97,30 @@ export class MisfirePolicy {
     const { misfire } = job.options;
     const latestOnTime = latest !== lastMissed;
     if (misfire.policy === 'all' && lastMissed !== null && !(job.busy && job.options.overlap === 'skip')) {
-      const ticks = lastTicks(job.trigger, job.anchor, first, lastMissed, misfire.maxCatchUp);
+      const ticks = due.catchUp ?? lastTicks(job.trigger, job.anchor, first, lastMissed, misfire.maxCatchUp);
       if (latestOnTime) ticks.push(latest);
-      const runs = ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt: 1, fencingToken }));
-      this.runner.enqueue(job, runs, misfire.maxCatchUp + 1);
+      this.runAll(job, ticks, 1, fencingToken);
     } else if (misfire.policy !== 'skip' || latestOnTime) {
       this.starts.start(job, latest, fencingToken, runAt, now);
     } else {
       coordinator.hold(job, fencingToken, 0);
     }
+  }
+
+  /**
+   * Runs what this instance took over in the store: the ticks from `from` to `tick` of a run whose
+   * lease ran out (at-least-once), or that a stopping instance handed back. One tick runs at once,
+   * or at its time if that is still to come (handed back before it); several run one after another.
+   */
+  runTakenOver(job: Job, { tick, from, attempt, fencingToken }: { tick: number; from: number; attempt: number; fencingToken: number }, now: number): void {
+    if (from >= tick) return this.starts.start(job, tick, fencingToken, attempt === 1 ? tick : now, now, attempt);
+    const { maxCatchUp } = job.options.misfire;
+    this.runAll(job, lastTicks(job.trigger, job.anchor, from, tick, maxCatchUp + 1), attempt, fencingToken);
+  }
+
+  private runAll(job: Job, ticks: number[], attempt: number, fencingToken: number | undefined): void {
+    const runs = ticks.map((scheduledAt): PendingRun => ({ scheduledAt, attempt, fencingToken }));
+    this.runner.enqueue(job, runs, job.options.misfire.maxCatchUp + 1);
   }
 
   /** One `run.missed` event for the ticks from `first` to `lastMissed`. */

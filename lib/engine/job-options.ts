@@ -25,11 +25,11 @@ export interface MisfireOptions {
 
 /** Retries of a failed run (threw, rejected or timed out). */
 export interface RetryOptions {
-  /** How many more attempts after the first. */
+  /** How many more attempts after the first, at most 100. */
   attempts: number;
   /** Wait before the first retry, in ms. Default 1000. */
   backoffMs?: number;
-  /** Each further wait is multiplied by this. Default 2. */
+  /** Each further wait is multiplied by this. Default 2. The longest wait, `backoffMs × factor^(attempts-1)`, is at most 7 days. */
   factor?: number;
 }
 
@@ -45,7 +45,7 @@ export interface JobOptions {
   startAt?: DateLike;
   /** No tick runs after this instant; the job then completes. */
   endAt?: DateLike;
-  /** After this many runs the job completes and leaves the timer queue. */
+  /** After this many runs the job completes and leaves the timer queue (a whole number up to 2^53-1). */
   maxRuns?: number;
   /** A run still going after this many ms has its `signal` aborted and is reported as timed out. */
   timeoutMs?: number;
@@ -81,6 +81,10 @@ const DEFAULT_GRACE_MS = 1_000;
 const DEFAULT_MAX_CATCH_UP = 10;
 /** Catching up runs one after another; more than this at once would be a backlog, not a catch-up. */
 const MAX_CATCH_UP = 1_000;
+/** Retries of one run: past this, a job fails for good, not again and again. */
+export const MAX_RETRY_ATTEMPTS = 100;
+/** The longest wait before a retry: a run holds its lease while its retry waits, and must not for ever. */
+export const MAX_RETRY_WAIT_MS = 7 * 24 * 3_600_000;
 
 const OVERLAP: readonly OverlapPolicy[] = ['skip', 'queue', 'allow'];
 const MISFIRE: readonly MisfirePolicy[] = ['skip', 'once', 'all'];
@@ -144,22 +148,35 @@ function resolve(job: string, options: JobOptions, defaults: JobOptions): Resolv
     jitterMs: nonNegative(job, 'jitterMs', pick('jitterMs') ?? 0),
     startAt: optionalInstant(job, 'startAt', pick('startAt')),
     endAt: optionalInstant(job, 'endAt', pick('endAt')),
-    maxRuns: pick('maxRuns') == null ? null : positiveInteger(job, 'maxRuns', pick('maxRuns')),
+    maxRuns: pick('maxRuns') == null ? null : safeInteger(job, 'maxRuns', positiveInteger(job, 'maxRuns', pick('maxRuns'))),
     timeoutMs: pick('timeoutMs') == null ? null : positive(job, 'timeoutMs', pick('timeoutMs')),
-    retry:
-      retry == null
-        ? null
-        : {
-            attempts: nonNegativeInteger(job, 'retry.attempts', retry.attempts),
-            backoffMs: nonNegative(job, 'retry.backoffMs', retry.backoffMs ?? 1_000),
-            factor: positive(job, 'retry.factor', retry.factor ?? 2),
-          },
+    retry: retry == null ? null : retryOptions(job, retry),
     delivery: oneOf(job, 'delivery', pick('delivery') ?? 'at-most-once', DELIVERY),
     unref: Boolean(pick('unref')),
     scope: oneOf(job, 'scope', pick('scope') ?? 'cluster', SCOPES),
   };
   if (resolved.startAt !== null && resolved.endAt !== null && resolved.endAt < resolved.startAt) {
     throw new InvalidScheduleError(job, 'endAt', pick('endAt'), `is before startAt (${describeValue(pick('startAt'))}).`);
+  }
+  return resolved;
+}
+
+/** Retries checked: at most {@link MAX_RETRY_ATTEMPTS}, and no wait longer than {@link MAX_RETRY_WAIT_MS}. */
+function retryOptions(job: string, retry: RetryOptions): Required<RetryOptions> {
+  const resolved = {
+    attempts: atMost(job, 'retry.attempts', nonNegativeInteger(job, 'retry.attempts', retry.attempts), MAX_RETRY_ATTEMPTS),
+    backoffMs: nonNegative(job, 'retry.backoffMs', retry.backoffMs ?? 1_000),
+    factor: positive(job, 'retry.factor', retry.factor ?? 2),
+  };
+  const { attempts, backoffMs, factor } = resolved;
+  const longest = attempts === 0 ? 0 : backoffMs * Math.max(1, factor ** (attempts - 1));
+  if (longest > MAX_RETRY_WAIT_MS) {
+    throw new InvalidScheduleError(
+      job,
+      'retry',
+      resolved,
+      `would wait ${longest} ms before its last attempt (backoffMs × factor^(attempts-1)); the most is ${MAX_RETRY_WAIT_MS} (7 days): lower attempts, backoffMs or factor.`,
+    );
   }
   return resolved;
 }
@@ -241,9 +258,15 @@ function atMost(job: string, field: string, value: number, limit: number): numbe
   return value;
 }
 
+function safeInteger(job: string, field: string, value: number): number {
+  if (!Number.isSafeInteger(value)) throw new InvalidScheduleError(job, field, value, `must be at most ${Number.MAX_SAFE_INTEGER}.`);
+  return value;
+}
+
+/** An instant, within the range of a `Date` (±8.64e15 ms around the epoch). */
 function optionalInstant(job: string, field: string, value: unknown): number | null {
   if (value == null) return null;
   const at = toEpochMs(value);
-  if (Number.isNaN(at)) throw new InvalidScheduleError(job, field, value, 'is not a valid date.');
+  if (Number.isNaN(at) || Number.isNaN(new Date(at).getTime())) throw new InvalidScheduleError(job, field, value, 'is not a valid date.');
   return at;
 }

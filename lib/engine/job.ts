@@ -189,7 +189,7 @@ class JobExtras {
   persisted = false;
   nameHash = -1;
   holds: number[] | null = null;
-  retries: Map<QueueEntry, number | undefined> | null = null;
+  retries: Map<QueueEntry, PendingRun> | null = null;
   backlog: PendingRun[] | null = null;
   idleWaiters: Array<() => void> | null = null;
 }
@@ -276,10 +276,10 @@ export class Job implements QueueEntry {
   }
 
   /** Retries waiting for their time, as timer-queue entries, with the fencing token of the lease they hold. */
-  get retries(): Map<QueueEntry, number | undefined> | null {
+  get retries(): Map<QueueEntry, PendingRun> | null {
     return this.extras?.retries ?? null;
   }
-  set retries(value: Map<QueueEntry, number | undefined> | null) {
+  set retries(value: Map<QueueEntry, PendingRun> | null) {
     if (value || this.extras) this.extra().retries = value;
   }
 

@@ -16,6 +16,7 @@ const LOGGED: readonly SchedulerEventType[] = [
   'run.missed',
   'run.lost',
   'job.rejected',
+  'job.superseded',
   'store.unavailable',
   'store.recovered',
   'scheduler.stopped',
@@ -65,6 +66,11 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
       case 'job.rejected':
         logger.error(`Stored job "${event.job}" was not loaded: ${event.reason}`);
+        break;
+      case 'job.superseded':
+        logger.warn(
+          `Job "${event.job}" is defined here as ${event.trigger}, but another instance registered it since as ${event.storedTrigger}: the newest definition runs, so this instance stops claiming its ticks. Two versions of the application disagree (a rolling deploy?).`,
+        );
         break;
       case 'store.unavailable':
         logger.error(

@@ -29,6 +29,8 @@ export interface RunnerHost {
    * (+1) or ends (-1); the lease goes once nothing holds it.
    */
   lease(job: Job, fencingToken: number, change: 1 | -1): void;
+  /** Whether work under the lease may still start: false once the store said it is another's. */
+  owns(job: Job, fencingToken: number | undefined): boolean;
 }
 
 /**
@@ -117,9 +119,41 @@ export class Runner {
     this.skip(job, run, 'overlap');
   }
 
-  /** Aborts the runs of a job holding the given lease, which the store gave to another instance. */
+  /**
+   * The store gave the lease to another instance (or it ran out unrenewed): the job's runs under it
+   * are aborted, and its held-back runs and waiting retries under it are dropped, never to run with it.
+   */
   abortLease(job: Job, fencingToken: number): void {
     for (const run of [...this.inFlight]) if (run.job === job && run.fencingToken === fencingToken) run.abort(new LeaseLostError(job.name, fencingToken));
+    const stale = job.backlog?.filter((run) => run.fencingToken === fencingToken);
+    if (stale?.length) {
+      job.backlog = job.backlog!.filter((run) => run.fencingToken !== fencingToken);
+      stale.forEach((run) => this.drop(job, run));
+    }
+    for (const [task, run] of job.retries ?? []) {
+      if (run.fencingToken !== fencingToken) continue;
+      this.queue.cancel(task);
+      job.retries!.delete(task);
+      this.drop(job, run);
+    }
+  }
+
+  /**
+   * Hands back the job's work that did not start when the scheduler stops — held-back runs and
+   * waiting retries — lease by lease: the ticks from the oldest to the newest, at the oldest one's
+   * attempt. Not the work of a lease a run still holds (abandoned by the shutdown): that lease runs
+   * out, and its ticks are taken over or reported lost. The work itself is dropped with the job.
+   */
+  handBackWaiting(job: Job, handBack: (fencingToken: number, work: { tick: number; from: number; attempt: number }) => void): void {
+    const byLease = new Map<number, PendingRun[]>();
+    for (const run of [...(job.backlog ?? []), ...(job.retries?.values() ?? [])]) {
+      if (run.fencingToken !== undefined) byLease.set(run.fencingToken, [...(byLease.get(run.fencingToken) ?? []), run]);
+    }
+    for (const [fencingToken, runs] of byLease) {
+      if (this.inFlight.some((run) => run.job === job && run.fencingToken === fencingToken)) continue;
+      const oldest = runs.reduce((a, b) => (b.scheduledAt < a.scheduledAt ? b : a));
+      handBack(fencingToken, { tick: Math.max(...runs.map((run) => run.scheduledAt)), from: oldest.scheduledAt, attempt: oldest.attempt });
+    }
   }
 
   /**
@@ -311,9 +345,24 @@ export class Runner {
   private next(job: Job): void {
     const pending = job.backlog?.shift();
     if (!pending) return;
-    if (job.removed || !this.host.accepting()) return this.drop(job, pending);
+    if (job.removed) return this.drop(job, pending);
+    if (!this.host.accepting()) return this.keepForHandBack(job, pending);
+    // Work under a lease that is no longer this instance's never runs with it.
+    if (!this.host.owns(job, pending.fencingToken)) {
+      this.drop(job, pending);
+      return this.next(job);
+    }
     if (this.host.paused(job)) return this.skip(job, pending, 'paused');
     this.startPending(job, pending);
+  }
+
+  /**
+   * While the scheduler stops, work under a lease that did not start stays held back, to be
+   * handed back with the job's other waiting work ({@link handBackWaiting}); without a lease, it goes.
+   */
+  private keepForHandBack(job: Job, pending: PendingRun): void {
+    if (pending.fencingToken === undefined) return this.drop(job, pending);
+    (job.backlog ??= []).unshift(pending);
   }
 
   private startPending(job: Job, { scheduledAt, attempt, onDone, fencingToken }: PendingRun): void {
@@ -324,29 +373,37 @@ export class Runner {
   private retry(run: ActiveRun): boolean {
     const { job } = run;
     const retry = job.options.retry;
-    if (!retry || run.attempt > retry.attempts || job.removed || !this.host.accepting()) return false;
+    if (!retry || run.attempt > retry.attempts || job.removed || !this.host.owns(job, run.fencingToken)) return false;
+    const pending: PendingRun = { scheduledAt: run.scheduledMs, attempt: run.attempt + 1, fencingToken: run.fencingToken };
+    if (!this.host.accepting()) {
+      // Stopping: a retry under a lease is handed back for another instance to make.
+      if (run.fencingToken === undefined) return false;
+      this.hold(job, run.fencingToken);
+      (job.backlog ??= []).push(pending);
+      return true;
+    }
     const delay = retry.backoffMs * retry.factor ** (run.attempt - 1);
     const task: TimerTask = new TimerTask(() => {
       job.retries!.delete(task);
       // The retry's hold on the lease passes to the run it becomes.
-      const pending: PendingRun = { scheduledAt: run.scheduledMs, attempt: run.attempt + 1, fencingToken: run.fencingToken };
-      if (job.removed || !this.host.accepting()) return this.drop(job, pending);
+      if (job.removed || !this.host.owns(job, pending.fencingToken)) return this.drop(job, pending);
+      if (!this.host.accepting()) return this.keepForHandBack(job, pending);
       if (this.host.paused(job)) return this.skip(job, pending, 'paused');
       // A retry takes its turn: after the run still holding the slot, never beside it.
       if (job.running > 0 && job.options.overlap !== 'allow') (job.backlog ??= []).unshift(pending);
       else this.startPending(job, pending);
     }, job.ref);
     this.hold(job, run.fencingToken);
-    (job.retries ??= new Map()).set(task, run.fencingToken);
+    (job.retries ??= new Map()).set(task, pending);
     this.queue.schedule(task, this.clock.now() + delay);
     return true;
   }
 
   /** Forgets a removed job's waiting retries, so their timers go too. */
   cancelRetries(job: Job): void {
-    for (const [task, fencingToken] of job.retries ?? []) {
+    for (const [task, run] of job.retries ?? []) {
       this.queue.cancel(task);
-      this.unhold(job, fencingToken);
+      this.unhold(job, run.fencingToken);
     }
     job.retries = null;
   }

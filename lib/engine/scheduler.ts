@@ -5,13 +5,13 @@ import { Clock, systemClock } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
 import { Job, JobDefinition, JobInfo, JobStatus, Waker } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
+import { assertJobName } from './job-name';
 import { Runner, TimerTask } from './runner';
-import { JobStore } from '../stores/job-store';
-import { Coordinator, LocalCoordinator } from './coordinator';
-import { ClusterCoordinator, ClusterTiming, clusterTiming } from './cluster-coordinator';
+import { Coordinator } from './coordinator';
+import { CoordinationOptions, Coordinators } from './coordinators';
+import { ClusterHost } from './cluster-coordinator';
 import { QueueWaker } from './queue-waker';
-import { StoreCalls } from './store-calls';
-import { LearnedLead, StartBatches } from './start-batches';
+import { StartBatches } from './start-batches';
 import { Exhausted, WakeUps } from './wake-ups';
 import { MisfirePolicy, takeDueTicks } from './due-ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
@@ -19,8 +19,8 @@ import { QueueEntry, TimerQueue } from './timer-queue';
 /** Where the scheduler is in its life. */
 export type SchedulerState = 'idle' | 'running' | 'stopping' | 'stopped';
 
-/** Options of the engine. */
-export interface SchedulerOptions {
+/** Options of the engine, and where jobs are coordinated with other instances (without a store, or with one that is not shared, every tick runs here). */
+export interface SchedulerOptions extends CoordinationOptions {
   /** Time source; the default reads `Date.now()` and the global timers at call time. */
   clock?: Clock;
   /** How long shutdown waits for runs in flight, in ms. Default 10 000. */
@@ -31,12 +31,6 @@ export interface SchedulerOptions {
   random?: () => number;
   /** Receives errors thrown by event listeners. Default `console.error`. */
   onListenerError?: (error: unknown) => void;
-  /** Where jobs are coordinated with other instances. Without one, or with one that is not shared, every tick runs here. */
-  store?: JobStore;
-  /** This instance's name in the store. */
-  instanceId?: string;
-  /** Timing of the cluster protocol, with a shared store. */
-  cluster?: Partial<ClusterTiming>;
 }
 
 /** An external timer may fire this much before the tick, by rounding; the tick is then due. */
@@ -60,14 +54,8 @@ export class Scheduler {
   private readonly waker: QueueWaker;
   private readonly starts: StartBatches;
   private readonly misfires: MisfirePolicy;
-  /** Learned by the jobs of this instance (see {@link LocalCoordinator}); adjusted at each wake-up. */
-  private readonly learnedLead = new LearnedLead();
-  /** Decides the ticks of jobs scoped to the instance, and of every job without a shared store. */
-  private readonly local: Coordinator;
-  /** Decides the ticks of cluster-wide jobs: the cluster's coordinator with a shared store, else the local one. */
-  private readonly shared: Coordinator;
-  /** Calls to the store, with their outages tracked. */
-  private readonly storeCalls: StoreCalls | null;
+  /** Decide whose each tick is: this instance's, or the cluster's to share out. */
+  private readonly coordinators: Coordinators;
   private currentState: SchedulerState = 'idle';
   private paused = false;
   private stopping: Promise<void> | null = null;
@@ -85,46 +73,42 @@ export class Scheduler {
       paused: (job) => job.paused || this.paused,
       complete: (job, reason) => this.complete(job, reason),
       lease: (job, fencingToken, change) => this.coordinator(job).hold(job, fencingToken, change),
+      owns: (job, fencingToken) => this.coordinator(job).owns(job, fencingToken),
     });
     this.starts = new StartBatches(this.clock, this.queue, {
       running: () => this.currentState === 'running',
       paused: (job) => job.paused || this.paused,
       coordinator: (job) => this.coordinator(job),
-      dispatch: (job, tick, fencingToken) => this.runner.dispatch(job, tick, 1, undefined, fencingToken),
+      dispatch: (job, tick, fencingToken, attempt) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
     });
     this.misfires = new MisfirePolicy(this.runner, this.starts, this.events, {
       running: () => this.currentState === 'running',
       coordinator: (job) => this.coordinator(job),
     });
     this.wakeUps = new WakeUps(options.random ?? Math.random, (job) => this.coordinator(job));
-    const armAfter = (job: Job, after: number) => this.armAfter(job, after);
-    this.local = new LocalCoordinator({ armAfter }, this.learnedLead);
-    const timing = clusterTiming(options.cluster);
-    this.storeCalls = options.store ? new StoreCalls(options.store, this.clock, this.events, timing.timeoutMs) : null;
-    this.shared =
-      this.storeCalls && options.store?.shared
-        ? new ClusterCoordinator(
-            this.storeCalls,
-            options.instanceId ?? 'instance',
-            this.clock,
-            this.events,
-            {
-              armAfter,
-              job: (name) => this.jobs.get(name),
-              live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
-              pausedInStore: (job) => this.pause(job.name),
-              runRecovered: (job, tick, attempt, fencingToken) => this.runner.dispatch(job, tick, attempt, undefined, fencingToken),
-              abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
-              skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
-            },
-            timing,
-          )
-        : this.local;
+    this.coordinators = new Coordinators(options, this.clock, this.events, this.clusterHost());
+  }
+
+  /** How the cluster's coordinator reaches back into the scheduler. */
+  private clusterHost(): ClusterHost {
+    return {
+      armAfter: (job, after) => this.armAfter(job, after),
+      job: (name) => this.jobs.get(name),
+      live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
+      running: () => this.currentState === 'running',
+      names: () => [...this.jobs.values()].filter((job) => job.options.scope === 'cluster').map((job) => job.name),
+      pausedInStore: (job) => this.pause(job.name),
+      disarm: (job) => job.waker.cancel(job),
+      rejected: (job, reason) => this.report('job.rejected', { job: job.name, reason, error: undefined }),
+      runRecovered: (job, run) => this.misfires.runTakenOver(job, run, this.clock.now()),
+      abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
+      skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
+    };
   }
 
   /** The coordinator that decides the job's ticks. */
   private coordinator(job: Job): Coordinator {
-    return job.options.scope === 'cluster' ? this.shared : this.local;
+    return this.coordinators.of(job);
   }
 
   get state(): SchedulerState {
@@ -150,7 +134,7 @@ export class Scheduler {
     const now = this.clock.now();
     for (const job of this.jobs.values()) if (!job.paused) this.arm(job, now, true);
     this.queue.start();
-    this.shared.start();
+    this.coordinators.start();
     this.events.emit('scheduler.started', () => ({ at: new Date(now) }));
   }
 
@@ -176,10 +160,14 @@ export class Scheduler {
     this.events.emit('scheduler.stopping', () => ({ at: this.now(), inFlight: this.runner.active }));
     this.queue.stop();
     for (const job of this.jobs.values()) job.waker.cancel(job);
+    // What was claimed and did not start goes back to the store, for another instance to run:
+    // runs prepared ahead at once (they would hold their leases through the drain), then what
+    // waits behind the runs in flight.
+    this.starts.drop();
     this.runner.abortAll(new SchedulerShutdownError());
     const abandoned = await this.runner.drain(this.shutdownTimeout);
-    this.starts.drop();
-    await this.shared.stop();
+    for (const job of this.jobs.values()) this.runner.handBackWaiting(job, (token, work) => this.coordinator(job).handBack(job, token, work));
+    await this.coordinators.stop();
     for (const job of this.jobs.values()) this.release(job);
     this.jobs.clear();
     this.queue.clear();
@@ -195,6 +183,7 @@ export class Scheduler {
    */
   add(definition: JobDefinition): JobInfo {
     this.assertNotStopped('add a job');
+    assertJobName(definition.name);
     if (this.jobs.has(definition.name)) throw new DuplicateJobError(definition.name);
     const options = resolveJobOptions(definition.name, definition.options, this.defaults);
     const job = new Job(
@@ -299,6 +288,11 @@ export class Scheduler {
     return new Promise((resolve) => this.runner.dispatch(job, this.clock.now(), 1, resolve));
   }
 
+  /** Another instance handed work back to the store (announced): take it up now rather than at the next sweep. */
+  leasesHandedBack(): void {
+    this.coordinators.sweepSoon();
+  }
+
   /** Resolves once no run of the job is in flight. */
   whenIdle(name: string): Promise<void> {
     return this.runner.whenIdle(this.get(name));
@@ -314,7 +308,7 @@ export class Scheduler {
    * the scheduler's own calls: one `store.unavailable` per outage, whoever met it first.
    */
   callStore<T>(operation: () => Promise<T>): Promise<T> {
-    return this.storeCalls ? this.storeCalls.track(operation) : operation();
+    return this.coordinators.track(operation);
   }
 
   /** Gives a job a new trigger, and a fresh start: an interval counts from now, `maxRuns` from 0. */
@@ -350,7 +344,7 @@ export class Scheduler {
   }
 
   private onWake(): void {
-    this.learnedLead.adjust();
+    this.coordinators.learnedLead.adjust();
     const now = this.clock.now();
     for (const entry of this.queue.takeDue(now)) {
       if (entry instanceof Job) this.wakeJob(entry, now);
@@ -372,7 +366,10 @@ export class Scheduler {
     const due = takeDueTicks(job, now);
     // Arm the next wake-up before any run starts: a handler that clears its job's timer clears that one.
     const done = this.wakeUps.next(job);
-    if (due !== null) this.coordinator(job).claim(job, due.latest, (decision) => this.misfires.carryOut(job, due, decision));
+    if (due !== null) {
+      const from = this.misfires.firstToRun(job, due);
+      this.coordinator(job).claim(job, due.latest, from, (decision) => this.misfires.carryOut(job, due, decision));
+    }
     if (done && !job.completed && !job.removed) this.complete(job, done);
   }
 

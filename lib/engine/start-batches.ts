@@ -74,7 +74,7 @@ export interface StartHost {
   paused(job: Job): boolean;
   coordinator(job: Job): Coordinator;
   /** Starts the run now (under the overlap policy). */
-  dispatch(job: Job, tick: number, fencingToken: number | undefined): void;
+  dispatch(job: Job, tick: number, fencingToken: number | undefined, attempt: number): void;
 }
 
 /**
@@ -99,12 +99,12 @@ export class StartBatches {
    * instant the job was woken for), else with the other runs starting then. A start that comes
    * late is reported to the job's coordinator.
    */
-  start(job: Job, tick: number, fencingToken: number | undefined, runAt: number, wokeAt: number): void {
+  start(job: Job, tick: number, fencingToken: number | undefined, runAt: number, wokeAt: number, attempt = 1): void {
     const now = Math.max(this.clock.now(), wokeAt);
     const coordinator = this.host.coordinator(job);
     if (runAt <= now) {
       coordinator.startedLate(job, now - runAt);
-      return this.host.dispatch(job, tick, fencingToken);
+      return this.host.dispatch(job, tick, fencingToken, attempt);
     }
     // The lease is held while the run waits for its time.
     coordinator.hold(job, fencingToken, 1);
@@ -132,26 +132,30 @@ export class StartBatches {
       // Not rescheduled meanwhile: the plan still holds.
       const planned = job.planned === tick;
       if (planned) job.planned = null;
-      if (!planned || !running || job.removed) {
-        // Nothing runs; the lease goes below.
+      if (!planned || !running || job.removed || !coordinator.owns(job, fencingToken)) {
+        // Nothing runs (the store gave the lease to another, or the plan changed); the lease goes below.
       } else if (this.host.paused(job)) {
         coordinator.pausedBeforeStart(job, tick, fencingToken);
       } else {
-        this.host.dispatch(job, tick, fencingToken);
+        this.host.dispatch(job, tick, fencingToken, 1);
       }
       coordinator.hold(job, fencingToken, -1);
     }
     batch.recycle();
   }
 
-  /** Forgets the runs prepared ahead when the scheduler stops; their coordinator decides what becomes of their leases. */
+  /** Hands back the runs prepared ahead when the scheduler stops: in a cluster, another instance runs them. */
   drop(): void {
     for (const batches of this.batches) {
       for (const batch of batches.values()) {
         for (let i = 0; i < batch.size; i += 3) {
           const job = batch.job(i);
+          const tick = batch.tick(i);
+          const fencingToken = batch.fencingToken(i);
+          const coordinator = this.host.coordinator(job);
+          if (job.planned === tick) coordinator.handBack(job, fencingToken, { tick, from: tick, attempt: 1 });
           job.planned = null;
-          this.host.coordinator(job).dropPrepared(job, batch.fencingToken(i));
+          coordinator.hold(job, fencingToken, -1);
         }
         batch.recycle();
       }

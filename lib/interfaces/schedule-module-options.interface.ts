@@ -47,6 +47,15 @@ export interface ScheduleModuleOptions {
      * claimed when due, and runs start after the round trip.
      */
     claimAheadMs?: number;
+    /**
+     * How long a call to the store may take: connecting, a claim, any query or script. A call
+     * with no answer by then counts as failed (its ticks are reported missed) and is cancelled,
+     * not left to run: on PostgreSQL the server cancels the statement (`statement_timeout`) and a
+     * connection that does not answer is closed. `app.init()` waits this long at most for the
+     * store; if it is not there by then, the application starts without it and connects when it
+     * can. Default 5 000 ms.
+     */
+    timeoutMs?: number;
   };
 }
 

@@ -6,6 +6,7 @@ import { duplicateName, NO_SCHEDULER_FOUND, SchedulerKind } from '../compat/mess
 import { DuplicateJobError, errorMessage, InvalidScheduleError, JobNotFoundError, SchedulerNotRunningError } from '../errors';
 import { JobHandler, JobInfo } from '../engine/job';
 import { assertKnownJobOptionKeys } from '../engine/job-options';
+import { assertJobName } from '../engine/job-name';
 import { JobTargets } from '../discovery/job-targets';
 import { assertCloneableArgs, assertJsonArgs } from '../application/job-args';
 import { AddJobDefinition } from '../interfaces/job-definition.interface';
@@ -142,7 +143,7 @@ export class SchedulerRegistry {
     const { name, trigger, target, handler, worker, args = [], paused, persist, ...options } = definition;
     const { scheduler } = this.app;
     if (scheduler.state === 'stopping' || scheduler.state === 'stopped') throw new SchedulerNotRunningError('add a job', scheduler.state);
-    if (typeof name !== 'string' || name === '') throw new InvalidScheduleError(String(name), 'name', name, 'must be a non-empty string.');
+    assertJobName(name);
     if (scheduler.has(name)) throw new DuplicateJobError(name, duplicateName('Job', name, this.app.handles.holder(name)));
     assertKnownJobOptionKeys(name, options);
     if (persist) {
@@ -180,13 +181,16 @@ export class SchedulerRegistry {
 
   /**
    * Gives a job of any kind a new trigger (`{ cron }`, `{ every }` or `{ at }`); an interval counts
-   * from now. A persistent job is changed in the store, for every instance.
+   * from now. A persistent job is changed in the store, for every instance. With a shared store,
+   * any other cluster-wide job is refused with `RescheduleRefusedError`: each instance defines it
+   * for itself, and the others would keep the old trigger.
    */
   rescheduleJob(name: string, trigger: TriggerDefinition): Promise<JobInfo> {
     const { scheduler, persistent } = this.app;
     if (!scheduler.has(name)) throw new JobNotFoundError(name);
-    const built = triggerFromDefinition(name, trigger, scheduler.clock.now());
     const stored = persistent.stored(name);
+    if (!stored) this.app.handles.assertReschedulable(name);
+    const built = triggerFromDefinition(name, trigger, scheduler.clock.now());
     if (!stored) {
       scheduler.reschedule(name, built);
       return Promise.resolve(scheduler.info(name));
@@ -206,17 +210,20 @@ export class SchedulerRegistry {
 
   /**
    * Pauses a job: its ticks stop running until {@link resumeJob}. With a shared store, a
-   * cluster-wide job is paused on every instance (and stays paused across restarts).
+   * cluster-wide job is paused on every instance (and stays paused across restarts); if that
+   * cannot be written to the store, the pause is undone here too and the promise rejects.
    */
   pauseJob(name: string): Promise<void> {
-    this.app.scheduler.pause(name);
-    return this.sharePaused(name, true);
+    return this.setPaused(name, true);
   }
 
-  /** Resumes a paused job; ticks that fell in the pause go through its misfire policy. */
+  /**
+   * Resumes a paused job; ticks that fell in the pause go through its misfire policy. With a
+   * shared store, a cluster-wide job is resumed on every instance once the store has it, or, if
+   * that cannot be written, on none: it stays paused here too and the promise rejects.
+   */
   resumeJob(name: string): Promise<void> {
-    this.app.scheduler.resume(name);
-    return this.sharePaused(name, false);
+    return this.setPaused(name, false);
   }
 
   /** Runs a job now, under its overlap policy; resolves when that run settles. */
@@ -243,21 +250,45 @@ export class SchedulerRegistry {
     this.app.scheduler.resumeAll();
   }
 
-  /** A cluster-wide job's paused flag goes to the store, where every instance reads it. */
-  private sharePaused(name: string, paused: boolean): Promise<void> {
+  /**
+   * Pauses or resumes a job, and, for a cluster-wide one, writes the flag to the store, where every
+   * instance reads it. A pause takes effect here at once, and is undone if the write fails; a
+   * resume takes effect here once written (a tick claimed before would be refused as paused). So
+   * a failed write leaves this instance as the others, and the promise rejects with the store's error.
+   */
+  private setPaused(name: string, paused: boolean): Promise<void> {
     const { scheduler, persistent, store, options } = this.app;
     const job = scheduler.status(name);
-    if (!job || !(persistent.stored(name) || (store.shared && job.scope === 'cluster'))) return Promise.resolve();
-    return this.settle(store.setPaused(name, paused, options.instanceId));
+    if (!job || !(persistent.stored(name) || (store.shared && job.scope === 'cluster'))) {
+      // Throws JobNotFoundError for a name that is not a job.
+      if (paused) scheduler.pause(name);
+      else scheduler.resume(name);
+      return Promise.resolve();
+    }
+    // The same job still, not another added since under its name.
+    const same = () => scheduler.status(name)?.source === job.source && scheduler.has(name);
+    if (!paused) {
+      const write = store.setPaused(name, false, options.instanceId).then(() => {
+        if (same()) scheduler.resume(name);
+      });
+      return this.settle(write, 'The job stays paused.');
+    }
+    scheduler.pause(name);
+    const write = store.setPaused(name, true, options.instanceId).catch((error: unknown) => {
+      // Undone unless it was paused before, or something changed it since.
+      if (!job.paused && same() && scheduler.status(name)!.paused) scheduler.resume(name);
+      throw error;
+    });
+    return this.settle(write, 'The pause was undone here.');
   }
 
   /**
-   * A store write behind a control call. The change is already made here; if the store cannot be
-   * reached the returned promise rejects, and the failure is logged even when nobody awaits it, so
-   * a call made and forgotten during an outage cannot bring the application down.
+   * A store write behind a control call. If the store cannot be reached the returned promise
+   * rejects, and the failure is logged even when nobody awaits it (with `outcome`, what became of
+   * the change here), so a call made and forgotten during an outage cannot bring the application down.
    */
-  private settle<T>(write: Promise<T>): Promise<T> {
-    write.catch((error: unknown) => this.logger.warn(`A change could not be written to the job store: ${errorMessage(error)}`));
+  private settle<T>(write: Promise<T>, outcome?: string): Promise<T> {
+    write.catch((error: unknown) => this.logger.warn(`A change could not be written to the job store: ${errorMessage(error)}${outcome ? ` ${outcome}` : ''}`));
     return write;
   }
 

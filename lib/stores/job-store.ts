@@ -20,10 +20,12 @@ export interface JobStore {
   close(): Promise<void>;
 
   /**
-   * Makes sure each job has a row, keeping the anchor of the first instance that registered it.
-   * Returns every job's stored state, in the same order.
+   * Makes sure each job has a row, keeping the anchor of the first instance that registered it,
+   * and records each job's trigger fingerprint: the newest registration wins, and claims made with
+   * another fingerprint are refused (`superseded`) from then on. Returns every job's stored state,
+   * in the same order; a row that cannot be written (a key of another type) is `null`, alone.
    */
-  register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]>;
+  register(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>>;
 
   /**
    * For each tick, one atomic compare-and-advance of the job's watermark (`lastTick < tick`)
@@ -36,11 +38,21 @@ export interface JobStore {
   /** Ends the leases of finished runs. */
   release(leases: readonly Lease[]): Promise<void>;
   /**
-   * Deals with leases that ran out (their instance died or hung): an at-least-once run is taken
-   * over by `instance` — attempt + 1, a larger fencing token — and returned in `recovered`; an
-   * at-most-once run is given up and returned in `abandoned`.
+   * Deals with leases that ran out (their instance died or hung) and runs handed back: an
+   * at-least-once run, or a handed-back one, of a job in `jobs` (the jobs `instance` can run) is
+   * taken over by `instance` — attempt + 1, a larger fencing token — and returned in `recovered`;
+   * an at-most-once run is given up and returned in `abandoned`, whoever has the job. Leases of
+   * at-least-once and handed-back runs of other jobs are left for an instance that has them.
    */
-  recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }>;
+  recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }>;
+  /**
+   * Hands back work claimed by `instance` that it will not do (it is stopping): each lease still
+   * held under its token is made to run out now, marked for takeover whatever its delivery, with
+   * the ticks still to run (`from` to `tick`) and the attempt they are at; the next sweep of an
+   * instance that has the job runs them. Announces `handed-back` (once, naming the first job). Returns, in order, whether each
+   * was handed back (false: the lease was no longer this instance's).
+   */
+  handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]>;
 
   /** Pauses or resumes a job for every instance. */
   setPaused(job: string, paused: boolean, origin: string): Promise<void>;
@@ -56,6 +68,14 @@ export interface JobStore {
 
   /** Tells `listener` of changes made by any instance (including this one). Resolves to the function that stops. */
   watch(listener: (change: JobChange) => void): Promise<() => Promise<void>>;
+
+  /**
+   * Optional. Called once by the application, before {@link connect}: `timeoutMs` (the module's
+   * `cluster.timeoutMs`) bounds every call the store makes — connecting, each query or script, a
+   * wait for a lock — and a call that takes longer is cancelled, not left to run; `warn` is where
+   * the store reports, once, what it finds wrong with the server's configuration.
+   */
+  configure?(settings: { timeoutMs: number; warn(message: string): void }): void;
 }
 
 /** A job's state in a store. */
@@ -69,11 +89,24 @@ export interface StoredJobState {
   paused: boolean;
 }
 
+/** A job an instance registers. */
+export interface JobRegistration {
+  name: string;
+  /** Where its interval counts from, if no instance registered it before. */
+  anchor: number;
+  /** What its trigger is (`Trigger.toString()`), to notice two versions of an application that disagree. */
+  fingerprint: string;
+}
+
 /** A tick an instance wants to run. */
 export interface TickClaim {
   job: string;
   /** The tick; when several are due at once, the latest of them. */
   tick: number;
+  /** The first tick the run covers, when missed ticks run one after another under one lease (misfire `'all'`); else `tick`. */
+  from: number;
+  /** The fingerprint of the trigger the instance has: a claim with another than the stored one is `superseded`. */
+  fingerprint: string;
   /** Refuse while a run of the job holds a live lease anywhere (`overlap` other than `'allow'`). */
   exclusive: boolean;
   /** How long the run's lease lasts unless renewed, in ms. */
@@ -84,9 +117,19 @@ export interface TickClaim {
 /**
  * What became of a claim: `won` (run it, with this fencing token), `busy` (this instance took the
  * tick, but a run of the job holds a lease: skip it), `lost` (another instance has this tick or a
- * later one: do nothing), `paused` (paused for every instance), `gone` (no such job in the store).
+ * later one: do nothing), `paused` (paused for every instance), `gone` (no such job in the store),
+ * `locked` (the job's row is locked by another transaction: ask again), `superseded` (the job was
+ * registered since with another trigger, `fingerprint`: not this instance's to run).
  */
-export type ClaimOutcome = { status: 'won'; fencingToken: number } | { status: 'busy' | 'lost' | 'paused' | 'gone' };
+export type ClaimOutcome =
+  | {
+      status: 'won';
+      fencingToken: number;
+      /** The lease this claim replaced: an at-most-once run whose instance stopped renewing it, given up here (not found by a sweep). */
+      replaced?: { tick: number; attempt: number; owner: string };
+    }
+  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' }
+  | { status: 'superseded'; fingerprint: string };
 
 /** A run's lease, named by job and fencing token. */
 export interface Lease {
@@ -94,16 +137,31 @@ export interface Lease {
   fencingToken: number;
 }
 
-/** A run whose lease ran out. */
+/** A run whose lease ran out, or that was handed back. */
 export interface ExpiredRun {
   job: string;
+  /** The last tick the run covers. */
   tick: number;
+  /** The first tick still to run (catch-up under misfire `'all'`); `tick` for a single run. */
+  from: number;
   /** The attempt the run was (abandoned), or will be (recovered). */
   attempt: number;
   /** The run's fencing token: a new, larger one when recovered. */
   fencingToken: number;
+  /** The token the lease had before: the instance that held it recognizes its own run by it. */
+  previousToken: number;
   /** The instance that held the lease. */
   owner: string;
+}
+
+/** Work an instance hands back when it stops (see {@link JobStore.handBack}). */
+export interface HandedBackRun extends Lease {
+  /** The last tick to run. */
+  tick: number;
+  /** The first tick to run. */
+  from: number;
+  /** The attempt the first of them is at: 1 for a tick that never started, more for a retry. */
+  attempt: number;
 }
 
 /** A persistent job, as data: never code, never an instance. */
@@ -121,7 +179,8 @@ export interface StoredJobDefinition {
 
 /** A change made by an instance, announced to all. */
 export interface JobChange {
-  kind: 'saved' | 'removed' | 'paused' | 'resumed';
+  /** `handed-back`: a stopping instance handed back work for another to take over (see {@link JobStore.handBack}). */
+  kind: 'saved' | 'removed' | 'paused' | 'resumed' | 'handed-back';
   job: string;
   /** The instance that made it. */
   origin: string;

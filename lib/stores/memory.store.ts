@@ -1,12 +1,33 @@
-import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
+import {
+  ClaimOutcome,
+  ExpiredRun,
+  HandedBackRun,
+  JobChange,
+  JobRegistration,
+  JobStore,
+  Lease,
+  StoredJobDefinition,
+  StoredJobState,
+  TickClaim,
+} from './job-store';
 
 interface Row {
   anchor: number;
   lastTick: number | null;
   paused: boolean;
-  fencing: number;
+  fingerprint: string | null;
   definition: StoredJobDefinition | null;
-  lease: { owner: string; until: number; token: number; tick: number; attempt: number; delivery: string } | null;
+  lease: {
+    owner: string;
+    until: number;
+    token: number;
+    tick: number;
+    from: number;
+    attempt: number;
+    delivery: string;
+    /** Handed back by a stopping instance: taken over whatever the delivery. */
+    handed: boolean;
+  } | null;
 }
 
 /** Options of {@link MemoryJobStore}. */
@@ -31,6 +52,8 @@ export class MemoryJobStore implements JobStore {
   private readonly rows = new Map<string, Row>();
   private readonly listeners = new Set<(change: JobChange) => void>();
   private readonly now: () => number;
+  /** Fencing tokens of every job come from one counter: they grow across a job's removal and re-adding. */
+  private fencing = 0;
 
   constructor(options: MemoryJobStoreOptions = {}) {
     this.shared = options.shared ?? false;
@@ -43,9 +66,10 @@ export class MemoryJobStore implements JobStore {
     this.listeners.clear();
   }
 
-  async register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]> {
-    return jobs.map(({ name, anchor }) => {
+  async register(jobs: ReadonlyArray<JobRegistration>): Promise<StoredJobState[]> {
+    return jobs.map(({ name, anchor, fingerprint }) => {
       const row = this.row(name, anchor);
+      row.fingerprint = fingerprint;
       return { name, anchor: row.anchor, lastTick: row.lastTick, paused: row.paused };
     });
   }
@@ -55,16 +79,31 @@ export class MemoryJobStore implements JobStore {
     return claims.map((claim): ClaimOutcome => {
       const row = this.rows.get(claim.job);
       if (!row) return { status: 'gone' };
+      if (row.fingerprint !== null && row.fingerprint !== claim.fingerprint) return { status: 'superseded', fingerprint: row.fingerprint };
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
       row.lastTick = claim.tick;
       if (row.paused) return { status: 'paused' };
-      // A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
-      const taken = row.lease !== null && (row.lease.until > now || row.lease.delivery === 'at-least-once');
+      // A lease is taken while it lives, and after, while a run waits to be taken over.
+      const lease = row.lease;
+      const taken = lease !== null && (lease.until > now || lease.delivery === 'at-least-once' || lease.handed);
       if (claim.exclusive && taken) return { status: 'busy' };
-      const token = ++row.fencing;
+      const token = ++this.fencing;
+      if (taken) return { status: 'won', fencingToken: token };
       // A run that may overlap others runs without the lease when another holds it.
-      if (!taken) row.lease = { owner: instance, until: now + claim.leaseMs, token, tick: claim.tick, attempt: 1, delivery: claim.delivery };
-      return { status: 'won', fencingToken: token };
+      row.lease = {
+        owner: instance,
+        until: now + claim.leaseMs,
+        token,
+        tick: claim.tick,
+        from: claim.from,
+        attempt: 1,
+        delivery: claim.delivery,
+        handed: false,
+      };
+      // An expired at-most-once lease no sweep gave up yet: given up by this claim.
+      return lease
+        ? { status: 'won', fencingToken: token, replaced: { tick: lease.tick, attempt: lease.attempt, owner: lease.owner } }
+        : { status: 'won', fencingToken: token };
     });
   }
 
@@ -72,7 +111,7 @@ export class MemoryJobStore implements JobStore {
     const now = this.now();
     return leases.map(({ job, fencingToken }) => {
       const lease = this.rows.get(job)?.lease;
-      if (!lease || lease.token !== fencingToken || lease.owner !== instance) return false;
+      if (!lease || lease.token !== fencingToken || lease.owner !== instance || lease.handed) return false;
       lease.until = now + leaseMs;
       return true;
     });
@@ -81,27 +120,43 @@ export class MemoryJobStore implements JobStore {
   async release(leases: readonly Lease[]): Promise<void> {
     for (const { job, fencingToken } of leases) {
       const row = this.rows.get(job);
-      if (row?.lease?.token === fencingToken) row.lease = null;
+      if (row?.lease?.token === fencingToken && !row.lease.handed) row.lease = null;
     }
   }
 
-  async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+  async recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
     const now = this.now();
+    const mine = new Set(jobs);
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (const [job, row] of this.rows) {
       const lease = row.lease;
       if (!lease || lease.until >= now) continue;
-      if (lease.delivery === 'at-least-once') {
-        const token = ++row.fencing;
-        row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt: lease.attempt + 1 };
-        recovered.push({ job, tick: lease.tick, attempt: lease.attempt + 1, fencingToken: token, owner: lease.owner });
+      const run = { job, tick: lease.tick, from: lease.from, owner: lease.owner, previousToken: lease.token };
+      if (lease.delivery === 'at-least-once' || lease.handed) {
+        if (!mine.has(job)) continue;
+        const token = ++this.fencing;
+        row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt: lease.attempt + 1, handed: false };
+        recovered.push({ ...run, attempt: lease.attempt + 1, fencingToken: token });
       } else {
         row.lease = null;
-        abandoned.push({ job, tick: lease.tick, attempt: lease.attempt, fencingToken: lease.token, owner: lease.owner });
+        abandoned.push({ ...run, attempt: lease.attempt, fencingToken: lease.token });
       }
     }
     return { recovered, abandoned };
+  }
+
+  async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
+    const handed = runs.map(({ job, fencingToken, tick, from, attempt }) => {
+      const lease = this.rows.get(job)?.lease;
+      if (!lease || lease.token !== fencingToken || lease.owner !== instance) return false;
+      Object.assign(lease, { until: 0, tick, from, attempt: attempt - 1, handed: true });
+      return true;
+    });
+    // One announcement for the batch: whoever hears it sweeps once.
+    const first = runs.find((_, index) => handed[index]);
+    if (first) this.announce({ kind: 'handed-back', job: first.job, origin: instance });
+    return handed;
   }
 
   async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
@@ -139,7 +194,7 @@ export class MemoryJobStore implements JobStore {
 
   private row(name: string, anchor: number): Row {
     let row = this.rows.get(name);
-    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fencing: 0, definition: null, lease: null }));
+    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fingerprint: null, definition: null, lease: null }));
     return row;
   }
 

@@ -1,7 +1,19 @@
 import { StoreUnavailableError } from '../errors';
 import { Backoff } from '../engine/backoff';
-import { loadDriver } from './driver';
-import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, SAFE_NAME, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
+import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
+import {
+  ClaimOutcome,
+  ExpiredRun,
+  HandedBackRun,
+  JobChange,
+  JobRegistration,
+  JobStore,
+  Lease,
+  SAFE_NAME,
+  StoredJobDefinition,
+  StoredJobState,
+  TickClaim,
+} from './job-store';
 
 /** The parts of a `pg` query result used here. */
 interface PgResult {
@@ -22,6 +34,8 @@ export interface PgPoolLike {
   connect(): Promise<PgClientLike>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Where it connects, to name the server in messages (never its password). */
+  readonly options?: { connectionString?: string; host?: string; port?: number | string; database?: string };
 }
 
 /** Options of {@link PostgresJobStore}: a pool of yours, or a connection string for one of its own. */
@@ -36,9 +50,16 @@ export interface PostgresJobStoreOptions {
   tablePrefix?: string;
 }
 
+/** The store's tables and sequence, as quoted names. */
+interface Tables {
+  jobs: string;
+  /** Where every fencing token comes from: tokens grow across a job's removal and re-adding. */
+  fencing: string;
+}
+
 /** Versioned schema changes, applied in order, once each, under an advisory lock. */
-const MIGRATIONS: ReadonlyArray<(jobs: string) => string> = [
-  (jobs) => `CREATE TABLE IF NOT EXISTS ${jobs} (
+const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
+  ({ jobs }) => `CREATE TABLE IF NOT EXISTS ${jobs} (
     name text PRIMARY KEY,
     anchor bigint NOT NULL,
     last_tick bigint,
@@ -52,6 +73,13 @@ const MIGRATIONS: ReadonlyArray<(jobs: string) => string> = [
     lease_attempt integer,
     lease_delivery text
   )`,
+  // Trigger fingerprints, the first tick of a lease, leases handed back, and one counter for tokens.
+  ({ jobs, fencing }) => `
+    ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS fingerprint text,
+      ADD COLUMN IF NOT EXISTS lease_from bigint,
+      ADD COLUMN IF NOT EXISTS lease_handed boolean NOT NULL DEFAULT false;
+    CREATE SEQUENCE IF NOT EXISTS ${fencing};
+    SELECT setval('${fencing}', GREATEST(last, 1), last > 0) FROM (SELECT COALESCE(max(fencing), 0) AS last FROM ${jobs}) AS m`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
@@ -65,14 +93,26 @@ const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 export class PostgresJobStore implements JobStore {
   readonly kind = 'postgres';
   readonly shared = true;
-  private readonly pool: PgPoolLike;
+  /** The pool given, or the store's own once made (see {@link pool}). */
+  private poolInstance: PgPoolLike | null;
+  /** How to make a pool of its own: `pg`'s `Pool` and the connection string. */
+  private readonly ownPoolOf: { Pool: new (config: object) => PgPoolLike; connectionString: string } | null;
   private readonly ownPool: boolean;
+  /** The connections of the store's own pool that carry its statement timeout. */
+  private readonly limited = new WeakSet<PgClientLike>();
   private readonly schema: string;
   private readonly jobs: string;
+  private readonly fencing: string;
   private readonly meta: string;
   private readonly channel: string;
-  private listener: PgClientLike | null = null;
+  /** Host, port and database, for messages. */
+  private readonly address: string;
+  /** How long a call may take (see {@link configure}). */
+  private timeoutMs = 5_000;
+  /** The stop functions of the listeners {@link watch} started. */
+  private readonly watches = new Set<() => Promise<void>>();
   private closed = false;
+  private closing: Promise<void> | null = null;
 
   constructor(options: PostgresJobStoreOptions) {
     const schema = options.schema ?? 'metronome';
@@ -84,73 +124,75 @@ export class PostgresJobStore implements JobStore {
     if (!options.pool && !options.connectionString) throw new StoreUnavailableError('postgres', 'give it a pool or a connectionString');
     this.schema = `"${schema}"`;
     this.jobs = `"${schema}"."${prefix}jobs"`;
+    this.fencing = `"${schema}"."${prefix}fencing"`;
     this.meta = `"${schema}"."${prefix}meta"`;
     this.channel = `${schema}_${prefix}changes`.slice(0, 63);
     if (options.pool) {
-      this.pool = options.pool;
+      this.poolInstance = options.pool;
+      this.ownPoolOf = null;
       this.ownPool = false;
     } else {
-      const pg = loadDriver<{ Pool: new (config: object) => PgPoolLike }>('pg', 'postgres');
-      // Bounded waits: a store that hangs must fail calls, not stall them.
-      this.pool = new pg.Pool({ connectionString: options.connectionString, max: 4, connectionTimeoutMillis: 5_000, query_timeout: 15_000 });
+      const { Pool } = loadDriver<{ Pool: new (config: object) => PgPoolLike }>('pg', 'postgres');
+      this.poolInstance = null;
+      this.ownPoolOf = { Pool, connectionString: options.connectionString! };
       this.ownPool = true;
-      // An idle connection that breaks must not bring the application down.
-      this.pool.on('error', () => undefined);
     }
+    this.address = pgAddress(options.pool ? (options.pool.options ?? {}) : { connectionString: options.connectionString });
+  }
+
+  /** Takes the time limit of every call: a connection, a query, a wait for a lock. Before {@link connect}. */
+  configure(settings: { timeoutMs: number }): void {
+    this.timeoutMs = Math.min(Math.max(1, Math.ceil(settings.timeoutMs)), MAX_DELAY_MS - GRACE_MS);
   }
 
   async connect(): Promise<void> {
-    const client = await this.run(() => this.pool.connect());
-    try {
-      await client.query('BEGIN');
-      // Instances starting together take turns: the DDL runs once, the others see it done.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-metronome:${this.schema}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.meta} (key text PRIMARY KEY, value text NOT NULL)`);
-      const { rows } = await client.query(`SELECT value FROM ${this.meta} WHERE key = 'version'`);
-      const version = rows.length ? Number(rows[0].value) : 0;
-      for (let next = version; next < MIGRATIONS.length; next++) await client.query(MIGRATIONS[next](this.jobs));
-      // A schema made by a newer version is left as it is.
-      if (version < MIGRATIONS.length) {
-        await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [
-          String(MIGRATIONS.length),
-        ]);
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw new StoreUnavailableError('postgres', undefined, { cause: error });
-    } finally {
-      client.release();
+    // A statement that waits for a lock holds up the claims queued behind it: the migration waits
+    // for a lock (another instance's migration, a table in use) half the time limit at most, so
+    // that they do not time out; it fails then, and is tried again at the next sync.
+    await this.transaction((client) => this.migrate(client), { lock_timeout: this.timeoutMs / 2 });
+  }
+
+  /** Creates or migrates the schema, in the transaction of {@link connect}. */
+  private async migrate(client: PgClientLike): Promise<void> {
+    // Instances starting together take turns: the DDL runs once, the others see it done.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-metronome:${this.schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${this.meta} (key text PRIMARY KEY, value text NOT NULL)`);
+    const { rows } = await client.query(`SELECT value FROM ${this.meta} WHERE key = 'version'`);
+    const version = rows.length ? Number(rows[0].value) : 0;
+    for (let next = version; next < MIGRATIONS.length; next++) await client.query(MIGRATIONS[next]({ jobs: this.jobs, fencing: this.fencing }));
+    // A schema made by a newer version is left as it is.
+    if (version < MIGRATIONS.length) {
+      await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [
+        String(MIGRATIONS.length),
+      ]);
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.listener?.release(true);
-    this.listener = null;
-    if (this.ownPool) await this.pool.end();
+    return (this.closing ??= (async () => {
+      await Promise.all([...this.watches].map((stop) => stop()));
+      // A pool of its own is ended once its clients are back, each within its time limit.
+      if (this.ownPool && this.poolInstance) await this.poolInstance.end();
+    })());
   }
 
-  async register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]> {
+  async register(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
     if (jobs.length === 0) return [];
+    // One row per name (the last registration of a batch counts); rows are locked in name order, as claims lock them.
+    const byName = new Map(jobs.map((job) => [job.name, job]));
+    const unique = [...byName.values()];
     const { rows } = await this.query(
-      `WITH input AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS i(name, anchor)),
-       added AS (INSERT INTO ${this.jobs} (name, anchor) SELECT name, anchor FROM input ON CONFLICT (name) DO NOTHING RETURNING name, anchor, last_tick, paused)
-       SELECT name, anchor, last_tick, paused FROM added
-       UNION ALL
-       SELECT j.name, j.anchor, j.last_tick, j.paused FROM ${this.jobs} j JOIN input i ON i.name = j.name WHERE j.name NOT IN (SELECT name FROM added)`,
-      [jobs.map((job) => job.name), jobs.map((job) => Math.round(job.anchor))],
+      `INSERT INTO ${this.jobs} (name, anchor, fingerprint)
+       SELECT name, anchor, fingerprint FROM unnest($1::text[], $2::bigint[], $3::text[]) AS i(name, anchor, fingerprint) ORDER BY name
+       ON CONFLICT (name) DO UPDATE SET fingerprint = EXCLUDED.fingerprint
+       RETURNING name, anchor, last_tick, paused`,
+      [unique.map((job) => job.name), unique.map((job) => Math.round(job.anchor)), unique.map((job) => job.fingerprint)],
     );
-    const byName = new Map(rows.map((row) => [row.name as string, row]));
-    // A row another instance inserted while this statement ran is not in its snapshot: read it now.
-    const missing = jobs.filter(({ name }) => !byName.has(name)).map(({ name }) => name);
-    if (missing.length > 0) {
-      const again = await this.query(`SELECT name, anchor, last_tick, paused FROM ${this.jobs} WHERE name = ANY($1::text[])`, [missing]);
-      for (const row of again.rows) byName.set(row.name as string, row);
-    }
+    const stored = new Map(rows.map((row) => [row.name as string, row]));
     return jobs.map(({ name }) => {
-      const row = byName.get(name)!;
+      const row = stored.get(name)!;
       return { name, anchor: Number(row.anchor), lastTick: row.last_tick === null ? null : Number(row.last_tick), paused: Boolean(row.paused) };
     });
   }
@@ -159,39 +201,47 @@ export class PostgresJobStore implements JobStore {
     if (claims.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (
-         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[])
-           AS c(name, tick, exclusive, lease_ms, delivery, ord)
+         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[])
+           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint)
        ),
        locked AS (
-         SELECT j.name, c.tick, c.lease_ms, c.delivery, c.exclusive, j.paused, now.ms AS now,
-                -- A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
-                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once') AS taken
+         SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, j.paused, j.fencing, now.ms AS now,
+                j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
+                -- A lease is taken while it lives, and after, while a run waits to be taken over.
+                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed) AS taken
          FROM ${this.jobs} j JOIN input c ON c.name = j.name CROSS JOIN (SELECT ${NOW} AS ms) now
-         WHERE j.last_tick IS NULL OR j.last_tick < c.tick
+         WHERE (j.last_tick IS NULL OR j.last_tick < c.tick) AND (j.fingerprint IS NULL OR j.fingerprint = c.fingerprint)
          ORDER BY j.name
-         -- Waits for a row another statement holds, then checks the watermark again.
-         FOR UPDATE OF j
+         -- A row another transaction holds is not waited for: its claim comes back 'locked', to be asked again.
+         FOR UPDATE OF j SKIP LOCKED
        ),
        decided AS (SELECT *, NOT paused AND NOT (exclusive AND taken) AS runs, NOT paused AND NOT (exclusive AND taken) AND NOT taken AS leases FROM locked),
+       tokens AS (SELECT name, CASE WHEN runs THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS token FROM decided),
        claimed AS (
          UPDATE ${this.jobs} j SET
            last_tick = d.tick,
-           fencing = j.fencing + CASE WHEN d.runs THEN 1 ELSE 0 END,
+           fencing = COALESCE(t.token, j.fencing),
            lease_owner = CASE WHEN d.leases THEN $1 ELSE j.lease_owner END,
            lease_until = CASE WHEN d.leases THEN d.now + d.lease_ms ELSE j.lease_until END,
-           lease_token = CASE WHEN d.leases THEN j.fencing + 1 ELSE j.lease_token END,
+           lease_token = CASE WHEN d.leases THEN t.token ELSE j.lease_token END,
            lease_tick = CASE WHEN d.leases THEN d.tick ELSE j.lease_tick END,
+           lease_from = CASE WHEN d.leases THEN d.from_tick ELSE j.lease_from END,
            lease_attempt = CASE WHEN d.leases THEN 1 ELSE j.lease_attempt END,
-           lease_delivery = CASE WHEN d.leases THEN d.delivery ELSE j.lease_delivery END
-         FROM decided d WHERE j.name = d.name
-         RETURNING j.name, d.runs, j.paused, j.fencing AS token
+           lease_delivery = CASE WHEN d.leases THEN d.delivery ELSE j.lease_delivery END,
+           lease_handed = CASE WHEN d.leases THEN false ELSE j.lease_handed END
+         FROM decided d JOIN tokens t ON t.name = d.name WHERE j.name = d.name
+         RETURNING j.name, d.runs, d.leases, j.paused, t.token, d.old_owner, d.old_tick, d.old_attempt
        )
-       SELECT c.ord,
+       SELECT c.ord, x.fingerprint,
+              -- The lease a won claim replaced: an expired at-most-once one no sweep gave up yet.
+              CASE WHEN k.leases THEN k.old_owner END AS replaced_owner, k.old_tick AS replaced_tick, k.old_attempt AS replaced_attempt,
               CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' ELSE 'busy' END
-                   WHEN EXISTS (SELECT 1 FROM ${this.jobs} x WHERE x.name = c.name) THEN 'lost'
-                   ELSE 'gone' END AS status,
+                   WHEN x.name IS NULL THEN 'gone'
+                   WHEN x.fingerprint IS NOT NULL AND x.fingerprint <> c.fingerprint THEN 'superseded'
+                   WHEN x.last_tick IS NOT NULL AND x.last_tick >= c.tick THEN 'lost'
+                   ELSE 'locked' END AS status,
               k.token
-       FROM input c LEFT JOIN claimed k ON k.name = c.name
+       FROM input c LEFT JOIN claimed k ON k.name = c.name LEFT JOIN ${this.jobs} x ON x.name = c.name
        ORDER BY c.ord`,
       [
         instance,
@@ -201,11 +251,20 @@ export class PostgresJobStore implements JobStore {
         claims.map((c) => c.leaseMs),
         claims.map((c) => c.delivery),
         claims.map((_, index) => index),
+        claims.map((c) => Math.round(c.from)),
+        claims.map((c) => c.fingerprint),
       ],
     );
-    return rows.map((row) =>
-      row.status === 'won' ? { status: 'won', fencingToken: Number(row.token) } : { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' },
-    );
+    return rows.map((row): ClaimOutcome => {
+      if (row.status === 'won') {
+        const fencingToken = Number(row.token);
+        if (row.replaced_owner === null) return { status: 'won', fencingToken };
+        const replaced = { tick: Number(row.replaced_tick ?? 0), attempt: Number(row.replaced_attempt ?? 1), owner: row.replaced_owner as string };
+        return { status: 'won', fencingToken, replaced };
+      }
+      if (row.status === 'superseded') return { status: 'superseded', fingerprint: row.fingerprint as string };
+      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' };
+    });
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -214,7 +273,7 @@ export class PostgresJobStore implements JobStore {
       `WITH input AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS l(name, token, ord)),
        locked AS (
          SELECT j.name FROM ${this.jobs} j JOIN input l ON j.name = l.name
-         WHERE j.lease_token = l.token AND j.lease_owner = $1 ORDER BY j.name FOR UPDATE OF j
+         WHERE j.lease_token = l.token AND j.lease_owner = $1 AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
        ),
        renewed AS (
          UPDATE ${this.jobs} j SET lease_until = ${NOW} + $5 FROM locked k WHERE j.name = k.name RETURNING j.name
@@ -230,43 +289,87 @@ export class PostgresJobStore implements JobStore {
     await this.query(
       `WITH locked AS (
          SELECT j.name FROM ${this.jobs} j JOIN unnest($1::text[], $2::bigint[]) AS l(name, token) ON j.name = l.name
-         WHERE j.lease_token = l.token ORDER BY j.name FOR UPDATE OF j
+         WHERE j.lease_token = l.token AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
        )
        UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL FROM locked k WHERE j.name = k.name`,
       [leases.map((l) => l.job), leases.map((l) => l.fencingToken)],
     );
   }
 
-  async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+  async recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
     const { rows } = await this.query(
       `WITH expired AS (
-         SELECT j.name, j.lease_owner AS owner, COALESCE(j.lease_tick, 0) AS tick, COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token,
-                j.lease_delivery = 'at-least-once' AS retake
+         SELECT j.name, j.lease_owner AS owner, COALESCE(j.lease_tick, 0) AS tick, COALESCE(j.lease_from, j.lease_tick, 0) AS from_tick,
+                COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token, j.fencing,
+                COALESCE(j.lease_delivery = 'at-least-once', false) OR j.lease_handed AS retake
          FROM ${this.jobs} j
          WHERE j.lease_owner IS NOT NULL AND COALESCE(j.lease_until, 0) < ${NOW}
+           -- A run to take over is left for an instance that has its job.
+           AND (NOT (COALESCE(j.lease_delivery = 'at-least-once', false) OR j.lease_handed) OR j.name = ANY($3::text[]))
          ORDER BY j.name
          FOR UPDATE OF j SKIP LOCKED
-       )
+       ),
+       tokens AS (SELECT name, CASE WHEN retake THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS token FROM expired)
        UPDATE ${this.jobs} j SET
-         fencing = j.fencing + CASE WHEN e.retake THEN 1 ELSE 0 END,
+         fencing = COALESCE(t.token, j.fencing),
          lease_owner = CASE WHEN e.retake THEN $1 END,
          lease_until = CASE WHEN e.retake THEN ${NOW} + $2 END,
-         lease_token = CASE WHEN e.retake THEN j.fencing + 1 END,
+         lease_token = t.token,
          lease_tick = CASE WHEN e.retake THEN e.tick END,
+         lease_from = CASE WHEN e.retake THEN e.from_tick END,
          lease_attempt = CASE WHEN e.retake THEN e.attempt + 1 END,
-         lease_delivery = CASE WHEN e.retake THEN j.lease_delivery END
-       FROM expired e WHERE j.name = e.name
-       RETURNING j.name, e.owner, e.tick, e.attempt, e.token, e.retake, j.lease_token AS new_token`,
-      [instance, leaseMs],
+         lease_delivery = CASE WHEN e.retake THEN j.lease_delivery END,
+         lease_handed = false
+       FROM expired e JOIN tokens t ON t.name = e.name WHERE j.name = e.name
+       RETURNING j.name, e.owner, e.tick, e.from_tick, e.attempt, e.token, e.retake, t.token AS new_token`,
+      [instance, leaseMs, jobs],
     );
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (const row of rows) {
-      const base = { job: row.name as string, tick: Number(row.tick), owner: row.owner as string };
+      const base = {
+        job: row.name as string,
+        tick: Number(row.tick),
+        from: Number(row.from_tick),
+        owner: row.owner as string,
+        previousToken: Number(row.token),
+      };
       if (row.retake) recovered.push({ ...base, attempt: Number(row.attempt) + 1, fencingToken: Number(row.new_token) });
       else abandoned.push({ ...base, attempt: Number(row.attempt), fencingToken: Number(row.token) });
     }
     return { recovered, abandoned };
+  }
+
+  async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
+    if (runs.length === 0) return [];
+    const { rows } = await this.query(
+      `WITH input AS (
+         SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[], $7::int[]) AS h(name, token, tick, from_tick, attempt, ord)
+       ),
+       locked AS (
+         SELECT j.name, h.tick, h.from_tick, h.attempt, h.ord FROM ${this.jobs} j JOIN input h ON h.name = j.name
+         WHERE j.lease_owner = $1 AND j.lease_token = h.token ORDER BY j.name FOR UPDATE OF j
+       ),
+       handed AS (
+         UPDATE ${this.jobs} j SET lease_until = 0, lease_tick = k.tick, lease_from = k.from_tick, lease_attempt = k.attempt - 1, lease_handed = true
+         FROM locked k WHERE j.name = k.name RETURNING k.ord
+       )
+       SELECT h.ord, d.ord IS NOT NULL AS handed FROM input h LEFT JOIN handed d ON d.ord = h.ord ORDER BY h.ord`,
+      [
+        instance,
+        runs.map((run) => run.job),
+        runs.map((run) => run.fencingToken),
+        runs.map((run) => Math.round(run.tick)),
+        runs.map((run) => Math.round(run.from)),
+        runs.map((run) => run.attempt),
+        runs.map((_, index) => index),
+      ],
+    );
+    const handed = rows.map((row) => Boolean(row.handed));
+    // One announcement for the batch: whoever hears it sweeps once.
+    const first = runs.find((_, index) => handed[index]);
+    if (first) await this.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ kind: 'handed-back', job: first.job, origin: instance })]);
+    return handed;
   }
 
   async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
@@ -309,59 +412,181 @@ export class PostgresJobStore implements JobStore {
 
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
     let stopped = false;
+    /** The client that listens, while one does: given back (destroyed) exactly once. */
+    let current: PgClientLike | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     // Reconnects wait 200 ms, doubling to 5 s; the periodic resync covers what is missed meanwhile.
     const backoff = new Backoff(200, 5_000);
+    const done = () => stopped || this.closed;
+    const drop = (client: PgClientLike) => {
+      if (current !== client) return;
+      current = null;
+      // Destroyed, not given back: a connection that listens must not serve queries.
+      client.release(true);
+    };
+    const again = () => {
+      if (!done() && retry === undefined) retry = later(backoff.next(), () => ((retry = undefined), void listen()));
+    };
     const listen = async (): Promise<void> => {
-      if (stopped || this.closed) return;
+      if (done()) return;
+      let client: PgClientLike;
       try {
-        const client = await this.pool.connect();
-        this.listener = client;
-        const lost = () => {
-          if (this.listener !== client) return;
-          this.listener = null;
-          client.release(true);
-          if (!stopped && !this.closed) retry = setTimeout(listen, backoff.next());
-        };
-        client.on('error', lost);
-        client.on('end', lost);
-        client.on('notification', (message) => {
-          if (message.channel !== this.channel || !message.payload) return;
-          try {
-            listener(JSON.parse(message.payload) as JobChange);
-          } catch {
-            // A payload that is not ours is ignored.
-          }
-        });
-        await client.query(`LISTEN "${this.channel}"`);
-        backoff.reset();
+        client = await this.checkout();
       } catch {
-        const client = this.listener;
-        this.listener = null;
-        client?.release(true);
-        if (!stopped && !this.closed) retry = setTimeout(listen, backoff.next());
+        return again();
+      }
+      // Stopped while connecting: the client goes back unused.
+      if (done()) return client.release();
+      current = client;
+      const lost = () => {
+        if (current !== client) return;
+        drop(client);
+        again();
+      };
+      client.on('error', lost);
+      client.on('end', lost);
+      client.on('notification', (message) => {
+        if (message.channel !== this.channel || !message.payload) return;
+        try {
+          listener(JSON.parse(message.payload) as JobChange);
+        } catch {
+          // A payload that is not ours is ignored.
+        }
+      });
+      try {
+        await within(client.query(`LISTEN "${this.channel}"`), this.timeoutMs + GRACE_MS);
+        backoff.reset();
+        if (done()) drop(client);
+      } catch {
+        lost();
       }
     };
-    await listen();
-    return async () => {
+    const stop = async () => {
       stopped = true;
-      clearTimeout(retry);
-      const client = this.listener;
-      this.listener = null;
-      client?.release(true);
+      cancel(retry);
+      this.watches.delete(stop);
+      if (current) drop(current);
     };
+    // Known before the first try, so that close() meanwhile stops it too.
+    this.watches.add(stop);
+    await listen();
+    return stop;
+  }
+
+  /** The pool: the one given, or the store's own, made on first use with the time limits of {@link configure}. */
+  private get pool(): PgPoolLike {
+    if (this.poolInstance) return this.poolInstance;
+    // Closed before it was ever used: no pool is made any more.
+    if (this.closed) throw new StoreUnavailableError('postgres', 'the store is closed');
+    const { Pool, connectionString } = this.ownPoolOf!;
+    const ms = this.timeoutMs;
+    // Its own connections carry the time limits: the server cancels a statement after `ms`, and the
+    // client gives up on a server that does not answer a little later, and destroys the connection.
+    const pool = new Pool({ connectionString, max: 4, connectionTimeoutMillis: ms, query_timeout: ms + GRACE_MS });
+    // An idle connection that breaks must not bring the application down.
+    pool.on('error', () => undefined);
+    return (this.poolInstance = pool);
   }
 
   private async query(text: string, values?: unknown[]): Promise<PgResult> {
-    return this.run(() => this.pool.query(text, values));
+    if (this.ownPool) {
+      return this.run(() =>
+        this.withClient(async (client) => {
+          // Set on each connection before its first query, rather than as a startup parameter,
+          // which PgBouncer refuses; a connection that fails it fails its query too.
+          if (!this.limited.has(client)) {
+            await client.query(`SET statement_timeout = ${Math.max(1, Math.round(this.timeoutMs))}`);
+            this.limited.add(client);
+          }
+          return client.query(text, values);
+        }),
+      );
+    }
+    // A pool given is left as its owner configured it: each call sets the time limits for itself.
+    return this.transaction((client) => client.query(text, values));
   }
 
-  /** Runs a driver call; its failures become {@link StoreUnavailableError}. */
+  /**
+   * Runs `work` in a transaction of its own, on a client of the pool, within the time limit:
+   * `statement_timeout` and `idle_in_transaction_session_timeout` (and `limits`, in ms) set for
+   * this transaction alone.
+   */
+  private transaction<T>(work: (client: PgClientLike) => Promise<T>, limits: Record<string, number> = {}): Promise<T> {
+    const settings = { statement_timeout: this.timeoutMs, idle_in_transaction_session_timeout: this.timeoutMs, ...limits };
+    const statements = Object.entries(settings).map(([name, ms]) => `SET LOCAL ${name} = ${Math.max(1, Math.round(ms))}`);
+    return this.run(() =>
+      this.withClient(async (client) => {
+        await client.query(['BEGIN', ...statements].join('; '));
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * Runs `work` on a client of the pool. A client that does not answer within the time limit (and
+   * the grace after it), or whose work fails, is destroyed rather than given back: it may still be
+   * in a statement or a transaction. The server then rolls back.
+   */
+  private async withClient<T>(work: (client: PgClientLike) => Promise<T>): Promise<T> {
+    const client = await this.checkout();
+    const working = work(client);
+    let result: T;
+    try {
+      result = await within(working, this.timeoutMs + GRACE_MS);
+    } catch (error) {
+      // Settles after the client is gone: nobody waits for it any more.
+      working.catch(() => undefined);
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+    client.release();
+    return result;
+  }
+
+  /** A client of the pool, within the time limit; one handed over after it goes back at once. */
+  private async checkout(): Promise<PgClientLike> {
+    const pending = this.pool.connect();
+    try {
+      return await within(pending, this.timeoutMs, 'connection');
+    } catch (error) {
+      pending.then(
+        (client) => client.release(),
+        () => undefined,
+      );
+      throw error;
+    }
+  }
+
+  /** Runs a driver call; its failures become {@link StoreUnavailableError}, naming the server. */
   private async run<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('postgres', undefined, { cause: error });
+      throw unavailable('postgres', this.address, error);
     }
   }
+}
+
+/** How long after the server should have cancelled a statement the client gives up on it. */
+const GRACE_MS = 1_000;
+
+/** `host:port/database` of a pool's settings or connection string, for messages: never the user or password. */
+function pgAddress(config: NonNullable<PgPoolLike['options']>): string {
+  let { host, port, database } = config;
+  if (config.connectionString) {
+    try {
+      const url = new URL(config.connectionString);
+      host = decodeURIComponent(url.hostname) || url.searchParams.get('host') || host;
+      port = url.port || port;
+      database = decodeURIComponent(url.pathname.slice(1)) || url.searchParams.get('db') || database;
+    } catch {
+      // Not a URL: pg's defaults below.
+    }
+  }
+  host ||= process.env.PGHOST || 'localhost';
+  port ||= process.env.PGPORT || 5432;
+  database ||= process.env.PGDATABASE;
+  return `${host}:${port}${database ? `/${database}` : ''}`;
 }

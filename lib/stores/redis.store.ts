@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
-import { loadDriver } from './driver';
-import { ClaimOutcome, ExpiredRun, JobChange, JobStore, Lease, StoredJobDefinition, StoredJobState, TickClaim } from './job-store';
+import { Backoff } from '../engine/backoff';
+import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
+import {
+  ClaimOutcome,
+  ExpiredRun,
+  HandedBackRun,
+  JobChange,
+  JobRegistration,
+  JobStore,
+  Lease,
+  StoredJobDefinition,
+  StoredJobState,
+  TickClaim,
+} from './job-store';
 
 /** The parts of an `ioredis` client used here. */
 export interface RedisLike {
@@ -13,16 +25,23 @@ export interface RedisLike {
   smembers(key: string): Promise<string[]>;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
   ping(): Promise<unknown>;
-  duplicate(): RedisLike;
+  /** A new client with the same options, and `override`. */
+  duplicate(override?: Record<string, unknown>): RedisLike;
+  /** Connects a client that is not connected (made with `lazyConnect`, or given up on). */
+  connect?(): Promise<unknown>;
+  /** `CONFIG GET`, to check `maxmemory-policy`. */
+  config?(subcommand: 'GET', parameter: string): Promise<unknown>;
   quit(): Promise<unknown>;
-  disconnect(): void;
+  /** Closes the connection; with `reconnect`, opens a new one. */
+  disconnect(reconnect?: boolean): void;
   // ioredis types its listeners' arguments so; `unknown[]` would not accept its client.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   on(event: string, listener: (...args: any[]) => void): unknown;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   off(event: string, listener: (...args: any[]) => void): unknown;
   status?: string;
-  options?: { keyPrefix?: string };
+  /** Its prefix, which the store refuses, and where it connects, to name the server in messages. */
+  options?: { keyPrefix?: string; host?: string; port?: number; path?: string; db?: number };
 }
 
 /** Options of {@link RedisJobStore}: a client of yours, or a URL for clients of its own. */
@@ -39,48 +58,59 @@ export interface RedisJobStoreOptions {
  * Each script takes the key prefix as its first argument and names its keys from it, so that the
  * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
  * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
- * watermark, p paused, f fencing counter, d definition, and lo/lu/lt/lk/la/ld the lease (owner,
- * until, token, tick, attempt, delivery). `<prefix>names` holds every name, `<prefix>leases` the
- * lease expiries.
+ * watermark, p paused, v trigger fingerprint, f last fencing token, d definition, and
+ * lo/lu/lt/lk/lf/la/ld/lh the lease (owner, until, token, tick, first tick, attempt, delivery,
+ * handed back). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
+ * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
  */
 const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+/** The next fencing token of a job whose hash is `key` and whose last token is `last`. */
+const NEXT_TOKEN = `local function nextToken(last) return math.max(redis.call('INCR', prefix .. 'fencing'), (tonumber(last) or 0) + 1) end`;
 
 const SCRIPTS = {
+  // A key that is not a job's hash fails its own entry ('x'), not the batch.
   register: `
     local prefix = ARGV[1] local out = {}
-    for i = 2, #ARGV, 2 do
+    for i = 2, #ARGV, 3 do
       local key = prefix .. 'job:' .. ARGV[i]
-      redis.call('HSETNX', key, 'a', ARGV[i + 1])
-      redis.call('SADD', prefix .. 'names', ARGV[i])
-      local row = redis.call('HMGET', key, 'a', 't', 'p')
-      out[#out + 1] = row[1] out[#out + 1] = row[2] or '' out[#out + 1] = row[3] or '0'
+      local ok = redis.pcall('HSETNX', key, 'a', ARGV[i + 1])
+      if type(ok) == 'table' and ok.err then out[#out + 1] = 'x' out[#out + 1] = '' out[#out + 1] = ''
+      else
+        redis.call('HSET', key, 'v', ARGV[i + 2])
+        redis.call('SADD', prefix .. 'names', ARGV[i])
+        local row = redis.call('HMGET', key, 'a', 't', 'p')
+        out[#out + 1] = row[1] out[#out + 1] = row[2] or '' out[#out + 1] = row[3] or '0'
+      end
     end
     return out`,
   // A key that is not a job's hash, or fields that are not numbers, make that claim 'gone' or count
   // as empty: one bad key must not fail the claims of every other job.
   claim: `
-    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
-    for i = 1, #claims, 4 do
-      local name, at, leaseMs, mode = claims[i], claims[i + 1], claims[i + 2], claims[i + 3]
+    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} ${NEXT_TOKEN} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
+    for i = 1, #claims, 6 do
+      local name, at, leaseMs, mode, from, fingerprint = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5]
       local tick, exclusive, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2)
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f')
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
+      elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. row[8]
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
-        -- A lease is taken while it lives, and after, while an at-least-once run waits to be taken over.
-        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once')
+        -- A lease is taken while it lives, and after, while a run waits to be taken over.
+        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1')
         if row[3] == '1' then out[#out + 1] = 'paused' redis.call('HSET', key, 't', at)
         elseif exclusive and taken then out[#out + 1] = 'busy' redis.call('HSET', key, 't', at)
         else
-          local token = (tonumber(row[7]) or 0) + 1
-          if taken then redis.call('HSET', key, 't', at, 'f', token)
+          local token = nextToken(row[7])
+          if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
-            redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'la', 1, 'ld', delivery)
+            redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from, 'la', 1, 'ld', delivery, 'lh', '0')
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
+            -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
+            if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }
+            else out[#out + 1] = token end
           end
-          out[#out + 1] = token
         end
       end
     end
@@ -91,8 +121,8 @@ const SCRIPTS = {
     local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local leases = cjson.decode(ARGV[4]) local out = {}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
-      local row = redis.call('HMGET', key, 'lo', 'lt')
-      if row[1] == instance and row[2] == leases[i + 1] then
+      local row = redis.call('HMGET', key, 'lo', 'lt', 'lh')
+      if row[1] == instance and row[2] == leases[i + 1] and row[3] ~= '1' then
         redis.call('HSET', key, 'lu', now + leaseMs)
         redis.call('ZADD', prefix .. 'leases', now + leaseMs, leases[i])
         out[#out + 1] = 1
@@ -103,32 +133,53 @@ const SCRIPTS = {
     local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
-      if redis.call('HGET', key, 'lt') == leases[i + 1] then
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+      local row = redis.call('HMGET', key, 'lt', 'lh')
+      if row[1] == leases[i + 1] and row[2] ~= '1' then
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh')
         ended[#ended + 1] = leases[i]
       end
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
     return 1`,
   recover: `
-    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local out = {}
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} local out = {} local mine = {}
+    for _, name in ipairs(cjson.decode(ARGV[4])) do mine[name] = true end
     for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now)) do
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf')
       if type(row) ~= 'table' or row.err or not row[1] then redis.call('ZREM', prefix .. 'leases', name)
       elseif (tonumber(row[2]) or 0) >= now then
-      elseif row[6] == 'at-least-once' then
-        local token = redis.call('HINCRBY', key, 'f', 1)
-        local attempt = (tonumber(row[5]) or 1) + 1
-        redis.call('HSET', key, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt)
-        redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
-        out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = attempt out[#out + 1] = token out[#out + 1] = row[1]
+      elseif row[6] == 'at-least-once' or row[7] == '1' then
+        if mine[name] then
+          local token = nextToken(row[8])
+          local attempt = (tonumber(row[5]) or 1) + 1
+          redis.call('HSET', key, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt, 'lh', '0')
+          redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
+          out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = attempt out[#out + 1] = token
+          out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
+        end
       else
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld')
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh')
         redis.call('ZREM', prefix .. 'leases', name)
-        out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0 out[#out + 1] = row[1]
+        out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0
+        out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
       end
     end
+    return out`,
+  handBack: `
+    local prefix = ARGV[1] local instance = ARGV[2] local runs = cjson.decode(ARGV[3]) local out = {} local first = nil
+    for i = 1, #runs, 5 do
+      local name = runs[i]
+      local key = prefix .. 'job:' .. name
+      local row = redis.pcall('HMGET', key, 'lo', 'lt')
+      if type(row) == 'table' and not row.err and row[1] == instance and row[2] == runs[i + 1] then
+        redis.call('HSET', key, 'lu', 0, 'lk', runs[i + 2], 'lf', runs[i + 3], 'la', tonumber(runs[i + 4]) - 1, 'lh', '1')
+        redis.call('ZADD', prefix .. 'leases', 0, name)
+        first = first or name
+        out[#out + 1] = 1
+      else out[#out + 1] = 0 end
+    end
+    if first then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = first, origin = instance })) end
     return out`,
   // Name, paused flag ('x' for a key that is not a job's hash) and definition of each job, or of
   // each job with a definition, or that cannot be read.
@@ -176,10 +227,23 @@ const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => 
 export class RedisJobStore implements JobStore {
   readonly kind = 'redis';
   readonly shared = true;
-  private readonly client: RedisLike;
+  /** The client given, or the store's own once made (see {@link client}). */
+  private clientInstance: RedisLike | null;
+  /** How to make a client of its own: `ioredis` and the URL. */
+  private readonly ownClientOf: { Redis: new (url: string, options: object) => RedisLike; url: string } | null;
   private readonly ownClient: boolean;
   private readonly prefix: string;
-  private subscriber: RedisLike | null = null;
+  /** Host and port (and database), for messages. */
+  private readonly address: string;
+  /** How long a call may take (see {@link configure}). */
+  private timeoutMs = 5_000;
+  /** Where warnings about the server's configuration go (see {@link configure}). */
+  private warn: (message: string) => void = () => undefined;
+  /** Whether `maxmemory-policy` was checked (or cannot be). */
+  private policyChecked = false;
+  /** The stop functions of the subscriptions {@link watch} started. */
+  private readonly watches = new Set<() => Promise<void>>();
+  private closed = false;
 
   constructor(options: RedisJobStoreOptions) {
     const prefix = options.keyPrefix ?? 'metronome:';
@@ -195,43 +259,59 @@ export class RedisJobStore implements JobStore {
           `the client has a keyPrefix (${JSON.stringify(options.client.options.keyPrefix)}), which its scripts cannot see; give the prefix to RedisJobStore as keyPrefix instead`,
         );
       }
-      this.client = options.client;
+      this.clientInstance = options.client;
+      this.ownClientOf = null;
       this.ownClient = false;
     } else {
       const Redis = loadDriver<new (url: string, options: object) => RedisLike>('ioredis', 'redis');
-      // Fail fast while disconnected: a claim that waits for the reconnection would run late.
-      this.client = new Redis(options.url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
-      this.client.on('error', () => undefined);
+      this.clientInstance = null;
+      this.ownClientOf = { Redis, url: options.url! };
       this.ownClient = true;
     }
+    this.address = options.client ? redisAddress(options.client.options ?? {}) : redisUrlAddress(options.url!);
+  }
+
+  /**
+   * Takes the time limit of connecting and of `watch`'s first subscription, and where to warn
+   * about the server's configuration. Before {@link connect}.
+   */
+  configure(settings: { timeoutMs: number; warn(message: string): void }): void {
+    this.timeoutMs = Math.min(Math.max(1, Math.ceil(settings.timeoutMs)), MAX_DELAY_MS);
+    this.warn = settings.warn;
   }
 
   async connect(): Promise<void> {
-    // A client made with lazyConnect connects on its first command; the scripts are sent on first
-    // use; there is nothing else to create.
-    if (this.client.status === 'wait') await this.run(() => this.client.ping());
-    await ready(this.client);
+    // The scripts are sent on first use; there is nothing to create.
+    const client = this.client;
+    await this.run(() => ready(client, this.timeoutMs, this.ownClient));
+    if (!this.policyChecked) await this.checkEvictionPolicy(client);
   }
 
   async close(): Promise<void> {
-    const subscriber = this.subscriber;
-    this.subscriber = null;
-    subscriber?.disconnect();
-    if (this.ownClient) await this.client.quit().catch(() => this.client.disconnect());
+    this.closed = true;
+    await Promise.all([...this.watches].map((stop) => stop()));
+    const client = this.clientInstance;
+    if (!this.ownClient || !client) return;
+    if (client.status !== 'ready') return client.disconnect();
+    await within(client.quit(), this.timeoutMs).catch(() => client.disconnect());
   }
 
-  async register(jobs: ReadonlyArray<{ name: string; anchor: number }>): Promise<StoredJobState[]> {
+  async register(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
     if (jobs.length === 0) return [];
     const reply = (await this.script(
       'register',
-      jobs.flatMap((job) => [job.name, job.anchor]),
+      jobs.flatMap((job) => [job.name, job.anchor, job.fingerprint]),
     )) as string[];
-    return jobs.map(({ name }, index) => ({
-      name,
-      anchor: Number(reply[index * 3]),
-      lastTick: reply[index * 3 + 1] === '' ? null : Number(reply[index * 3 + 1]),
-      paused: reply[index * 3 + 2] === '1',
-    }));
+    return jobs.map(({ name }, index) =>
+      reply[index * 3] === 'x'
+        ? null
+        : {
+            name,
+            anchor: Number(reply[index * 3]),
+            lastTick: reply[index * 3 + 1] === '' ? null : Number(reply[index * 3 + 1]),
+            paused: reply[index * 3 + 2] === '1',
+          },
+    );
   }
 
   async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
@@ -239,11 +319,17 @@ export class RedisJobStore implements JobStore {
     // A batch goes as one JSON argument and comes back as one JSON string: thousands of separate
     // arguments and replies cost more to encode and decode than the claims cost Redis.
     const args: Array<string | number> = [];
-    for (const c of claims) args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`);
-    const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number>;
-    return reply.map((value) =>
-      typeof value === 'number' ? { status: 'won', fencingToken: value } : { status: value as 'busy' | 'lost' | 'paused' | 'gone' },
-    );
+    for (const c of claims) args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`, String(c.from), c.fingerprint);
+    const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number | unknown[]>;
+    return reply.map((value): ClaimOutcome => {
+      if (typeof value === 'number') return { status: 'won', fencingToken: value };
+      if (Array.isArray(value)) {
+        const [fencingToken, tick, attempt, owner] = value as [number, number, number, string];
+        return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
+      }
+      if (value.startsWith('s:')) return { status: 'superseded', fingerprint: value.slice(2) };
+      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' };
+    });
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -257,21 +343,31 @@ export class RedisJobStore implements JobStore {
     await this.script('release', [leasesJson(leases)]);
   }
 
-  async recover(instance: string, leaseMs: number): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
-    const reply = (await this.script('recover', [instance, leaseMs])) as Array<string | number>;
+  async recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+    const reply = (await this.script('recover', [instance, leaseMs, JSON.stringify(jobs)])) as Array<string | number>;
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
-    for (let i = 0; i < reply.length; i += 6) {
-      const run = {
+    for (let i = 0; i < reply.length; i += 8) {
+      const run: ExpiredRun = {
         job: String(reply[i + 1]),
         tick: Number(reply[i + 2]),
         attempt: Number(reply[i + 3]),
         fencingToken: Number(reply[i + 4]),
         owner: String(reply[i + 5]),
+        previousToken: Number(reply[i + 6]),
+        from: Number(reply[i + 7]),
       };
       (reply[i] === 'recovered' ? recovered : abandoned).push(run);
     }
     return { recovered, abandoned };
+  }
+
+  async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
+    if (runs.length === 0) return [];
+    const flat: string[] = [];
+    for (const run of runs) flat.push(run.job, String(run.fencingToken), String(run.tick), String(run.from), String(run.attempt));
+    const reply = (await this.script('handBack', [instance, JSON.stringify(flat)])) as number[];
+    return reply.map((handed) => handed === 1);
   }
 
   async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
@@ -304,11 +400,41 @@ export class RedisJobStore implements JobStore {
 
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
     const channel = `${this.prefix}changes`;
-    // One subscriber at a time.
-    this.subscriber?.disconnect();
-    // A client in subscriber mode can do nothing else: listen on a duplicate. It resubscribes by itself after reconnecting.
-    const subscriber = this.client.duplicate();
+    let stopped = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    // Tries again after 200 ms, doubling to 5 s; the periodic resync covers what is missed meanwhile.
+    const backoff = new Backoff(200, 5_000);
+    let subscribed!: () => void;
+    const firstSubscription = new Promise<void>((resolve) => (subscribed = resolve));
+    // A client in subscriber mode can do nothing else: listen on a duplicate. It subscribes on
+    // every connection, here rather than by the driver, so that a subscription that fails (a
+    // connection lost meanwhile, a refusal) is tried again.
+    const subscriber = this.client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: false });
+    const subscribe = async (): Promise<void> => {
+      cancel(retry);
+      retry = undefined;
+      if (stopped) return;
+      try {
+        await within(subscriber.subscribe(channel), this.timeoutMs);
+        backoff.reset();
+        subscribed();
+      } catch {
+        retryLater();
+      }
+    };
+    // One retry waits at a time; a new connection subscribes at once anyway.
+    const retryLater = () => {
+      if (!stopped && retry === undefined) retry = later(backoff.next(), () => ((retry = undefined), void retrySubscribe()));
+    };
+    const retrySubscribe = async (): Promise<void> => {
+      if (stopped) return;
+      if (subscriber.status === 'ready') return subscribe();
+      // A client the driver gave up reconnecting is connected again, and subscribes once ready; one
+      // that is reconnecting subscribes once ready too.
+      if (subscriber.status === 'end') await subscriber.connect?.().catch(retryLater);
+    };
     subscriber.on('error', () => undefined);
+    subscriber.on('ready', () => void subscribe());
     subscriber.on('message', (from: string, message: string) => {
       if (from !== channel) return;
       try {
@@ -317,19 +443,22 @@ export class RedisJobStore implements JobStore {
         // A message that is not ours is ignored.
       }
     });
-    this.subscriber = subscriber;
-    try {
-      await ready(subscriber);
-      await this.run(() => subscriber.subscribe(channel));
-    } catch (error) {
-      if (this.subscriber === subscriber) this.subscriber = null;
-      subscriber.disconnect();
-      throw error;
-    }
-    return async () => {
-      if (this.subscriber === subscriber) this.subscriber = null;
+    const stop = async () => {
+      stopped = true;
+      cancel(retry);
+      this.watches.delete(stop);
       subscriber.disconnect();
     };
+    this.watches.add(stop);
+    if (this.closed) await stop();
+    // The first subscription is waited for, within the time limit; it goes on being tried after.
+    else {
+      await within(firstSubscription, this.timeoutMs).catch(() => {
+        // A connection made that never became ready is dropped, so that a fresh one is tried.
+        if (!stopped && subscriber.status === 'connect') subscriber.disconnect(true);
+      });
+    }
+    return stop;
   }
 
   /**
@@ -346,6 +475,41 @@ export class RedisJobStore implements JobStore {
     return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** The client: the one given, or the store's own, made on first use with the time limit of {@link configure}. */
+  private get client(): RedisLike {
+    if (this.clientInstance) return this.clientInstance;
+    // Closed before it was ever used: no client is made any more.
+    if (this.closed) throw new StoreUnavailableError('redis', 'the store is closed');
+    const { Redis, url } = this.ownClientOf!;
+    // Fail fast while disconnected: a claim that waits for the reconnection would run late. It
+    // connects in connect(), and reconnects by itself after.
+    const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: this.timeoutMs });
+    client.on('error', () => undefined);
+    return (this.clientInstance = client);
+  }
+
+  /**
+   * Warns once when Redis may evict keys (`maxmemory-policy` other than `noeviction`): a job whose
+   * hash is evicted loses its watermark, and a tick can run twice. A server that refuses `CONFIG`
+   * (managed Redis often does) is not asked again, and nothing is said.
+   */
+  private async checkEvictionPolicy(client: RedisLike): Promise<void> {
+    if (!client.config) return void (this.policyChecked = true);
+    try {
+      const reply = await within(client.config('GET', 'maxmemory-policy'), this.timeoutMs);
+      this.policyChecked = true;
+      const policy = Array.isArray(reply) && reply.length >= 2 ? String(reply[1]) : 'noeviction';
+      if (policy !== 'noeviction') {
+        this.warn(
+          `Redis at ${this.address} has maxmemory-policy ${policy}: when its memory is full it may evict keys, and a job whose key is evicted loses its watermark, so a tick can run twice. Set maxmemory-policy to noeviction.`,
+        );
+      }
+    } catch (error) {
+      // An error reply (CONFIG refused or renamed) is final; anything else is asked again at the next connect.
+      if ((error as Error | undefined)?.name === 'ReplyError') this.policyChecked = true;
+    }
+  }
+
   /** Runs a script by its hash, sending it once when Redis does not know it yet. */
   private script(name: ScriptName, args: Array<string | number>): Promise<unknown> {
     return this.run(async () => {
@@ -358,30 +522,60 @@ export class RedisJobStore implements JobStore {
     });
   }
 
-  /** Runs a driver call; its failures become {@link StoreUnavailableError}. */
+  /** Runs a driver call; its failures become {@link StoreUnavailableError}, naming the server. */
   private async run<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('redis', undefined, { cause: error });
+      throw unavailable('redis', this.address, error);
     }
   }
 }
 
-/** Resolves once the client is connected; rejects with {@link StoreUnavailableError} after 10 s. */
-function ready(client: RedisLike): Promise<void> {
+/**
+ * Resolves once the client is connected, connecting one that is not. Rejects at the first
+ * connection error (refused, a wrong password…) rather than waiting through the driver's
+ * reconnections, and after `timeoutMs` otherwise; then, with `restartStalled`, a connection made
+ * that never became ready (a server that accepts and says nothing) is dropped for a fresh one.
+ */
+function ready(client: RedisLike, timeoutMs: number, restartStalled: boolean): Promise<void> {
   if (client.status === 'ready' || client.status === undefined) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
+    const settle = (error?: unknown) => {
+      cancel(timer);
       client.off('ready', onReady);
-      reject(new StoreUnavailableError('redis', 'it did not answer within 10 s'));
-    }, 10_000);
+      client.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => settle();
+    const onError = (error: unknown) => settle(error ?? new Error('the connection failed'));
+    const timer = later(timeoutMs, () => {
+      settle(new Error(`no connection within ${timeoutMs} ms`));
+      if (restartStalled && client.status === 'connect') client.disconnect(true);
+    });
     client.on('ready', onReady);
+    client.on('error', onError);
+    if (client.status === 'wait' || client.status === 'end') (client.connect?.() ?? client.ping()).catch(() => undefined);
   });
+}
+
+/** `host:port` (and `/db` if not 0) of a client's options, for messages: never the user or password. */
+function redisAddress(options: NonNullable<RedisLike['options']>): string {
+  if (options.path) return options.path;
+  return `${options.host ?? 'localhost'}:${options.port ?? 6379}${options.db ? `/${options.db}` : ''}`;
+}
+
+/** The same for a Redis URL. */
+function redisUrlAddress(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const db = Number(parsed.pathname.slice(1)) || 0;
+    return redisAddress({ host: parsed.hostname || undefined, port: Number(parsed.port) || undefined, db });
+  } catch {
+    // A socket path, or ioredis' own shorthand: without anything that looks like credentials.
+    return url.replace(/\/\/[^@/]*@/, '//');
+  }
 }
 
 /** Leases as one JSON argument: name, fencing token (as text, as the hash keeps it), name… */

@@ -22,6 +22,8 @@ export interface RunRecord {
   tick?: number;
   attempt?: number;
   token?: number;
+  /** On `stalled`: the name of the error the run's signal was aborted with, or null. */
+  aborted?: string | null;
 }
 
 export type StoreKind = 'postgres' | 'redis';

@@ -36,7 +36,7 @@ describe('LocalCoordinator', () => {
   it('wins every tick at once, with no lease', () => {
     const { local } = setup();
     const decisions: ClaimDecision[] = [];
-    local.claim(job('a'), 1_000, (decision) => decisions.push(decision));
+    local.claim(job('a'), 1_000, 1_000, (decision) => decisions.push(decision));
     expect(decisions).toEqual([{ outcome: 'won' }]);
   });
 
@@ -82,7 +82,8 @@ describe('StartBatches', () => {
       lead: () => 0,
       startedLate: (j, ms) => void calls.push(`late ${j.name} ${ms}`),
       pausedBeforeStart: (j, tick) => void calls.push(`paused ${j.name} ${tick}`),
-      dropPrepared: (j, token) => void calls.push(`drop ${j.name} ${token}`),
+      handBack: (j, token, work) => void calls.push(`hand back ${j.name} ${token} ${work.from}-${work.tick} #${work.attempt}`),
+      owns: () => true,
     };
     const state = { running: true, paused: new Set<string>() };
     const starts = new StartBatches(clock, queue, {
@@ -119,7 +120,7 @@ describe('StartBatches', () => {
     expect(calls).toEqual(['late own 0', 'run own 5 undefined @0']);
   });
 
-  it('does not start a run whose job was rescheduled or paused meanwhile, and drops what is prepared when the scheduler stops', async () => {
+  it('does not start a run whose job was rescheduled or paused meanwhile, and hands back what is prepared when the scheduler stops', async () => {
     const { clock, starts, calls, state } = setup();
     const rescheduled = job('rescheduled');
     starts.start(rescheduled, 100, 1, 100, 0);
@@ -134,7 +135,8 @@ describe('StartBatches', () => {
       'hold rescheduled 1 -1',
       'paused paused 100',
       'hold paused 2 -1',
-      'drop stopped 3',
+      'hand back stopped 3 200-200 #1',
+      'hold stopped 3 -1',
     ]);
   });
 });

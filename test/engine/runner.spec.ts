@@ -25,12 +25,15 @@ function setup() {
   const host = {
     accepting: true,
     paused: false,
+    /** Fencing tokens the store said are another's. */
+    lost: new Set<number>(),
   };
   const runner = new Runner(clock, queue, hub, {
     accepting: () => host.accepting,
     paused: () => host.paused,
     complete: (job, reason) => void completed.push(`${job.name}:${reason}`),
     lease: (_job, fencingToken, change) => void leases.set(fencingToken, (leases.get(fencingToken) ?? 0) + change),
+    owns: (_job, fencingToken) => fencingToken === undefined || !host.lost.has(fencingToken),
   });
   const job = (handler: JobHandler, options: JobOptions = {}) => testJob('j', options, handler);
   const log = () =>
@@ -201,5 +204,39 @@ describe('Runner', () => {
     await expect(drained).resolves.toEqual(['j']);
     expect(log()).toEqual(['run.started@0#1(0)']);
     await clock.advanceAsync(4_000);
+  });
+
+  it('never makes a retry, nor starts a held-back run, under a lease the store said is another', async () => {
+    const { clock, runner, job, host, leases, log } = setup();
+    const failing = job(
+      (context) =>
+        new Promise((_, reject) => {
+          context.signal.addEventListener('abort', () => reject(context.signal.reason));
+        }),
+      { retry: { attempts: 3, backoffMs: 100 }, overlap: 'queue' },
+    );
+    runner.dispatch(failing, 0, 1, undefined, 7);
+    runner.dispatch(failing, 100, 1, undefined, 7);
+    // The heartbeat hears the lease is another's: the run is aborted as it fails, no retry is made
+    // and the run held back behind it is dropped.
+    host.lost.add(7);
+    runner.abortLease(failing, 7);
+    await clock.advanceAsync(1_000);
+    expect(log()).toEqual(['run.started@0#1(0)', 'run.failed@0#1(0)']);
+    expect(leases.get(7)).toBe(0);
+  });
+
+  it('keeps held-back runs and retries under a lease while the scheduler stops, for it to hand them back', async () => {
+    const { clock, runner, job, host, leases } = setup();
+    const failing = job(() => Promise.reject(new Error('no')), { retry: { attempts: 1, backoffMs: 100 }, overlap: 'queue' });
+    runner.dispatch(failing, 0, 1, undefined, 7);
+    runner.dispatch(failing, 100, 1, undefined, 7);
+    host.accepting = false;
+    await clock.advanceAsync(1_000);
+    const handedBack: Array<[number, { tick: number; from: number; attempt: number }]> = [];
+    runner.handBackWaiting(failing, (token, work) => void handedBack.push([token, work]));
+    expect(handedBack).toEqual([[7, { tick: 100, from: 0, attempt: 2 }]]);
+    // Still held until the scheduler lets the job go.
+    expect(leases.get(7)).toBe(2);
   });
 });

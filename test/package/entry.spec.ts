@@ -27,6 +27,7 @@ describe('the package entry', () => {
         'NO_SCHEDULER_FOUND',
         'PostgresJobStore',
         'RedisJobStore',
+        'RescheduleRefusedError',
         'RunTimeoutError',
         'ScheduleExplorer',
         'ScheduleModule',

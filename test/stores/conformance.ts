@@ -11,9 +11,14 @@ export interface StoreHarness {
   cleanup(): Promise<void>;
 }
 
+/** The fingerprint the jobs of these tests are registered and claimed with. */
+const FINGERPRINT = 'every 1000 ms';
+
 const claim = (job: string, tick: number, extra: Partial<TickClaim> = {}): TickClaim => ({
   job,
   tick,
+  from: tick,
+  fingerprint: FINGERPRINT,
   exclusive: true,
   leaseMs: 60_000,
   delivery: 'at-most-once',
@@ -45,16 +50,16 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     it('connects again, and from several instances at once, without harm', async () => {
       const others = await Promise.all(Array.from({ length: 5 }, () => harness.open()));
       await Promise.all([store.connect(), ...others.map((other) => other.connect())]);
-      expect(await store.register([{ name: 'a', anchor: 1 }])).toEqual([{ name: 'a', anchor: 1, lastTick: null, paused: false }]);
+      expect(await store.register([{ name: 'a', anchor: 1, fingerprint: FINGERPRINT }])).toEqual([{ name: 'a', anchor: 1, lastTick: null, paused: false }]);
     });
 
     it('registers jobs, keeping the anchor of the first instance', async () => {
       const other = await harness.open();
-      await store.register([{ name: 'a', anchor: 100 }]);
+      await store.register([{ name: 'a', anchor: 100, fingerprint: FINGERPRINT }]);
       expect(
         await other.register([
-          { name: 'a', anchor: 999 },
-          { name: 'b', anchor: 200 },
+          { name: 'a', anchor: 999, fingerprint: FINGERPRINT },
+          { name: 'b', anchor: 200, fingerprint: FINGERPRINT },
         ]),
       ).toEqual([
         { name: 'a', anchor: 100, lastTick: null, paused: false },
@@ -64,22 +69,22 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
 
     it('claims a tick once: compare-and-advance of the watermark', async () => {
       const other = await harness.open();
-      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       expect(await store.claim('i1', [claim('a', 1_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 1 }]);
       expect(await other.claim('i2', [claim('a', 1_000, { exclusive: false })])).toEqual([{ status: 'lost' }]);
       expect(await other.claim('i2', [claim('a', 500, { exclusive: false })])).toEqual([{ status: 'lost' }]);
       expect(await other.claim('i2', [claim('a', 2_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 2 }]);
-      expect((await store.register([{ name: 'a', anchor: 0 }]))[0].lastTick).toBe(2_000);
+      expect((await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]))[0]!.lastTick).toBe(2_000);
     });
 
     it('claims every tick of a wake-up in one call, answering in order', async () => {
       await store.register([
-        { name: 'a', anchor: 0 },
-        { name: 'b', anchor: 0 },
+        { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
+        { name: 'b', anchor: 0, fingerprint: FINGERPRINT },
       ]);
       await store.claim('i1', [claim('b', 5_000)]);
       expect(await store.claim('i1', [claim('a', 5_000), claim('missing', 5_000), claim('b', 5_000)])).toEqual([
-        { status: 'won', fencingToken: 1 },
+        { status: 'won', fencingToken: 2 },
         { status: 'gone' },
         { status: 'lost' },
       ]);
@@ -88,7 +93,7 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     it('gives each tick to exactly one of many instances claiming at once', async () => {
       const instances = await Promise.all(Array.from({ length: 8 }, () => harness.open()));
       const names = Array.from({ length: 20 }, (_, i) => `job-${i}`);
-      await store.register(names.map((name) => ({ name, anchor: 0 })));
+      await store.register(names.map((name) => ({ name, anchor: 0, fingerprint: FINGERPRINT })));
       for (const tick of [1_000, 2_000, 3_000]) {
         const outcomes = await Promise.all(
           instances.map((instance, i) =>
@@ -105,7 +110,7 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it("refuses an exclusive claim while the job's run holds a lease, still taking the tick", async () => {
-      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       const [first] = await store.claim('i1', [claim('a', 1_000)]);
       expect(first).toEqual({ status: 'won', fencingToken: 1 });
       expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'busy' }]);
@@ -119,24 +124,25 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('keeps an expired at-least-once lease for the sweep to take over, refusing exclusive claims meanwhile', async () => {
-      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once', leaseMs: -1 })]);
       expect(await store.claim('i2', [claim('a', 2_000, { delivery: 'at-least-once' })])).toEqual([{ status: 'busy' }]);
-      const { recovered } = await store.recover('i2', 60_000);
-      expect(recovered).toEqual([{ job: 'a', tick: 1_000, attempt: 2, fencingToken: 2, owner: 'i1' }]);
+      const { recovered } = await store.recover('i2', 60_000, ['a']);
+      expect(recovered).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 2, fencingToken: 2, previousToken: 1, owner: 'i1' }]);
     });
 
-    it('lets an exclusive claim replace an expired at-most-once lease', async () => {
-      await store.register([{ name: 'a', anchor: 0 }]);
+    it('lets an exclusive claim replace an expired at-most-once lease, saying whose run it gave up', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 })]);
-      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
+      // Before a sweep gave it up: the claim says so, for its instance to report the run lost.
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: 2, replaced: { tick: 1_000, attempt: 1, owner: 'i1' } }]);
       expect(await store.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
     });
 
     it('renews only the leases it holds', async () => {
       await store.register([
-        { name: 'a', anchor: 0 },
-        { name: 'b', anchor: 0 },
+        { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
+        { name: 'b', anchor: 0, fingerprint: FINGERPRINT },
       ]);
       await store.claim('i1', [claim('a', 1_000), claim('b', 1_000)]);
       expect(
@@ -154,7 +160,7 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('releases a lease only for its own fencing token', async () => {
-      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 1_000)]);
       await store.release([{ job: 'a', fencingToken: 99 }]);
       expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'busy' }]);
@@ -164,31 +170,89 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
 
     it('recovers an expired at-least-once run on another instance: attempt + 1, a larger fencing token', async () => {
       const other = await harness.open();
-      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once', leaseMs: -1 })]);
-      const { recovered, abandoned } = await other.recover('i2', 60_000);
+      const { recovered, abandoned } = await other.recover('i2', 60_000, ['a']);
       expect(abandoned).toEqual([]);
-      expect(recovered).toEqual([{ job: 'a', tick: 1_000, attempt: 2, fencingToken: 2, owner: 'i1' }]);
+      expect(recovered).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 2, fencingToken: 2, previousToken: 1, owner: 'i1' }]);
       expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
       expect(await other.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
-      expect(await store.recover('i1', 60_000)).toEqual({ recovered: [], abandoned: [] });
+      expect(await store.recover('i1', 60_000, ['a'])).toEqual({ recovered: [], abandoned: [] });
     });
 
     it('gives up an expired at-most-once run, clearing its lease', async () => {
       await store.register([
-        { name: 'a', anchor: 0 },
-        { name: 'live', anchor: 0 },
+        { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
+        { name: 'live', anchor: 0, fingerprint: FINGERPRINT },
       ]);
       await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 }), claim('live', 1_000)]);
-      expect(await store.recover('i2', 60_000)).toEqual({ recovered: [], abandoned: [{ job: 'a', tick: 1_000, attempt: 1, fencingToken: 1, owner: 'i1' }] });
-      expect(await store.claim('i2', [claim('a', 2_000), claim('live', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }, { status: 'busy' }]);
+      expect(await store.recover('i2', 60_000, ['a'])).toEqual({
+        recovered: [],
+        abandoned: [{ job: 'a', tick: 1_000, from: 1_000, attempt: 1, fencingToken: 1, previousToken: 1, owner: 'i1' }],
+      });
+      expect(await store.claim('i2', [claim('a', 2_000), claim('live', 2_000)])).toEqual([{ status: 'won', fencingToken: 3 }, { status: 'busy' }]);
+    });
+
+    it('hands back an unstarted run: the lease runs out at once and an instance that has the job takes it over at its attempt', async () => {
+      const other = await harness.open();
+      const changes: JobChange[] = [];
+      const unwatch = await other.watch((change) => changes.push(change));
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      await store.claim('i1', [claim('a', 3_000, { from: 1_000, leaseMs: 60_000 })]);
+      expect(
+        await store.handBack('i1', [
+          { job: 'a', fencingToken: 1, tick: 3_000, from: 2_000, attempt: 1 },
+          { job: 'a', fencingToken: 7, tick: 1, from: 1, attempt: 1 },
+        ]),
+      ).toEqual([true, false]);
+      // Not released, not renewed: it is no longer this instance's, and it is not lost.
+      await store.release([{ job: 'a', fencingToken: 1 }]);
+      expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
+      // An at-most-once run handed back blocks exclusive claims until it is taken over, and is never abandoned.
+      expect(await store.claim('i2', [claim('a', 4_000)])).toEqual([{ status: 'busy' }]);
+      expect(await other.recover('i2', 60_000, ['b'])).toEqual({ recovered: [], abandoned: [] });
+      expect(await other.recover('i2', 60_000, ['a'])).toEqual({
+        recovered: [{ job: 'a', tick: 3_000, from: 2_000, attempt: 1, fencingToken: 2, previousToken: 1, owner: 'i1' }],
+        abandoned: [],
+      });
+      expect(await other.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
+      for (let i = 0; i < 100 && !changes.some((change) => change.kind === 'handed-back'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(changes).toContainEqual({ kind: 'handed-back', job: 'a', origin: 'i1' });
+      await unwatch();
+    });
+
+    it('keeps the lease of an at-least-once run for an instance that has its job, and its first tick', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      await store.claim('i1', [claim('a', 5_000, { from: 2_000, delivery: 'at-least-once', leaseMs: -1 })]);
+      expect(await store.recover('i2', 60_000, [])).toEqual({ recovered: [], abandoned: [] });
+      expect((await store.recover('i2', 60_000, ['a'])).recovered).toEqual([
+        { job: 'a', tick: 5_000, from: 2_000, attempt: 2, fencingToken: 2, previousToken: 1, owner: 'i1' },
+      ]);
+    });
+
+    it('refuses claims made with another trigger than the one registered last (superseded), and lets the newest win', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: 'old' }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: 'new' }]);
+      expect(await store.claim('i1', [claim('a', 1_000, { fingerprint: 'old' })])).toEqual([{ status: 'superseded', fingerprint: 'new' }]);
+      expect(await store.claim('i2', [claim('a', 1_000, { fingerprint: 'new' })])).toEqual([{ status: 'won', fencingToken: 1 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: 'old' }]);
+      expect(await store.claim('i1', [claim('a', 2_000, { fingerprint: 'old' })])).toEqual([{ status: 'busy' }]);
+    });
+
+    it('keeps fencing tokens growing for a job name across its removal and re-adding', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      const [first] = await store.claim('i1', [claim('a', 1_000, { exclusive: false })]);
+      await store.remove('a', 'i1');
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      const [second] = await store.claim('i1', [claim('a', 2_000, { exclusive: false })]);
+      expect(first.status === 'won' && second.status === 'won' && second.fencingToken > first.fencingToken).toBe(true);
     });
 
     it('pauses and resumes a job for every instance', async () => {
       const other = await harness.open();
-      await store.register([{ name: 'a', anchor: 0 }]);
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.setPaused('a', true, 'i1');
-      expect((await other.register([{ name: 'a', anchor: 0 }]))[0].paused).toBe(true);
+      expect((await other.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]))[0]!.paused).toBe(true);
       expect(await other.claim('i2', [claim('a', 1_000)])).toEqual([{ status: 'paused' }]);
       expect((await other.loadPaused()).get('a')).toBe(true);
       await store.setPaused('a', false, 'i1');
@@ -201,8 +265,8 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(await other.loadDefinitions()).toEqual([{ name: 'persisted', definition: definition('persisted'), paused: false }]);
       await store.saveDefinition(definition('persisted', 5_000), 456, 'i1');
       expect(await other.loadDefinitions()).toEqual([{ name: 'persisted', definition: definition('persisted', 5_000), paused: false }]);
-      expect((await other.register([{ name: 'persisted', anchor: 0 }]))[0].anchor).toBe(123);
-      await store.register([{ name: 'decorated', anchor: 0 }]);
+      expect((await other.register([{ name: 'persisted', anchor: 0, fingerprint: FINGERPRINT }]))[0]!.anchor).toBe(123);
+      await store.register([{ name: 'decorated', anchor: 0, fingerprint: FINGERPRINT }]);
       expect((await other.loadDefinitions()).map((d) => d.name)).toEqual(['persisted']);
       await other.remove('persisted', 'i2');
       expect(await store.loadDefinitions()).toEqual([]);
@@ -211,20 +275,20 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
 
     it('takes fractional instants (an interval of 1500.5 ms) without failing the batch', async () => {
       await store.register([
-        { name: 'fraction', anchor: 0.5 },
-        { name: 'whole', anchor: 0 },
+        { name: 'fraction', anchor: 0.5, fingerprint: FINGERPRINT },
+        { name: 'whole', anchor: 0, fingerprint: FINGERPRINT },
       ]);
       expect(await store.claim('i1', [claim('fraction', 1_501.5, { exclusive: false }), claim('whole', 1_000, { exclusive: false })])).toEqual([
         { status: 'won', fencingToken: 1 },
-        { status: 'won', fencingToken: 1 },
+        { status: 'won', fencingToken: 2 },
       ]);
     });
 
     it('stores names as data, whatever they hold', async () => {
       const tricky = `x'); DROP TABLE jobs; --\u0000?`.replace('\u0000', '');
-      await store.register([{ name: tricky, anchor: 1 }]);
+      await store.register([{ name: tricky, anchor: 1, fingerprint: FINGERPRINT }]);
       expect(await store.claim('i1', [claim(tricky, 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
-      expect((await store.register([{ name: tricky, anchor: 2 }]))[0]).toMatchObject({ name: tricky, anchor: 1, lastTick: 1_000 });
+      expect((await store.register([{ name: tricky, anchor: 2, fingerprint: FINGERPRINT }]))[0]!).toMatchObject({ name: tricky, anchor: 1, lastTick: 1_000 });
     });
 
     it('announces changes made by any instance to every instance watching', async () => {

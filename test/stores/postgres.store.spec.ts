@@ -42,20 +42,31 @@ describe('PostgresJobStore', () => {
     await pool.end();
   });
 
-  it('waits for a row another statement holds, instead of skipping the tick', async () => {
+  it('does not wait for a row another transaction holds: that claim comes back locked, the others are decided', async () => {
     const schema = uniqueName('metronome_test');
     const store = new PostgresJobStore({ connectionString: PG_URL, schema });
     await store.connect();
-    await store.register([{ name: 'a', anchor: 0 }]);
+    await store.register([
+      { name: 'a', anchor: 0, fingerprint: 'every 1000 ms' },
+      { name: 'b', anchor: 0, fingerprint: 'every 1000 ms' },
+    ]);
     const pool = new Pool({ connectionString: PG_URL });
     const locker = await pool.connect();
     await locker.query('BEGIN');
     await locker.query(`UPDATE "${schema}"."jobs" SET paused = false WHERE name = 'a'`);
-    const claim = store.claim('i1', [{ job: 'a', tick: 1_000, exclusive: true, leaseMs: 60_000, delivery: 'at-most-once' }]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const claim = (job: string, tick: number) => ({
+      job,
+      tick,
+      from: tick,
+      fingerprint: 'every 1000 ms',
+      exclusive: true,
+      leaseMs: 60_000,
+      delivery: 'at-most-once' as const,
+    });
+    expect(await store.claim('i1', [claim('a', 1_000), claim('b', 1_000)])).toEqual([{ status: 'locked' }, { status: 'won', fencingToken: 1 }]);
     await locker.query('COMMIT');
     locker.release();
-    expect(await claim).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.claim('i1', [claim('a', 1_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
     await store.close();
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     await pool.end();

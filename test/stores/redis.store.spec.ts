@@ -39,7 +39,7 @@ describe('RedisJobStore', () => {
     const keyPrefix = `${uniqueName('metronome-test')}:`;
     const store = new RedisJobStore({ client, keyPrefix });
     await store.connect();
-    await store.register([{ name: 'a', anchor: 1 }]);
+    await store.register([{ name: 'a', anchor: 1, fingerprint: 'every 1000 ms' }]);
     await store.close();
     expect(await client.ping()).toBe('PONG');
     await client.quit();
@@ -51,20 +51,28 @@ describe('RedisJobStore', () => {
     const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
     await store.connect();
     await store.register([
-      { name: 'good', anchor: 0 },
-      { name: 'torn', anchor: 0 },
+      { name: 'good', anchor: 0, fingerprint: 'every 1000 ms' },
+      { name: 'torn', anchor: 0, fingerprint: 'every 1000 ms' },
     ]);
     const redis = new Redis(REDIS_URL);
     await redis.hset(`${keyPrefix}job:torn`, 'lo', 'someone', 'lu', 'not a number');
     await redis.set(`${keyPrefix}job:string`, 'not a hash');
     await redis.sadd(`${keyPrefix}names`, 'string');
-    const claim = (job: string) => ({ job, tick: 1_000, exclusive: true, leaseMs: 60_000, delivery: 'at-most-once' as const });
+    const claim = (job: string) => ({
+      job,
+      tick: 1_000,
+      from: 1_000,
+      fingerprint: 'every 1000 ms',
+      exclusive: true,
+      leaseMs: 60_000,
+      delivery: 'at-most-once' as const,
+    });
     expect(await store.claim('i1', [claim('string'), claim('torn'), claim('good')])).toEqual([
       { status: 'gone' },
-      { status: 'won', fencingToken: 1 },
-      { status: 'won', fencingToken: 1 },
+      { status: 'won', fencingToken: 1, replaced: { tick: 0, attempt: 1, owner: 'someone' } },
+      { status: 'won', fencingToken: 2 },
     ]);
-    expect(await store.recover('i1', 60_000)).toEqual({ recovered: [], abandoned: [] });
+    expect(await store.recover('i1', 60_000, ['string', 'torn', 'good'])).toEqual({ recovered: [], abandoned: [] });
     expect((await store.loadDefinitions()).map((row) => row.name)).toEqual(['string']);
     await store.close();
     await redis.quit();
@@ -79,7 +87,7 @@ describe('RedisJobStore', () => {
     const keyPrefix = `${uniqueName('metronome-test')}:`;
     const store = new RedisJobStore({ client: lazy, keyPrefix });
     await store.connect();
-    expect(await store.register([{ name: 'a', anchor: 1 }])).toEqual([{ name: 'a', anchor: 1, lastTick: null, paused: false }]);
+    expect(await store.register([{ name: 'a', anchor: 1, fingerprint: 'every 1000 ms' }])).toEqual([{ name: 'a', anchor: 1, lastTick: null, paused: false }]);
     await store.close();
     lazy.disconnect();
     await deleteKeys(keyPrefix);
@@ -87,7 +95,7 @@ describe('RedisJobStore', () => {
 
   it('reports a server it cannot reach as StoreUnavailableError', async () => {
     const store = new RedisJobStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'x:' });
-    await expect(store.register([{ name: 'a', anchor: 1 }])).rejects.toThrow(StoreUnavailableError);
+    await expect(store.register([{ name: 'a', anchor: 1, fingerprint: 'every 1000 ms' }])).rejects.toThrow(StoreUnavailableError);
     await store.close();
   });
 });
