@@ -116,8 +116,10 @@ export class PersistentJobs {
       if (!job || job.scope === 'instance') continue;
       const before = this.storedPaused.get(name);
       this.storedPaused.set(name, paused);
+      // Paused here because the store said so (when the job registered), and the store no longer says so.
+      if (!paused && job.paused && job.pausedByStore) this.scheduler.resume(name);
       if (before === paused || (before === undefined && !paused)) continue;
-      if (paused) this.scheduler.pause(name);
+      if (paused) this.scheduler.pause(name, { byStore: true });
       else this.scheduler.resume(name);
     }
   }

@@ -98,6 +98,8 @@ export interface JobStatus {
   readonly trigger: Trigger;
   readonly scope: ResolvedJobOptions['scope'];
   readonly paused: boolean;
+  /** Paused because the store says so (cluster-wide), not by a call on this instance alone. */
+  readonly pausedByStore: boolean;
   readonly completed: boolean;
   /** Runs in flight now. */
   readonly running: number;
@@ -187,6 +189,7 @@ class JobStats {
 class JobExtras {
   startDelayMs = 0;
   persisted = false;
+  pausedByStore = false;
   nameHash = -1;
   holds: number[] | null = null;
   retries: Map<QueueEntry, PendingRun> | null = null;
@@ -249,6 +252,14 @@ export class Job implements QueueEntry {
   }
   set startDelayMs(value: number) {
     if (value !== 0 || this.extras) this.extra().startDelayMs = value;
+  }
+
+  /** Paused because the store says so (see {@link JobStatus.pausedByStore}). */
+  get pausedByStore(): boolean {
+    return this.extras?.pausedByStore ?? false;
+  }
+  set pausedByStore(value: boolean) {
+    if (value || this.extras) this.extra().pausedByStore = value;
   }
 
   /** Kept in the store (see {@link JobDefinition.persisted}). */
@@ -349,8 +360,8 @@ export class Job implements QueueEntry {
   }
 
   status(): JobStatus {
-    const { trigger, paused, completed, running, lastTickAt, source, meta } = this;
-    return { trigger, scope: this.options.scope, paused, completed, running, lastTickAt, source, meta };
+    const { trigger, paused, pausedByStore, completed, running, lastTickAt, source, meta } = this;
+    return { trigger, scope: this.options.scope, paused, pausedByStore, completed, running, lastTickAt, source, meta };
   }
 
   info(): JobInfo {

@@ -97,7 +97,7 @@ export class Scheduler {
       live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
       running: () => this.currentState === 'running',
       names: () => [...this.jobs.values()].filter((job) => job.options.scope === 'cluster').map((job) => job.name),
-      pausedInStore: (job) => this.pause(job.name),
+      pausedInStore: (job) => this.pause(job.name, { byStore: true }),
       disarm: (job) => job.waker.cancel(job),
       rejected: (job, reason) => this.report('job.rejected', { job: job.name, reason, error: undefined }),
       runRecovered: (job, run) => this.misfires.runTakenOver(job, run, this.clock.now()),
@@ -232,10 +232,14 @@ export class Scheduler {
     return [...this.jobs.keys()];
   }
 
-  /** Pauses one job: its ticks stop running until {@link resume}. */
-  pause(name: string): void {
+  /**
+   * Pauses one job: its ticks stop running until {@link resume}. `byStore`: because the shared
+   * store says it is paused for every instance (see `JobStatus.pausedByStore`).
+   */
+  pause(name: string, { byStore = false }: { byStore?: boolean } = {}): void {
     const job = this.get(name);
     if (job.paused) return;
+    job.pausedByStore = byStore;
     job.paused = true;
     job.waker.pause(job);
     this.events.emit('job.paused', () => ({ at: this.now(), job: name }));
@@ -249,6 +253,7 @@ export class Scheduler {
     const job = this.get(name);
     if (!job.paused) return;
     job.paused = false;
+    job.pausedByStore = false;
     this.events.emit('job.resumed', () => ({ at: this.now(), job: name }));
     if (this.currentState !== 'running' || job.completed) return;
     const now = this.clock.now();

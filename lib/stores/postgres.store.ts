@@ -26,6 +26,7 @@ export interface PgClientLike {
   release(error?: Error | boolean): void;
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
   on(event: 'error' | 'end', listener: (error?: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error?: Error) => void): unknown;
 }
 
 /** The parts of a `pg` `Pool` used here. */
@@ -531,6 +532,10 @@ export class PostgresJobStore implements JobStore {
    */
   private async withClient<T>(work: (client: PgClientLike) => Promise<T>): Promise<T> {
     const client = await this.checkout();
+    // A connection that breaks while it is out of the pool also says so with an 'error' event (its
+    // query fails too): heard here, not left to crash the process. A client destroyed keeps it.
+    const broken = () => undefined;
+    client.on('error', broken);
     const working = work(client);
     let result: T;
     try {
@@ -541,6 +546,7 @@ export class PostgresJobStore implements JobStore {
       client.release(error instanceof Error ? error : true);
       throw error;
     }
+    client.removeListener?.('error', broken);
     client.release();
     return result;
   }

@@ -70,7 +70,13 @@ describe.each<StoreKind>(['postgres', 'redis'])('persistent jobs on %s', (kind) 
     const within = async (command: string, type: string) => {
       const sent = Date.now();
       a.send(command);
-      const seen = await b.waitFor((r) => r.type === type && r.job === 'audit' && r.at >= sent, 5_000);
+      const seen = await b
+        .waitFor((r) => r.type === type && r.job === 'audit' && r.at >= sent, 5_000)
+        .catch((error: Error) => {
+          throw new Error(
+            `after "${command}": ${error.message}; b said: ${JSON.stringify(b.records.filter((r) => r.at >= sent - 3_000 && r.type !== 'run').map((r) => [r.at - sent, r.type, r.job, r.reason]))}`,
+          );
+        });
       return seen.at - sent;
     };
     expect(await within('pause audit', 'job.paused')).toBeLessThan(1_500);
