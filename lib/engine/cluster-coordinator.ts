@@ -3,6 +3,7 @@ import { Clock, TimerHandle } from './clock';
 import { ClusterRegistrations, RegistrationHost } from './cluster-registration';
 import { ClaimDecision, Coordinator } from './coordinator';
 import { EventHub } from './event-hub';
+import { fingerprint } from './fingerprint';
 import { HeldLeases } from './held-leases';
 import { Job } from './job';
 import { StoreCalls } from './store-calls';
@@ -85,7 +86,7 @@ export class ClusterCoordinator implements Coordinator {
   /** Store calls whose answers are still to be acted on: stopping waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The fingerprint each superseded job was last reported with, so that each change is reported once. */
-  private readonly superseded = new WeakMap<Job, string>();
+  private readonly superseded = new Map<Job, string>();
   private timers: TimerHandle[] = [];
   private readonly store: JobStore;
   private readonly instanceHash: number;
@@ -250,10 +251,15 @@ export class ClusterCoordinator implements Coordinator {
     const byJob = new Map<string, PendingClaim>();
     for (const claim of this.pending.splice(0)) {
       const other = byJob.get(claim.job.name);
-      const [kept, dropped] = other && other.tick > claim.tick ? [other, claim] : [claim, other];
-      byJob.set(claim.job.name, kept);
+      if (other === undefined) {
+        byJob.set(claim.job.name, claim);
+        continue;
+      }
+      const later = other.tick > claim.tick;
+      const dropped = later ? claim : other;
+      if (!later) byJob.set(claim.job.name, claim);
       // A claim asked again (its row was locked) and overtaken by a later tick is reported missed.
-      if (dropped && dropped.tries > 0) dropped.decide({ outcome: 'unclaimed' });
+      if (dropped.tries > 0) dropped.decide({ outcome: 'unclaimed' });
     }
     const asks = [...byJob.values()];
     if (asks.length === 0) return;
@@ -261,7 +267,7 @@ export class ClusterCoordinator implements Coordinator {
       job: job.name,
       tick,
       from,
-      fingerprint: job.trigger.toString(),
+      fingerprint: fingerprint(job.trigger),
       exclusive: job.options.overlap !== 'allow',
       leaseMs: this.timing.leaseMs,
       delivery: job.options.delivery,
@@ -283,8 +289,8 @@ export class ClusterCoordinator implements Coordinator {
   private decide(ask: PendingClaim, outcome: ClaimOutcome | undefined, sentAt: number): void {
     const { job, tick, decide } = ask;
     if (!outcome) return decide({ outcome: 'unclaimed' });
-    if (outcome.status === 'superseded') return this.supersededBy(job, outcome.fingerprint);
-    this.superseded.delete(job);
+    if (outcome.status === 'superseded') return this.supersededBy(job, outcome.trigger);
+    if (this.superseded.size > 0) this.superseded.delete(job);
     if (outcome.status === 'won') {
       if (outcome.replaced) this.reportLost(job.name, outcome.replaced);
       this.leases.won(job, outcome.fencingToken, sentAt);
@@ -314,12 +320,12 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /** Another definition of the job was registered since (another version of the application): its ticks are not this instance's. */
-  private supersededBy(job: Job, fingerprint: string): void {
+  private supersededBy(job: Job, stored: string): void {
     // A stored job changed by another instance is brought in line by the next sync: nothing to report.
-    if (job.persisted || this.superseded.get(job) === fingerprint) return;
-    this.superseded.set(job, fingerprint);
+    if (job.persisted || this.superseded.get(job) === stored) return;
+    this.superseded.set(job, stored);
     const here = job.trigger.toString();
-    this.events.emit('job.superseded', () => ({ at: new Date(this.clock.now()), job: job.name, trigger: here, storedTrigger: fingerprint }));
+    this.events.emit('job.superseded', () => ({ at: new Date(this.clock.now()), job: job.name, trigger: here, storedTrigger: stored }));
   }
 
   private async heartbeat(): Promise<void> {

@@ -2,6 +2,7 @@ import { StoredJobState } from '../stores/job-store';
 import { Backoff } from './backoff';
 import { Clock, TimerHandle } from './clock';
 import { CoordinatorHost } from './coordinator';
+import { fingerprint } from './fingerprint';
 import { Job } from './job';
 import { StoreCalls } from './store-calls';
 
@@ -95,7 +96,7 @@ export class ClusterRegistrations {
     // finds it unknown to the store ('gone') and registers it again.
     for (const { job } of batch) if (!this.host.live(job) && this.waiting.delete(job)) this.host.disarm(job);
     if (live.length === 0) return;
-    const jobs = live.map(({ job }) => ({ name: job.name, anchor: job.anchor, fingerprint: job.trigger.toString() }));
+    const jobs = live.map(({ job }) => ({ name: job.name, anchor: job.anchor, fingerprint: fingerprint(job.trigger), trigger: job.trigger.toString() }));
     this.calls
       .call(() => this.calls.store.register(jobs))
       .then(

@@ -94,8 +94,10 @@ export interface JobRegistration {
   name: string;
   /** Where its interval counts from, if no instance registered it before. */
   anchor: number;
-  /** What its trigger is (`Trigger.toString()`), to notice two versions of an application that disagree. */
+  /** A fingerprint of its trigger, to notice two versions of an application that disagree; claims carry it. */
   fingerprint: string;
+  /** What its trigger is, for messages (`Trigger.toString()`); the fingerprint when not given. */
+  trigger?: string;
 }
 
 /** A tick an instance wants to run. */
@@ -119,7 +121,7 @@ export interface TickClaim {
  * tick, but a run of the job holds a lease: skip it), `lost` (another instance has this tick or a
  * later one: do nothing), `paused` (paused for every instance), `gone` (no such job in the store),
  * `locked` (the job's row is locked by another transaction: ask again), `superseded` (the job was
- * registered since with another trigger, `fingerprint`: not this instance's to run).
+ * registered since with another trigger, `trigger`: not this instance's to run).
  */
 export type ClaimOutcome =
   | {
@@ -129,7 +131,7 @@ export type ClaimOutcome =
       replaced?: { tick: number; attempt: number; owner: string };
     }
   | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' }
-  | { status: 'superseded'; fingerprint: string };
+  | { status: 'superseded'; trigger: string };
 
 /** A run's lease, named by job and fencing token. */
 export interface Lease {

@@ -16,6 +16,8 @@ interface Row {
   lastTick: number | null;
   paused: boolean;
   fingerprint: string | null;
+  /** What the trigger of the fingerprint is, for messages. */
+  trigger: string | null;
   definition: StoredJobDefinition | null;
   lease: {
     owner: string;
@@ -67,9 +69,10 @@ export class MemoryJobStore implements JobStore {
   }
 
   async register(jobs: ReadonlyArray<JobRegistration>): Promise<StoredJobState[]> {
-    return jobs.map(({ name, anchor, fingerprint }) => {
+    return jobs.map(({ name, anchor, fingerprint, trigger }) => {
       const row = this.row(name, anchor);
       row.fingerprint = fingerprint;
+      row.trigger = trigger ?? fingerprint;
       return { name, anchor: row.anchor, lastTick: row.lastTick, paused: row.paused };
     });
   }
@@ -79,7 +82,7 @@ export class MemoryJobStore implements JobStore {
     return claims.map((claim): ClaimOutcome => {
       const row = this.rows.get(claim.job);
       if (!row) return { status: 'gone' };
-      if (row.fingerprint !== null && row.fingerprint !== claim.fingerprint) return { status: 'superseded', fingerprint: row.fingerprint };
+      if (row.fingerprint !== null && row.fingerprint !== claim.fingerprint) return { status: 'superseded', trigger: row.trigger ?? row.fingerprint };
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
       row.lastTick = claim.tick;
       if (row.paused) return { status: 'paused' };
@@ -194,7 +197,7 @@ export class MemoryJobStore implements JobStore {
 
   private row(name: string, anchor: number): Row {
     let row = this.rows.get(name);
-    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fingerprint: null, definition: null, lease: null }));
+    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fingerprint: null, trigger: null, definition: null, lease: null }));
     return row;
   }
 

@@ -77,6 +77,7 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
   // Trigger fingerprints, the first tick of a lease, leases handed back, and one counter for tokens.
   ({ jobs, fencing }) => `
     ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS fingerprint text,
+      ADD COLUMN IF NOT EXISTS trigger text,
       ADD COLUMN IF NOT EXISTS lease_from bigint,
       ADD COLUMN IF NOT EXISTS lease_handed boolean NOT NULL DEFAULT false;
     CREATE SEQUENCE IF NOT EXISTS ${fencing};
@@ -185,11 +186,16 @@ export class PostgresJobStore implements JobStore {
     const byName = new Map(jobs.map((job) => [job.name, job]));
     const unique = [...byName.values()];
     const { rows } = await this.query(
-      `INSERT INTO ${this.jobs} (name, anchor, fingerprint)
-       SELECT name, anchor, fingerprint FROM unnest($1::text[], $2::bigint[], $3::text[]) AS i(name, anchor, fingerprint) ORDER BY name
-       ON CONFLICT (name) DO UPDATE SET fingerprint = EXCLUDED.fingerprint
+      `INSERT INTO ${this.jobs} (name, anchor, fingerprint, trigger)
+       SELECT name, anchor, fingerprint, trigger FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS i(name, anchor, fingerprint, trigger) ORDER BY name
+       ON CONFLICT (name) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, trigger = EXCLUDED.trigger
        RETURNING name, anchor, last_tick, paused`,
-      [unique.map((job) => job.name), unique.map((job) => Math.round(job.anchor)), unique.map((job) => job.fingerprint)],
+      [
+        unique.map((job) => job.name),
+        unique.map((job) => Math.round(job.anchor)),
+        unique.map((job) => job.fingerprint),
+        unique.map((job) => job.trigger ?? job.fingerprint),
+      ],
     );
     const stored = new Map(rows.map((row) => [row.name as string, row]));
     return jobs.map(({ name }) => {
@@ -233,7 +239,7 @@ export class PostgresJobStore implements JobStore {
          FROM decided d JOIN tokens t ON t.name = d.name WHERE j.name = d.name
          RETURNING j.name, d.runs, d.leases, j.paused, t.token, d.old_owner, d.old_tick, d.old_attempt
        )
-       SELECT c.ord, x.fingerprint,
+       SELECT c.ord, COALESCE(x.trigger, x.fingerprint) AS stored_trigger,
               -- The lease a won claim replaced: an expired at-most-once one no sweep gave up yet.
               CASE WHEN k.leases THEN k.old_owner END AS replaced_owner, k.old_tick AS replaced_tick, k.old_attempt AS replaced_attempt,
               CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' ELSE 'busy' END
@@ -263,7 +269,7 @@ export class PostgresJobStore implements JobStore {
         const replaced = { tick: Number(row.replaced_tick ?? 0), attempt: Number(row.replaced_attempt ?? 1), owner: row.replaced_owner as string };
         return { status: 'won', fencingToken, replaced };
       }
-      if (row.status === 'superseded') return { status: 'superseded', fingerprint: row.fingerprint as string };
+      if (row.status === 'superseded') return { status: 'superseded', trigger: row.stored_trigger as string };
       return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' };
     });
   }

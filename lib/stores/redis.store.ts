@@ -58,25 +58,32 @@ export interface RedisJobStoreOptions {
  * Each script takes the key prefix as its first argument and names its keys from it, so that the
  * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
  * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
- * watermark, p paused, v trigger fingerprint, f last fencing token, d definition, and
+ * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, and
  * lo/lu/lt/lk/lf/la/ld/lh the lease (owner, until, token, tick, first tick, attempt, delivery,
  * handed back). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
  */
 const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
-/** The next fencing token of a job whose hash is `key` and whose last token is `last`. */
-const NEXT_TOKEN = `local function nextToken(last) return math.max(redis.call('INCR', prefix .. 'fencing'), (tonumber(last) or 0) + 1) end`;
+/**
+ * The next fencing token of a job whose last token is `last`: above it, and above every token the
+ * store gave before this script (`<prefix>fencing`, written once at the end with {@link SAVE_TOKENS}),
+ * so that a job removed and added again goes on from its tokens. Tokens of one script may repeat
+ * across jobs; for one job they only grow.
+ */
+const NEXT_TOKEN = `local given = tonumber(redis.call('GET', prefix .. 'fencing')) or 0 local highest = given
+  local function nextToken(last) local token = math.max(given + 1, (tonumber(last) or 0) + 1) if token > highest then highest = token end return token end`;
+const SAVE_TOKENS = `if highest > given then redis.call('SET', prefix .. 'fencing', highest) end`;
 
 const SCRIPTS = {
   // A key that is not a job's hash fails its own entry ('x'), not the batch.
   register: `
     local prefix = ARGV[1] local out = {}
-    for i = 2, #ARGV, 3 do
+    for i = 2, #ARGV, 4 do
       local key = prefix .. 'job:' .. ARGV[i]
       local ok = redis.pcall('HSETNX', key, 'a', ARGV[i + 1])
       if type(ok) == 'table' and ok.err then out[#out + 1] = 'x' out[#out + 1] = '' out[#out + 1] = ''
       else
-        redis.call('HSET', key, 'v', ARGV[i + 2])
+        redis.call('HSET', key, 'v', ARGV[i + 2], 'vd', ARGV[i + 3])
         redis.call('SADD', prefix .. 'names', ARGV[i])
         local row = redis.call('HMGET', key, 'a', 't', 'p')
         out[#out + 1] = row[1] out[#out + 1] = row[2] or '' out[#out + 1] = row[3] or '0'
@@ -94,7 +101,7 @@ const SCRIPTS = {
       local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
-      elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. row[8]
+      elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. (redis.call('HGET', key, 'vd') or row[8])
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
         -- A lease is taken while it lives, and after, while a run waits to be taken over.
@@ -105,7 +112,7 @@ const SCRIPTS = {
           local token = nextToken(row[7])
           if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
-            redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from, 'la', 1, 'ld', delivery, 'lh', '0')
+            redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
             -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
             if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }
@@ -116,6 +123,7 @@ const SCRIPTS = {
     end
     -- The expiries go in at the end, a few thousand at a time (the most arguments a call takes).
     for i = 1, #leases, 4000 do redis.call('ZADD', prefix .. 'leases', unpack(leases, i, math.min(i + 3999, #leases))) end
+    ${SAVE_TOKENS}
     return cjson.encode(out)`,
   renew: `
     local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local leases = cjson.decode(ARGV[4]) local out = {}
@@ -165,6 +173,7 @@ const SCRIPTS = {
         out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
       end
     end
+    ${SAVE_TOKENS}
     return out`,
   handBack: `
     local prefix = ARGV[1] local instance = ARGV[2] local runs = cjson.decode(ARGV[3]) local out = {} local first = nil
@@ -300,7 +309,7 @@ export class RedisJobStore implements JobStore {
     if (jobs.length === 0) return [];
     const reply = (await this.script(
       'register',
-      jobs.flatMap((job) => [job.name, job.anchor, job.fingerprint]),
+      jobs.flatMap((job) => [job.name, job.anchor, job.fingerprint, job.trigger ?? job.fingerprint]),
     )) as string[];
     return jobs.map(({ name }, index) =>
       reply[index * 3] === 'x'
@@ -319,7 +328,9 @@ export class RedisJobStore implements JobStore {
     // A batch goes as one JSON argument and comes back as one JSON string: thousands of separate
     // arguments and replies cost more to encode and decode than the claims cost Redis.
     const args: Array<string | number> = [];
-    for (const c of claims) args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`, String(c.from), c.fingerprint);
+    // The first tick is sent only when it is not the tick itself (catch-up under misfire 'all').
+    for (const c of claims)
+      args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`, c.from === c.tick ? '' : String(c.from), c.fingerprint);
     const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number | unknown[]>;
     return reply.map((value): ClaimOutcome => {
       if (typeof value === 'number') return { status: 'won', fencingToken: value };
@@ -327,7 +338,7 @@ export class RedisJobStore implements JobStore {
         const [fencingToken, tick, attempt, owner] = value as [number, number, number, string];
         return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
       }
-      if (value.startsWith('s:')) return { status: 'superseded', fingerprint: value.slice(2) };
+      if (value.startsWith('s:')) return { status: 'superseded', trigger: value.slice(2) };
       return { status: value as 'busy' | 'lost' | 'paused' | 'gone' };
     });
   }
