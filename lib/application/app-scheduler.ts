@@ -1,7 +1,7 @@
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JobTargets } from '../discovery/job-targets';
 import { errorMessage } from '../errors';
-import { clusterTiming } from '../engine/cluster-coordinator';
+import { clusterTiming } from '../engine/cluster-timing';
 import { logEvents } from '../engine/log-events';
 import { Scheduler } from '../engine/scheduler';
 import { ScheduleModuleOptions } from '../interfaces/schedule-module-options.interface';

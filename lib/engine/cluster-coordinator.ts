@@ -1,5 +1,7 @@
 import { ClaimOutcome, ExpiredRun, HandedBackRun, JobStore, Lease, TickClaim } from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
+import { ClaimAhead } from './claim-ahead';
+import { ClusterTiming } from './cluster-timing';
 import { ClusterRegistrations, RegistrationHost } from './cluster-registration';
 import { ClaimDecision, Coordinator } from './coordinator';
 import { EventHub } from './event-hub';
@@ -21,31 +23,6 @@ export interface ClusterHost extends RegistrationHost {
   abortLease(job: Job, fencingToken: number): void;
   /** Report a claimed tick that does not run because its job is paused (the lease goes separately). */
   skipPaused(job: Job, tick: number): void;
-}
-
-/** Timing of the cluster protocol. */
-export interface ClusterTiming {
-  /** How long a run's lease lasts without a heartbeat; heartbeats come every third of it. Default 30 s. */
-  leaseMs: number;
-  /** How often expired leases are looked for (and a lost store retried). Default 5 s. */
-  syncEveryMs: number;
-  /** A store call slower than this counts as failed. Default 5 s. */
-  timeoutMs: number;
-  /**
-   * How long before its tick a cluster-wide tick is claimed, so that the round trip to the store
-   * is over when the run is due; up to 1.75 times this for the jobs an instance prefers (see
-   * `lead`). At most half the time since the job's previous tick. Default 0: at the tick.
-   */
-  claimAheadMs: number;
-}
-
-const DEFAULT_TIMING: ClusterTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 0 };
-
-/** The timing of the cluster protocol: the defaults, with the values `given` sets (one given as `undefined` keeps its default). */
-export function clusterTiming(given: Partial<ClusterTiming> = {}): ClusterTiming {
-  const timing = { ...DEFAULT_TIMING };
-  for (const key of Object.keys(given) as Array<keyof ClusterTiming>) if (given[key] !== undefined) timing[key] = given[key];
-  return timing;
 }
 
 interface PendingClaim {
@@ -89,7 +66,7 @@ export class ClusterCoordinator implements Coordinator {
   private readonly superseded = new Map<Job, string>();
   private timers: TimerHandle[] = [];
   private readonly store: JobStore;
-  private readonly instanceHash: number;
+  private readonly claimAhead: ClaimAhead;
 
   constructor(
     /** Calls to the shared store, with their outages tracked. */
@@ -102,21 +79,12 @@ export class ClusterCoordinator implements Coordinator {
   ) {
     this.store = calls.store;
     this.registrations = new ClusterRegistrations(calls, clock, host);
-    this.instanceHash = Math.imul(fnv1a(instanceId), 0x85ebca6b);
+    this.claimAhead = new ClaimAhead(instanceId, timing.claimAheadMs);
   }
 
-  /**
-   * How long before `tick` a tick of `job` is claimed: `claimAheadMs`, or up to three quarters
-   * more. How much more is a hash of the job, the instance and the tick, different on each
-   * instance: each claims a different part of the jobs first, so that the runs of one tick are
-   * shared out among the instances instead of all going to the quickest, and a different part at
-   * each tick, so that every instance gets its turn even with few jobs. (A lead learned by each
-   * instance would hand every tick to the instance that had learned the longest.)
-   */
+  /** How long before `tick` a tick of `job` is claimed (see {@link ClaimAhead}). */
   lead(job: Job, tick: number): number {
-    if (job.nameHash < 0) job.nameHash = fnv1a(job.name);
-    const preference = mix(job.nameHash ^ this.instanceHash ^ Math.imul((tick % 0x1_0000_0000) | 0, 0x9e3779b1)) % 4;
-    return this.timing.claimAheadMs * (1 + preference / 4);
+    return this.claimAhead.lead(job, tick);
   }
 
   /** Starts the heartbeats and the lease sweeps, with a sweep at once: work handed back while no instance ran is taken up. */
@@ -421,17 +389,4 @@ export class ClusterCoordinator implements Coordinator {
     // Nothing took it up (the job was paused, or completed): the lease goes.
     this.hold(job, run.fencingToken, 0);
   }
-}
-/** The final mix of MurmurHash3: every bit of the input moves every bit of the result (unsigned). */
-function mix(hash: number): number {
-  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
-  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
-  return (hash ^ (hash >>> 16)) >>> 0;
-}
-
-/** The 32-bit FNV-1a hash of a string's UTF-16 code units. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
 }

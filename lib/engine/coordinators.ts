@@ -1,6 +1,7 @@
 import { JobStore } from '../stores/job-store';
 import { Clock } from './clock';
-import { ClusterCoordinator, ClusterHost, ClusterTiming, clusterTiming } from './cluster-coordinator';
+import { ClusterCoordinator, ClusterHost } from './cluster-coordinator';
+import { ClusterTiming, clusterTiming } from './cluster-timing';
 import { Coordinator, LocalCoordinator } from './coordinator';
 import { EventHub } from './event-hub';
 import { Job } from './job';

@@ -2,7 +2,7 @@ import { errorMessage, LeaseLostError, RunTimeoutError } from '../errors';
 import { Clock } from './clock';
 import { EventHub } from './event-hub';
 import { Job, PendingRun } from './job';
-import { RunContext } from './job-context';
+import { ActiveRun } from './active-run';
 import { QueueEntry, TimerQueue } from './timer-queue';
 
 /** A timed action in the scheduler's timer queue: a run's timeout, a retry. */
@@ -31,53 +31,6 @@ export interface RunnerHost {
   lease(job: Job, fencingToken: number, change: 1 | -1): void;
   /** Whether work under the lease may still start: false once the store said it is another's. */
   owns(job: Job, fencingToken: number | undefined): boolean;
-}
-
-/**
- * A run in flight: its context, as the handler gets it, and what the runner keeps of it in
- * private fields (one object per run, and nothing of the runner's shows on the context).
- */
-class ActiveRun extends RunContext {
-  readonly #job: Job;
-  #onDone: (() => void) | undefined;
-  #timeout: TimerTask | null = null;
-  #timedOut = false;
-  /** Where the run is in the runner's list of runs in flight. */
-  slot = -1;
-
-  constructor(job: Job, scheduledAt: number, startedAt: number, attempt: number, onDone: (() => void) | undefined, fencingToken: number | undefined) {
-    super(job.name, scheduledAt, startedAt, attempt, fencingToken);
-    this.#job = job;
-    this.#onDone = onDone;
-  }
-
-  get job(): Job {
-    return this.#job;
-  }
-
-  /** The run's `timeoutMs` timer, while it waits. */
-  get timeout(): TimerTask | null {
-    return this.#timeout;
-  }
-
-  set timeout(task: TimerTask | null) {
-    this.#timeout = task;
-  }
-
-  get timedOut(): boolean {
-    return this.#timedOut;
-  }
-
-  set timedOut(value: boolean) {
-    this.#timedOut = value;
-  }
-
-  /** Tells whoever waits on the run that its outcome is known (once: at timeout or when it settles). */
-  done(): void {
-    const onDone = this.#onDone;
-    this.#onDone = undefined;
-    onDone?.();
-  }
 }
 
 /**

@@ -8,7 +8,8 @@ import { JobOptions, resolveJobOptions } from './job-options';
 import { assertJobName } from './job-name';
 import { Runner, TimerTask } from './runner';
 import { Coordinator } from './coordinator';
-import { CoordinationOptions, Coordinators } from './coordinators';
+import { Coordinators } from './coordinators';
+import { SchedulerOptions, SchedulerState } from './scheduler-options';
 import { ClusterHost } from './cluster-coordinator';
 import { QueueWaker } from './queue-waker';
 import { StartBatches } from './start-batches';
@@ -16,22 +17,7 @@ import { Exhausted, WakeUps } from './wake-ups';
 import { MisfirePolicy, takeDueTicks } from './due-ticks';
 import { QueueEntry, TimerQueue } from './timer-queue';
 
-/** Where the scheduler is in its life. */
-export type SchedulerState = 'idle' | 'running' | 'stopping' | 'stopped';
-
-/** Options of the engine, and where jobs are coordinated with other instances (without a store, or with one that is not shared, every tick runs here). */
-export interface SchedulerOptions extends CoordinationOptions {
-  /** Time source; the default reads `Date.now()` and the global timers at call time. */
-  clock?: Clock;
-  /** How long shutdown waits for runs in flight, in ms. Default 10 000. */
-  shutdownTimeout?: number;
-  /** Job options applied to every job, under each job's own. */
-  defaults?: JobOptions;
-  /** Source of randomness for `jitterMs`, returning [0, 1). Default `Math.random`. */
-  random?: () => number;
-  /** Receives errors thrown by event listeners. Default `console.error`. */
-  onListenerError?: (error: unknown) => void;
-}
+export type { SchedulerOptions, SchedulerState } from './scheduler-options';
 
 /** An external timer may fire this much before the tick, by rounding; the tick is then due. */
 const EARLY_WAKE_SLACK_MS = 5;
