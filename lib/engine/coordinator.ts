@@ -80,7 +80,7 @@ export class LocalCoordinator implements Coordinator {
 
   place(job: Job, from: number): void {
     const { startAt } = job.options;
-    // An interval counts from startAt (the anchor); the first tick is the first at or after it.
+    // An interval counts from startAt (the anchor): its first tick is one period after it.
     this.host.armAfter(job, startAt !== null && startAt > from ? startAt - 1 : from);
   }
 
