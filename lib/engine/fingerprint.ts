@@ -1,4 +1,5 @@
 import { Trigger } from '../triggers/trigger';
+import { fnv1a } from './hash';
 
 /** Fingerprints made so far: triggers are immutable and shared, and a claim is made for every tick. */
 const made = new WeakMap<Trigger, string>();
@@ -11,10 +12,7 @@ const made = new WeakMap<Trigger, string>();
 export function fingerprint(trigger: Trigger): string {
   let hash = made.get(trigger);
   if (hash === undefined) {
-    const text = trigger.toString();
-    let h = 0x811c9dc5;
-    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-    made.set(trigger, (hash = (h >>> 0).toString(16).padStart(8, '0')));
+    made.set(trigger, (hash = fnv1a(trigger.toString()).toString(16).padStart(8, '0')));
   }
   return hash;
 }

@@ -359,9 +359,14 @@ export class PostgresJobStore implements JobStore {
        ),
        handed AS (
          UPDATE ${this.jobs} j SET lease_until = 0, lease_tick = k.tick, lease_from = k.from_tick, lease_attempt = k.attempt - 1, lease_handed = true
-         FROM locked k WHERE j.name = k.name RETURNING k.ord
+         FROM locked k WHERE j.name = k.name RETURNING k.ord, j.name
+       ),
+       -- One announcement for the batch, in the same statement: whoever hears it sweeps once.
+       announced AS (
+         SELECT pg_notify($8, json_build_object('kind', 'handed-back', 'job', name, 'origin', $1::text)::text) FROM (SELECT name FROM handed ORDER BY ord LIMIT 1) AS first
        )
-       SELECT h.ord, d.ord IS NOT NULL AS handed FROM input h LEFT JOIN handed d ON d.ord = h.ord ORDER BY h.ord`,
+       SELECT h.ord, d.ord IS NOT NULL AS handed, (SELECT count(*) FROM announced) AS announced
+       FROM input h LEFT JOIN handed d ON d.ord = h.ord ORDER BY h.ord`,
       [
         instance,
         runs.map((run) => run.job),
@@ -370,12 +375,10 @@ export class PostgresJobStore implements JobStore {
         runs.map((run) => Math.round(run.from)),
         runs.map((run) => run.attempt),
         runs.map((_, index) => index),
+        this.channel,
       ],
     );
     const handed = rows.map((row) => Boolean(row.handed));
-    // One announcement for the batch: whoever hears it sweeps once.
-    const first = runs.find((_, index) => handed[index]);
-    if (first) await this.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ kind: 'handed-back', job: first.job, origin: instance })]);
     return handed;
   }
 

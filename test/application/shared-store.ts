@@ -4,6 +4,7 @@ import { PostgresJobStore, RedisJobStore, ScheduleModule, ScheduleModuleOptions,
 import { AppScheduler } from '../../lib/application/app-scheduler';
 import { JobStore } from '../../lib/stores/job-store';
 import { namespace, StoreKind } from '../cluster/harness';
+import { VirtualTime } from '../cluster/in-process';
 import { T0 } from '../support/nest';
 
 export type { StoreKind } from '../cluster/harness';
@@ -27,6 +28,7 @@ export interface SharedStoreApp {
  */
 export class SharedStoreApps {
   readonly clock = new VirtualClock(T0);
+  private readonly time = new VirtualTime(this.clock, () => this.inFlight);
   readonly apps: SharedStoreApp[] = [];
   readonly space: ReturnType<typeof namespace>;
   private inFlight = 0;
@@ -76,27 +78,13 @@ export class SharedStoreApps {
   }
 
   /** Moves time forward by `ms`, timer by timer, letting the store answer between timers. */
-  async advance(ms: number): Promise<void> {
-    const target = this.clock.now() + ms;
-    await this.quiet();
-    for (let next = this.clock.nextDue(); next !== null && next <= target; next = this.clock.nextDue()) {
-      await this.clock.advanceToAsync(next);
-      await this.quiet();
-    }
-    await this.clock.advanceToAsync(target);
-    await this.quiet();
+  advance(ms: number): Promise<void> {
+    return this.time.advance(ms);
   }
 
   /** Resolves once no call to the store is waiting, and none was made for a few turns of the event loop. */
-  async quiet(): Promise<void> {
-    for (let calm = 0; calm < 5;) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.inFlight === 0) calm += 1;
-      else {
-        calm = 0;
-        await new Promise<void>((resolve) => setTimeout(resolve, 1));
-      }
-    }
+  quiet(): Promise<void> {
+    return this.time.quiet();
   }
 
   /** Closes every application and drops the namespace. */

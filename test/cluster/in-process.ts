@@ -302,7 +302,11 @@ export class InProcessCluster {
  * once every call to the store has been answered, so that a real round trip takes no virtual time.
  */
 export class VirtualTime {
-  constructor(readonly clock: VirtualClock) {}
+  constructor(
+    readonly clock: VirtualClock,
+    /** Calls to the stores still unanswered; by default those made through a {@link Link}. */
+    private readonly pending: () => number = () => callsInFlight,
+  ) {}
 
   /** Moves time forward by `ms`, timer by timer, letting the stores answer between timers. */
   async advance(ms: number): Promise<void> {
@@ -326,8 +330,8 @@ export class VirtualTime {
     const deadline = Date.now() + 10_000;
     for (let calm = 0; calm < 5;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (callsInFlight === 0) calm += 1;
-      else if (Date.now() > deadline) throw new Error(`${callsInFlight} calls to the store still unanswered after 10 s`);
+      if (this.pending() === 0) calm += 1;
+      else if (Date.now() > deadline) throw new Error(`${this.pending()} calls to the store still unanswered after 10 s`);
       else {
         calm = 0;
         await new Promise<void>((resolve) => setTimeout(resolve, 1));
