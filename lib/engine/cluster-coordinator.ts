@@ -1,4 +1,5 @@
-import { ClaimOutcome, ExpiredRun, HandedBackRun, JobStore, Lease, TickClaim } from '../stores/job-store';
+import { batches } from '../stores/batches';
+import { ClaimOutcome, ExpiredRun, HandedBackRun, JobSet, JobStore, Lease, Sweep, TickClaim } from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
 import { ClaimAhead } from './claim-ahead';
 import { ClusterTiming } from './cluster-timing';
@@ -15,8 +16,8 @@ export interface ClusterHost extends RegistrationHost {
   job(name: string): Job | undefined;
   /** False once the scheduler began to stop: work taken over then is handed back. */
   running(): boolean;
-  /** The names of the cluster-wide jobs this instance has: the runs it may take over. */
-  names(): string[];
+  /** The cluster-wide jobs this instance has: the runs it may take over. */
+  readonly clusterJobs: JobSet;
   /** Run the ticks of a run taken over from an instance whose lease ran out, or that handed it back. */
   runRecovered(job: Job, run: ExpiredRun): void;
   /** Abort the runs holding a lease the store says is no longer theirs, and drop the work waiting under it. */
@@ -32,6 +33,16 @@ interface PendingClaim {
   decide: (decision: ClaimDecision) => void;
   /** How many times the claim found the job's row locked. */
   tries: number;
+  /** Asked again at its tick (a claim made ahead was answered `later`): not made ahead again. */
+  atTick?: boolean;
+}
+
+/** A run claimed ahead whose time came: its lease is to be marked started. */
+interface PendingStart {
+  job: Job;
+  fencingToken: number;
+  work: { tick: number; from: number; attempt: number };
+  go: (started: boolean) => void;
 }
 
 /** How many times a claim is asked again while its row is locked by another transaction (20 ms, doubling). */
@@ -54,6 +65,7 @@ const nextTurn = globalThis.setImmediate;
  */
 export class ClusterCoordinator implements Coordinator {
   private pending: PendingClaim[] = [];
+  private starts: PendingStart[] = [];
   private releases: Lease[] = [];
   private handBacks: HandedBackRun[] = [];
   private flushing = false;
@@ -160,6 +172,11 @@ export class ClusterCoordinator implements Coordinator {
     this.schedule();
   }
 
+  begin(job: Job, fencingToken: number, work: { tick: number; from: number; attempt: number }, go: (started: boolean) => void): void {
+    this.starts.push({ job, fencingToken, work, go });
+    this.schedule();
+  }
+
   startedLate(): void {}
 
   /** A claimed tick that falls in a pause is given back, skipped. */
@@ -215,6 +232,8 @@ export class ClusterCoordinator implements Coordinator {
           ),
       );
     }
+    const starts = this.starts.splice(0);
+    if (starts.length > 0) void this.track(this.begun(starts));
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
     const byJob = new Map<string, PendingClaim>();
     for (const claim of this.pending.splice(0)) {
@@ -229,9 +248,35 @@ export class ClusterCoordinator implements Coordinator {
       // A claim asked again (its row was locked) and overtaken by a later tick is reported missed.
       if (dropped.tries > 0) dropped.decide({ outcome: 'unclaimed' });
     }
-    const asks = [...byJob.values()];
-    if (asks.length === 0) return;
-    const claims: TickClaim[] = asks.map(({ job, tick, from }) => ({
+    // In batches of bounded size, each decided as soon as it is answered: the first runs of a herd
+    // do not wait for the last claims.
+    await Promise.all(batches([...byJob.values()]).map((asks) => this.claimBatch(asks)));
+  }
+
+  /**
+   * Marks the leases of runs claimed ahead started, and lets each run start if its lease is still
+   * this instance's. One the store could not be asked about is handed back: the store may or may
+   * not have marked it, and either way an instance that has the job takes it over, once.
+   */
+  private async begun(starts: readonly PendingStart[]): Promise<void> {
+    const sentAt = this.clock.now();
+    const leases = starts.map(({ job, fencingToken }) => ({ job: job.name, fencingToken }));
+    const held = this.calls.ready() ? await this.calls.call(() => this.store.start(this.instanceId, leases)).catch(() => null) : null;
+    starts.forEach(({ job, fencingToken, work, go }, index) => {
+      if (held === null) {
+        this.handBack(job, fencingToken, work);
+        return go(false);
+      }
+      if (held[index]) this.leases.confirm(job, fencingToken, sentAt);
+      go(held[index]);
+    });
+  }
+
+  private async claimBatch(asks: readonly PendingClaim[]): Promise<void> {
+    const sentAt = this.clock.now();
+    // Made ahead of its tick: the lease waits for `begin`, and a run in the way is no reason to skip yet.
+    const ahead = asks.map(({ from, atTick }) => !atTick && from > sentAt);
+    const claims: TickClaim[] = asks.map(({ job, tick, from }, index) => ({
       job: job.name,
       tick,
       from,
@@ -239,8 +284,8 @@ export class ClusterCoordinator implements Coordinator {
       exclusive: job.options.overlap !== 'allow',
       leaseMs: this.timing.leaseMs,
       delivery: job.options.delivery,
+      ahead: ahead[index],
     }));
-    const sentAt = this.clock.now();
     let outcomes: ClaimOutcome[] | null = null;
     if (this.calls.ready()) {
       outcomes = await this.calls
@@ -251,10 +296,10 @@ export class ClusterCoordinator implements Coordinator {
         )
         .catch(() => null);
     }
-    asks.forEach((ask, index) => this.decide(ask, outcomes?.[index], sentAt));
+    asks.forEach((ask, index) => this.decide(ask, outcomes?.[index], sentAt, ahead[index]));
   }
 
-  private decide(ask: PendingClaim, outcome: ClaimOutcome | undefined, sentAt: number): void {
+  private decide(ask: PendingClaim, outcome: ClaimOutcome | undefined, sentAt: number, ahead: boolean): void {
     const { job, tick, decide } = ask;
     if (!outcome) return decide({ outcome: 'unclaimed' });
     if (outcome.status === 'superseded') return this.supersededBy(job, outcome.trigger);
@@ -262,10 +307,11 @@ export class ClusterCoordinator implements Coordinator {
     if (outcome.status === 'won') {
       if (outcome.replaced) this.reportLost(job.name, outcome.replaced);
       this.leases.won(job, outcome.fencingToken, sentAt);
-      return decide({ outcome: 'won', fencingToken: outcome.fencingToken });
+      return decide({ outcome: 'won', fencingToken: outcome.fencingToken, started: !ahead });
     }
     if (outcome.status === 'busy') return decide({ outcome: 'busy' });
     if (outcome.status === 'locked') return this.askAgain(ask);
+    if (outcome.status === 'later') return this.askAtTick(ask);
     // A stored job that was removed is not brought back: the next sync removes it here too. Any
     // other is registered again, and its tick reported missed.
     if (outcome.status === 'gone' && this.host.job(job.name) === job && !job.removed && !job.persisted) {
@@ -283,6 +329,20 @@ export class ClusterCoordinator implements Coordinator {
         this.schedule();
       },
       20 * 2 ** (ask.tries - 1),
+      { unref: true },
+    );
+  }
+
+  /** A claim made ahead found a run of the job holding the lease: asked again at the tick, when that run may have ended. */
+  private askAtTick(ask: PendingClaim): void {
+    if (this.timers.length === 0) return ask.decide({ outcome: 'unclaimed' });
+    ask.atTick = true;
+    this.clock.setTimer(
+      () => {
+        this.pending.push(ask);
+        this.schedule();
+      },
+      Math.max(0, ask.tick - this.clock.now()),
       { unref: true },
     );
   }
@@ -338,7 +398,7 @@ export class ClusterCoordinator implements Coordinator {
     const sentAt = this.clock.now();
     return this.track(
       this.calls
-        .call(() => this.store.recover(this.instanceId, this.timing.leaseMs, this.host.names()))
+        .call(() => this.store.recover(this.instanceId, this.timing.leaseMs, this.host.clusterJobs))
         .then(
           (swept) => this.swept(swept, sentAt),
           () => undefined,
@@ -346,9 +406,11 @@ export class ClusterCoordinator implements Coordinator {
     );
   }
 
-  private swept({ recovered, abandoned }: { recovered: ExpiredRun[]; abandoned: ExpiredRun[] }, sentAt: number): void {
+  private swept({ recovered, abandoned, more }: Sweep, sentAt: number): void {
     for (const run of recovered) this.takeOver(run, sentAt);
     for (const run of abandoned) this.reportLost(run.job, run);
+    // More ran out than one call deals with: the rest at once.
+    if (more) this.sweepSoon();
   }
 
   /**

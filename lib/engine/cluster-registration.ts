@@ -1,3 +1,4 @@
+import { batches } from '../stores/batches';
 import { StoredJobState } from '../stores/job-store';
 import { Backoff } from './backoff';
 import { Clock, TimerHandle } from './clock';
@@ -66,7 +67,8 @@ export class ClusterRegistrations {
   /** Registers the job (with the others placed in this turn), then arms it; see {@link Coordinator.place}. */
   place(job: Job, from: number, fromWatermark: boolean): void {
     this.placing.push({ job, from, fromWatermark });
-    if (this.placing.length === 1) nextTurn(() => this.registerThenArm(this.placing.splice(0), new Backoff(1_000, 30_000)));
+    // One store call per batch of bounded size, each with its own time limit and retries.
+    if (this.placing.length === 1) nextTurn(() => batches(this.placing.splice(0)).forEach((batch) => this.registerThenArm(batch, new Backoff(1_000, 30_000))));
   }
 
   /**
@@ -90,11 +92,11 @@ export class ClusterRegistrations {
    * Registers a batch and arms its jobs. When the scheduler starts, ticks count from the watermark:
    * those missed while the whole cluster was down follow the misfire policy.
    */
-  private registerThenArm(batch: Placement[], backoff: Backoff): void {
-    const live = batch.filter(({ job }) => this.host.live(job));
+  private registerThenArm(placements: Placement[], backoff: Backoff): void {
+    const live = placements.filter(({ job }) => this.host.live(job));
     // A job paused (or gone) while it waited leaves the batch: when it is resumed, its first claim
     // finds it unknown to the store ('gone') and registers it again.
-    for (const { job } of batch) if (!this.host.live(job) && this.waiting.delete(job)) this.host.disarm(job);
+    for (const { job } of placements) if (!this.host.live(job) && this.waiting.delete(job)) this.host.disarm(job);
     if (live.length === 0) return;
     const jobs = live.map(({ job }) => ({ name: job.name, anchor: job.anchor, fingerprint: fingerprint(job.trigger), trigger: job.trigger.toString() }));
     this.calls

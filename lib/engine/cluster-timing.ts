@@ -9,12 +9,12 @@ export interface ClusterTiming {
   /**
    * How long before its tick a cluster-wide tick is claimed, so that the round trip to the store
    * is over when the run is due; up to 1.75 times this for the jobs an instance prefers (see
-   * `lead`). At most half the time since the job's previous tick. Default 0: at the tick.
+   * `lead`). At most half the time since the job's previous tick. Default 250.
    */
   claimAheadMs: number;
 }
 
-const DEFAULT_TIMING: ClusterTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 0 };
+const DEFAULT_TIMING: ClusterTiming = { leaseMs: 30_000, syncEveryMs: 5_000, timeoutMs: 5_000, claimAheadMs: 250 };
 
 /** The timing of the cluster protocol: the defaults, with the values `given` sets (one given as `undefined` keeps its default). */
 export function clusterTiming(given: Partial<ClusterTiming> = {}): ClusterTiming {

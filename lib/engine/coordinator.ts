@@ -3,8 +3,11 @@ import { LearnedLead } from './start-batches';
 
 /** What became of a tick asked of the coordinator. */
 export type ClaimDecision =
-  /** The tick is this instance's to run; in a cluster, under the lease `fencingToken`. */
-  | { outcome: 'won'; fencingToken?: number }
+  /**
+   * The tick is this instance's to run; in a cluster, under the lease `fencingToken`. `started:
+   * false`: the tick was claimed ahead, and its run may start only once `Coordinator.begin` says so.
+   */
+  | { outcome: 'won'; fencingToken?: number; started?: boolean }
   /** This instance took the tick, but a run of the job holds a lease elsewhere: skip it. */
   | { outcome: 'busy' }
   /** The store could not be asked: the tick cannot run (running it unclaimed could run it twice). */
@@ -50,6 +53,12 @@ export interface Coordinator {
   handBack(job: Job, fencingToken: number | undefined, work: { tick: number; from: number; attempt: number }): void;
   /** Whether work under the lease may still start: false once the store said it is another's. */
   owns(job: Job, fencingToken: number | undefined): boolean;
+  /**
+   * The run of a tick claimed ahead is due (`started: false`): `go(true)` once the store marked its
+   * lease started, and only then may it run; `go(false)` if the lease is no longer this instance's
+   * (another took the tick over) or the store could not be asked (the work is then handed back).
+   */
+  begin(job: Job, fencingToken: number, work: { tick: number; from: number; attempt: number }, go: (started: boolean) => void): void;
 }
 
 /** How a coordinator reaches back into the scheduler. */
@@ -106,5 +115,9 @@ export class LocalCoordinator implements Coordinator {
 
   owns(): boolean {
     return true;
+  }
+
+  begin(_job: Job, _fencingToken: number, _work: unknown, go: (started: boolean) => void): void {
+    go(true);
   }
 }

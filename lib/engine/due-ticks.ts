@@ -101,7 +101,7 @@ export class MisfirePolicy {
       if (latestOnTime) ticks.push(latest);
       this.runAll(job, ticks, 1, fencingToken);
     } else if (misfire.policy !== 'skip' || latestOnTime) {
-      this.starts.start(job, latest, fencingToken, runAt, now);
+      this.starts.start(job, latest, fencingToken, runAt, now, 1, decision.started !== false);
     } else {
       coordinator.hold(job, fencingToken, 0);
     }

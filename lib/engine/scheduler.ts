@@ -82,7 +82,7 @@ export class Scheduler {
       job: (name) => this.jobs.get(name),
       live: (job) => this.jobs.get(job.name) === job && !job.paused && this.currentState === 'running',
       running: () => this.currentState === 'running',
-      names: () => [...this.jobs.values()].filter((job) => job.options.scope === 'cluster').map((job) => job.name),
+      clusterJobs: { has: (name) => this.jobs.get(name)?.options.scope === 'cluster' },
       pausedInStore: (job) => this.pause(job.name, { byStore: true }),
       disarm: (job) => job.waker.cancel(job),
       rejected: (job, reason) => this.report('job.rejected', { job: job.name, reason, error: undefined }),

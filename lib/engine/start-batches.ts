@@ -5,12 +5,15 @@ import { TimerTask } from './runner';
 import { QueueEntry, TimerQueue } from './timer-queue';
 
 /**
- * Runs prepared ahead of their tick, flat: job, tick, fencing token, job… The arrays are used
+ * Runs prepared ahead of their tick, flat: job, tick, fencing token, whether its lease is started
+ * (1) or waits for `Coordinator.begin` (0), job… The arrays are used
  * again for later batches, keeping their room: a batch of 10,000 runs is an array large enough
  * to be allocated outside the young generation, and one each second would keep the collector busy.
  */
 class PlannedRuns {
   private static readonly spare: PlannedRuns[] = [];
+  /** How many items one run takes. */
+  static readonly STRIDE = 4;
   private readonly items: Array<Job | number | undefined> = [];
   size = 0;
 
@@ -18,10 +21,11 @@ class PlannedRuns {
     return PlannedRuns.spare.pop() ?? new PlannedRuns();
   }
 
-  push(job: Job, tick: number, fencingToken: number | undefined): void {
+  push(job: Job, tick: number, fencingToken: number | undefined, started: boolean): void {
     this.items[this.size++] = job;
     this.items[this.size++] = tick;
     this.items[this.size++] = fencingToken;
+    this.items[this.size++] = started ? 1 : 0;
   }
 
   job(i: number): Job {
@@ -34,6 +38,10 @@ class PlannedRuns {
 
   fencingToken(i: number): number | undefined {
     return this.items[i + 2] as number | undefined;
+  }
+
+  started(i: number): boolean {
+    return this.items[i + 3] === 1;
   }
 
   /** Forgets the runs (not to hold on to their jobs) and keeps the array for another batch. */
@@ -97,13 +105,15 @@ export class StartBatches {
   /**
    * Starts the run of `tick` at `runAt`: now if that has come (by the clock, or by `wokeAt`, the
    * instant the job was woken for), else with the other runs starting then. A start that comes
-   * late is reported to the job's coordinator.
+   * late is reported to the job's coordinator. A run whose lease is not `started` (claimed ahead)
+   * starts once the coordinator began it.
    */
-  start(job: Job, tick: number, fencingToken: number | undefined, runAt: number, wokeAt: number, attempt = 1): void {
+  start(job: Job, tick: number, fencingToken: number | undefined, runAt: number, wokeAt: number, attempt = 1, started = true): void {
     const now = Math.max(this.clock.now(), wokeAt);
     const coordinator = this.host.coordinator(job);
     if (runAt <= now) {
       coordinator.startedLate(job, now - runAt);
+      if (!started && fencingToken !== undefined) return this.begin(job, tick, fencingToken, attempt, coordinator);
       return this.host.dispatch(job, tick, fencingToken, attempt);
     }
     // The lease is held while the run waits for its time.
@@ -115,7 +125,32 @@ export class StartBatches {
       batches.set(runAt, (batch = PlannedRuns.take()));
       this.queue.schedule(new TimerTask(() => this.startPlanned(batches, runAt), job.ref), runAt);
     }
-    batch.push(job, tick, fencingToken);
+    batch.push(job, tick, fencingToken, started);
+  }
+
+  /**
+   * Starts a run whose lease was claimed ahead once the store marked it started; meanwhile the run
+   * holds the lease. Begun while the scheduler stops, it is handed back rather than run.
+   */
+  private begin(job: Job, tick: number, fencingToken: number, attempt: number, coordinator: Coordinator): void {
+    coordinator.hold(job, fencingToken, 1);
+    const work = { tick, from: tick, attempt };
+    coordinator.begin(job, fencingToken, work, (started) => {
+      if (started) this.launch(job, tick, fencingToken, attempt, coordinator, true);
+      coordinator.hold(job, fencingToken, -1);
+    });
+  }
+
+  /** Dispatches a run due now, unless the scheduler stops, its job went or is paused, or its lease is another's. */
+  private launch(job: Job, tick: number, fencingToken: number | undefined, attempt: number, coordinator: Coordinator, begun: boolean): void {
+    if (job.removed || !coordinator.owns(job, fencingToken)) return;
+    // Begun as the scheduler stopped: the lease is started but the run is not, so it goes to another instance.
+    if (!this.host.running()) {
+      if (begun) coordinator.handBack(job, fencingToken, { tick, from: tick, attempt });
+      return;
+    }
+    if (this.host.paused(job)) coordinator.pausedBeforeStart(job, tick, fencingToken);
+    else this.host.dispatch(job, tick, fencingToken, attempt);
   }
 
   /** Starts the runs planned for `runAt`, unless their job was removed or rescheduled meanwhile. */
@@ -123,22 +158,16 @@ export class StartBatches {
     const batch = batches.get(runAt);
     if (!batch) return;
     batches.delete(runAt);
-    const running = this.host.running();
-    for (let i = 0; i < batch.size; i += 3) {
+    for (let i = 0; i < batch.size; i += PlannedRuns.STRIDE) {
       const job = batch.job(i);
       const tick = batch.tick(i);
       const fencingToken = batch.fencingToken(i);
       const coordinator = this.host.coordinator(job);
-      // Not rescheduled meanwhile: the plan still holds.
+      // Not rescheduled meanwhile: the plan still holds. Else nothing runs, and the lease goes below.
       const planned = job.planned === tick;
       if (planned) job.planned = null;
-      if (!planned || !running || job.removed || !coordinator.owns(job, fencingToken)) {
-        // Nothing runs (the store gave the lease to another, or the plan changed); the lease goes below.
-      } else if (this.host.paused(job)) {
-        coordinator.pausedBeforeStart(job, tick, fencingToken);
-      } else {
-        this.host.dispatch(job, tick, fencingToken, 1);
-      }
+      if (planned && !batch.started(i) && fencingToken !== undefined && this.host.running()) this.begin(job, tick, fencingToken, 1, coordinator);
+      else if (planned) this.launch(job, tick, fencingToken, 1, coordinator, false);
       coordinator.hold(job, fencingToken, -1);
     }
     batch.recycle();
@@ -148,7 +177,7 @@ export class StartBatches {
   drop(): void {
     for (const batches of this.batches) {
       for (const batch of batches.values()) {
-        for (let i = 0; i < batch.size; i += 3) {
+        for (let i = 0; i < batch.size; i += PlannedRuns.STRIDE) {
           const job = batch.job(i);
           const tick = batch.tick(i);
           const fencingToken = batch.fencingToken(i);

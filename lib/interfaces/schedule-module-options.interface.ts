@@ -41,10 +41,9 @@ export interface ScheduleModuleOptions {
      * store is over when the run is due (say 250). Each instance then claims a share of the jobs
      * (by a hash of the job, the instance and the tick) up to 1.75 times earlier, so that the runs
      * of a tick are spread over the instances. Never more than half the time since the job's
-     * previous tick. The cost: a tick claimed ahead is this instance's; if the instance dies
-     * before the tick, an at-most-once run is lost (and the job is held by its lease until it
-     * runs out), and a pause in the meantime reports the run skipped. Default 0: ticks are
-     * claimed when due, and runs start after the round trip.
+     * previous tick. A tick claimed ahead is marked started in the store when its run starts (one
+     * call for the runs of an instant); if this instance dies before, another takes the tick over
+     * and runs it. 0: ticks are claimed when due, and runs start after the round trip. Default 250.
      */
     claimAheadMs?: number;
     /**

@@ -33,18 +33,26 @@ export interface JobStore {
    * round trip; outcomes come back in the same order.
    */
   claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]>;
+  /**
+   * Marks leases won by claims made ahead of their tick ({@link TickClaim.ahead}) as started: their
+   * run starts now. Returns, in order, whether each lease was still `instance`'s under its token —
+   * only then may the run start. A lease that never started is taken over, whatever its delivery,
+   * once it runs out: its tick never ran.
+   */
+  start(instance: string, leases: readonly Lease[]): Promise<boolean[]>;
   /** Extends the leases of runs in flight. Returns, in order, whether each lease was still held. */
   renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]>;
   /** Ends the leases of finished runs. */
   release(leases: readonly Lease[]): Promise<void>;
   /**
    * Deals with leases that ran out (their instance died or hung) and runs handed back: an
-   * at-least-once run, or a handed-back one, of a job in `jobs` (the jobs `instance` can run) is
+   * at-least-once run, a handed-back one, or one that never started, of a job in `jobs` (the jobs `instance` can run) is
    * taken over by `instance` — attempt + 1, a larger fencing token — and returned in `recovered`;
    * an at-most-once run is given up and returned in `abandoned`, whoever has the job. Leases of
-   * at-least-once and handed-back runs of other jobs are left for an instance that has them.
+   * at-least-once and handed-back runs of other jobs are left for an instance that has them. One
+   * call deals with at most `BATCH_SIZE` (1,000) runs; `more` says that others wait: call again.
    */
-  recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }>;
+  recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep>;
   /**
    * Hands back work claimed by `instance` that it will not do (it is stopping): each lease still
    * held under its token is made to run out now, marked for takeover whatever its delivery, with
@@ -114,14 +122,22 @@ export interface TickClaim {
   /** How long the run's lease lasts unless renewed, in ms. */
   leaseMs: number;
   delivery: DeliveryGuarantee;
+  /**
+   * Claimed before its tick: the lease is not started until {@link JobStore.start} says so (a lease
+   * that runs out unstarted is taken over, whatever its delivery), and a claim that finds a run of
+   * the job holding a lease is answered `later`, without taking the tick. Otherwise the lease is
+   * started with the claim.
+   */
+  ahead?: boolean;
 }
 
 /**
  * What became of a claim: `won` (run it, with this fencing token), `busy` (this instance took the
  * tick, but a run of the job holds a lease: skip it), `lost` (another instance has this tick or a
  * later one: do nothing), `paused` (paused for every instance), `gone` (no such job in the store),
- * `locked` (the job's row is locked by another transaction: ask again), `superseded` (the job was
- * registered since with another trigger, `trigger`: not this instance's to run).
+ * `locked` (the job's row is locked by another transaction: ask again), `later` (a claim made
+ * ahead found a run of the job holding a lease, and did not take the tick: ask again at the tick),
+ * `superseded` (the job was registered since with another trigger, `trigger`: not this instance's to run).
  */
 export type ClaimOutcome =
   | {
@@ -130,13 +146,26 @@ export type ClaimOutcome =
       /** The lease this claim replaced: an at-most-once run whose instance stopped renewing it, given up here (not found by a sweep). */
       replaced?: { tick: number; attempt: number; owner: string };
     }
-  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' }
+  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' }
   | { status: 'superseded'; trigger: string };
 
 /** A run's lease, named by job and fencing token. */
 export interface Lease {
   job: string;
   fencingToken: number;
+}
+
+/** The jobs an instance has: a `Set` of names, or anything that answers for a name. */
+export interface JobSet {
+  has(job: string): boolean;
+}
+
+/** What one {@link JobStore.recover} call did. */
+export interface Sweep {
+  recovered: ExpiredRun[];
+  abandoned: ExpiredRun[];
+  /** More leases ran out than one call deals with: call again. */
+  more?: boolean;
 }
 
 /** A run whose lease ran out, or that was handed back. */

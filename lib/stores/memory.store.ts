@@ -1,15 +1,37 @@
+import { BATCH_SIZE } from './batches';
 import {
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
   JobChange,
   JobRegistration,
+  JobSet,
   JobStore,
   Lease,
   StoredJobDefinition,
   StoredJobState,
+  Sweep,
   TickClaim,
 } from './job-store';
+
+interface StoredLease {
+  owner: string;
+  until: number;
+  token: number;
+  tick: number;
+  from: number;
+  attempt: number;
+  delivery: string;
+  /** Handed back by a stopping instance: taken over whatever the delivery. */
+  handed: boolean;
+  /** False while a lease claimed ahead waits for its run to start: taken over whatever the delivery. */
+  started: boolean;
+}
+
+/** Whether a lease that ran out is taken over by an instance that has its job (rather than given up). */
+function retaken(lease: StoredLease): boolean {
+  return lease.delivery === 'at-least-once' || lease.handed || !lease.started;
+}
 
 interface Row {
   anchor: number;
@@ -19,17 +41,7 @@ interface Row {
   /** What the trigger of the fingerprint is, for messages. */
   trigger: string | null;
   definition: StoredJobDefinition | null;
-  lease: {
-    owner: string;
-    until: number;
-    token: number;
-    tick: number;
-    from: number;
-    attempt: number;
-    delivery: string;
-    /** Handed back by a stopping instance: taken over whatever the delivery. */
-    handed: boolean;
-  } | null;
+  lease: StoredLease | null;
 }
 
 /** Options of {@link MemoryJobStore}. */
@@ -84,11 +96,13 @@ export class MemoryJobStore implements JobStore {
       if (!row) return { status: 'gone' };
       if (row.fingerprint !== null && row.fingerprint !== claim.fingerprint) return { status: 'superseded', trigger: row.trigger ?? row.fingerprint };
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
-      row.lastTick = claim.tick;
-      if (row.paused) return { status: 'paused' };
       // A lease is taken while it lives, and after, while a run waits to be taken over.
       const lease = row.lease;
-      const taken = lease !== null && (lease.until > now || lease.delivery === 'at-least-once' || lease.handed);
+      const taken = lease !== null && (lease.until > now || retaken(lease));
+      // Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
+      if (claim.ahead && taken && !row.paused) return { status: 'later' };
+      row.lastTick = claim.tick;
+      if (row.paused) return { status: 'paused' };
       if (claim.exclusive && taken) return { status: 'busy' };
       const token = ++this.fencing;
       if (taken) return { status: 'won', fencingToken: token };
@@ -102,11 +116,21 @@ export class MemoryJobStore implements JobStore {
         attempt: 1,
         delivery: claim.delivery,
         handed: false,
+        started: !claim.ahead,
       };
       // An expired at-most-once lease no sweep gave up yet: given up by this claim.
       return lease
         ? { status: 'won', fencingToken: token, replaced: { tick: lease.tick, attempt: lease.attempt, owner: lease.owner } }
         : { status: 'won', fencingToken: token };
+    });
+  }
+
+  async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
+    return leases.map(({ job, fencingToken }) => {
+      const lease = this.rows.get(job)?.lease;
+      if (!lease || lease.token !== fencingToken || lease.owner !== instance || lease.handed) return false;
+      lease.started = true;
+      return true;
     });
   }
 
@@ -127,33 +151,37 @@ export class MemoryJobStore implements JobStore {
     }
   }
 
-  async recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+  async recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep> {
     const now = this.now();
-    const mine = new Set(jobs);
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (const [job, row] of this.rows) {
       const lease = row.lease;
       if (!lease || lease.until >= now) continue;
+      // As many as a call of a database store deals with.
+      if (recovered.length + abandoned.length === BATCH_SIZE) return { recovered, abandoned, more: true };
       const run = { job, tick: lease.tick, from: lease.from, owner: lease.owner, previousToken: lease.token };
-      if (lease.delivery === 'at-least-once' || lease.handed) {
-        if (!mine.has(job)) continue;
+      if (retaken(lease)) {
+        if (!jobs.has(job)) continue;
         const token = ++this.fencing;
-        row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt: lease.attempt + 1, handed: false };
-        recovered.push({ ...run, attempt: lease.attempt + 1, fencingToken: token });
+        // A run that never started is at the attempt it was claimed for.
+        const attempt = lease.attempt + (lease.started ? 1 : 0);
+        row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt, handed: false, started: true };
+        recovered.push({ ...run, attempt, fencingToken: token });
       } else {
         row.lease = null;
         abandoned.push({ ...run, attempt: lease.attempt, fencingToken: lease.token });
       }
     }
-    return { recovered, abandoned };
+    return { recovered, abandoned, more: false };
   }
 
   async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
     const handed = runs.map(({ job, fencingToken, tick, from, attempt }) => {
       const lease = this.rows.get(job)?.lease;
       if (!lease || lease.token !== fencingToken || lease.owner !== instance) return false;
-      Object.assign(lease, { until: 0, tick, from, attempt: attempt - 1, handed: true });
+      // The attempt before the first to run: a takeover counts one more, started or not.
+      Object.assign(lease, { until: 0, tick, from, attempt: attempt - 1, handed: true, started: true });
       return true;
     });
     // One announcement for the batch: whoever hears it sweeps once.

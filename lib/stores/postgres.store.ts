@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from '../errors';
 import { Backoff } from '../engine/backoff';
+import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
   ClaimOutcome,
@@ -7,11 +8,13 @@ import {
   HandedBackRun,
   JobChange,
   JobRegistration,
+  JobSet,
   JobStore,
   Lease,
   SAFE_NAME,
   StoredJobDefinition,
   StoredJobState,
+  Sweep,
   TickClaim,
 } from './job-store';
 
@@ -82,9 +85,13 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
       ADD COLUMN IF NOT EXISTS lease_handed boolean NOT NULL DEFAULT false;
     CREATE SEQUENCE IF NOT EXISTS ${fencing};
     SELECT setval('${fencing}', GREATEST(last, 1), last > 0) FROM (SELECT COALESCE(max(fencing), 0) AS last FROM ${jobs}) AS m`,
+  // Leases claimed ahead of their tick, not started yet (false; null once started, and for leases written before).
+  ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_started boolean`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+/** Whether a lease that ran out is taken over by an instance that has its job (at-least-once, handed back, never started), rather than given up. */
+const RETAKE = `(COALESCE(lease_delivery = 'at-least-once', false) OR lease_handed OR lease_started IS FALSE)`;
 
 /**
  * A store on PostgreSQL (driver `pg`). A claim is one statement: the due jobs' rows are locked
@@ -181,6 +188,10 @@ export class PostgresJobStore implements JobStore {
   }
 
   async register(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
+    return inBatches(jobs, (batch) => this.registerBatch(batch));
+  }
+
+  private async registerBatch(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
     if (jobs.length === 0) return [];
     // One row per name (the last registration of a batch counts); rows are locked in name order, as claims lock them.
     const byName = new Map(jobs.map((job) => [job.name, job]));
@@ -205,50 +216,59 @@ export class PostgresJobStore implements JobStore {
   }
 
   async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
+    return inBatches(claims, (batch) => this.claimBatch(instance, batch));
+  }
+
+  private async claimBatch(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
     if (claims.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (
-         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[])
-           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint)
+         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::boolean[])
+           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint, ahead)
        ),
        locked AS (
-         SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, j.paused, j.fencing, now.ms AS now,
+         SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, c.ahead, j.paused, j.fencing, now.ms AS now,
                 j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
                 -- A lease is taken while it lives, and after, while a run waits to be taken over.
-                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed) AS taken
-         FROM ${this.jobs} j JOIN input c ON c.name = j.name CROSS JOIN (SELECT ${NOW} AS ms) now
+                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR j.lease_started IS FALSE) AS taken
+         FROM input c CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j CROSS JOIN (SELECT ${NOW} AS ms) now
          WHERE (j.last_tick IS NULL OR j.last_tick < c.tick) AND (j.fingerprint IS NULL OR j.fingerprint = c.fingerprint)
          ORDER BY j.name
          -- A row another transaction holds is not waited for: its claim comes back 'locked', to be asked again.
          FOR UPDATE OF j SKIP LOCKED
        ),
-       decided AS (SELECT *, NOT paused AND NOT (exclusive AND taken) AS runs, NOT paused AND NOT (exclusive AND taken) AND NOT taken AS leases FROM locked),
-       tokens AS (SELECT name, CASE WHEN runs THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS token FROM decided),
+       -- Made ahead and finding the lease taken: asked again at the tick rather than skipped (the run in the way may end before).
+       asked AS (SELECT *, NOT paused AND ahead AND taken AS later FROM locked),
+       outcomes AS (SELECT *, NOT later AND NOT paused AND NOT (exclusive AND taken) AS runs, NOT later AND NOT paused AND NOT taken AS leases FROM asked),
+       -- The token beside the row (a join of two lists of a thousand rows each would be planned as a loop over both).
+       decided AS (SELECT *, CASE WHEN runs THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS token FROM outcomes),
        claimed AS (
          UPDATE ${this.jobs} j SET
            last_tick = d.tick,
-           fencing = COALESCE(t.token, j.fencing),
+           fencing = COALESCE(d.token, j.fencing),
            lease_owner = CASE WHEN d.leases THEN $1 ELSE j.lease_owner END,
            lease_until = CASE WHEN d.leases THEN d.now + d.lease_ms ELSE j.lease_until END,
-           lease_token = CASE WHEN d.leases THEN t.token ELSE j.lease_token END,
+           lease_token = CASE WHEN d.leases THEN d.token ELSE j.lease_token END,
            lease_tick = CASE WHEN d.leases THEN d.tick ELSE j.lease_tick END,
            lease_from = CASE WHEN d.leases THEN d.from_tick ELSE j.lease_from END,
            lease_attempt = CASE WHEN d.leases THEN 1 ELSE j.lease_attempt END,
            lease_delivery = CASE WHEN d.leases THEN d.delivery ELSE j.lease_delivery END,
-           lease_handed = CASE WHEN d.leases THEN false ELSE j.lease_handed END
-         FROM decided d JOIN tokens t ON t.name = d.name WHERE j.name = d.name
-         RETURNING j.name, d.runs, d.leases, j.paused, t.token, d.old_owner, d.old_tick, d.old_attempt
+           lease_handed = CASE WHEN d.leases THEN false ELSE j.lease_handed END,
+           lease_started = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN false END ELSE j.lease_started END
+         FROM decided d WHERE j.name = d.name AND NOT d.later
+         RETURNING j.name, d.runs, d.leases, j.paused, d.token, d.old_owner, d.old_tick, d.old_attempt
        )
        SELECT c.ord, COALESCE(x.trigger, x.fingerprint) AS stored_trigger,
               -- The lease a won claim replaced: an expired at-most-once one no sweep gave up yet.
               CASE WHEN k.leases THEN k.old_owner END AS replaced_owner, k.old_tick AS replaced_tick, k.old_attempt AS replaced_attempt,
               CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' ELSE 'busy' END
+                   WHEN l.later THEN 'later'
                    WHEN x.name IS NULL THEN 'gone'
                    WHEN x.fingerprint IS NOT NULL AND x.fingerprint <> c.fingerprint THEN 'superseded'
                    WHEN x.last_tick IS NOT NULL AND x.last_tick >= c.tick THEN 'lost'
                    ELSE 'locked' END AS status,
               k.token
-       FROM input c LEFT JOIN claimed k ON k.name = c.name LEFT JOIN ${this.jobs} x ON x.name = c.name
+       FROM input c LEFT JOIN claimed k ON k.name = c.name LEFT JOIN decided l ON l.name = c.name LEFT JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) x ON true
        ORDER BY c.ord`,
       [
         instance,
@@ -260,6 +280,7 @@ export class PostgresJobStore implements JobStore {
         claims.map((_, index) => index),
         claims.map((c) => Math.round(c.from)),
         claims.map((c) => c.fingerprint),
+        claims.map((c) => c.ahead === true),
       ],
     );
     return rows.map((row): ClaimOutcome => {
@@ -270,32 +291,44 @@ export class PostgresJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced };
       }
       if (row.status === 'superseded') return { status: 'superseded', trigger: row.stored_trigger as string };
-      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' };
+      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' };
     });
   }
 
+  async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
+    return inBatches(leases, (batch) => this.updateHeld(instance, batch, 'lease_started = NULL'));
+  }
+
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
+    return inBatches(leases, (batch) => this.updateHeld(instance, batch, `lease_until = ${NOW} + $5`, leaseMs));
+  }
+
+  /** Sets `set` on the leases `instance` still holds under their token; whether each was held, in order. */
+  private async updateHeld(instance: string, leases: readonly Lease[], set: string, ...values: unknown[]): Promise<boolean[]> {
     if (leases.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS l(name, token, ord)),
        locked AS (
-         SELECT j.name FROM ${this.jobs} j JOIN input l ON j.name = l.name
+         SELECT j.name FROM input l CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = l.name) j
          WHERE j.lease_token = l.token AND j.lease_owner = $1 AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
        ),
-       renewed AS (
-         UPDATE ${this.jobs} j SET lease_until = ${NOW} + $5 FROM locked k WHERE j.name = k.name RETURNING j.name
+       updated AS (
+         UPDATE ${this.jobs} j SET ${set} FROM locked k WHERE j.name = k.name RETURNING j.name
        )
-       SELECT l.ord, r.name IS NOT NULL AS held FROM input l LEFT JOIN renewed r ON r.name = l.name ORDER BY l.ord`,
-      [instance, leases.map((l) => l.job), leases.map((l) => l.fencingToken), leases.map((_, index) => index), leaseMs],
+       SELECT l.ord, r.name IS NOT NULL AS held FROM input l LEFT JOIN updated r ON r.name = l.name ORDER BY l.ord`,
+      [instance, leases.map((l) => l.job), leases.map((l) => l.fencingToken), leases.map((_, index) => index), ...values],
     );
     return rows.map((row) => Boolean(row.held));
   }
 
   async release(leases: readonly Lease[]): Promise<void> {
-    if (leases.length === 0) return;
+    for (const batch of batches(leases)) await this.releaseBatch(batch);
+  }
+
+  private async releaseBatch(leases: readonly Lease[]): Promise<void> {
     await this.query(
       `WITH locked AS (
-         SELECT j.name FROM ${this.jobs} j JOIN unnest($1::text[], $2::bigint[]) AS l(name, token) ON j.name = l.name
+         SELECT j.name FROM unnest($1::text[], $2::bigint[]) AS l(name, token) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = l.name) j
          WHERE j.lease_token = l.token AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
        )
        UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL FROM locked k WHERE j.name = k.name`,
@@ -303,33 +336,61 @@ export class PostgresJobStore implements JobStore {
     );
   }
 
-  async recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
+  async recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep> {
+    // The runs to deal with, a page of expired leases at a time: those given up whoever has their
+    // job, and those to take over of the jobs here. Leases left for other instances are passed.
+    const names: string[] = [];
+    const mine: boolean[] = [];
+    let after = '';
+    let more = false;
+    for (let page = 0; page < MAX_SWEEP_PAGES && names.length < BATCH_SIZE; page++) {
+      const { rows } = await this.query(
+        `SELECT name, ${RETAKE} AS retake FROM ${this.jobs}
+         WHERE lease_owner IS NOT NULL AND COALESCE(lease_until, 0) < ${NOW} AND name > $1 ORDER BY name LIMIT $2`,
+        [after, BATCH_SIZE],
+      );
+      for (const row of rows) {
+        const name = row.name as string;
+        const has = jobs.has(name);
+        if (row.retake && !has) continue;
+        names.push(name);
+        mine.push(has);
+      }
+      more = rows.length === BATCH_SIZE;
+      if (!more) break;
+      after = rows[rows.length - 1].name as string;
+    }
+    if (names.length === 0) return { recovered: [], abandoned: [], more };
+    more ||= names.length > BATCH_SIZE;
     const { rows } = await this.query(
       `WITH expired AS (
          SELECT j.name, j.lease_owner AS owner, COALESCE(j.lease_tick, 0) AS tick, COALESCE(j.lease_from, j.lease_tick, 0) AS from_tick,
                 COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token, j.fencing,
-                COALESCE(j.lease_delivery = 'at-least-once', false) OR j.lease_handed AS retake
-         FROM ${this.jobs} j
+                -- A run that never started is taken over at the attempt it was claimed for.
+                CASE WHEN j.lease_started IS FALSE THEN 0 ELSE 1 END AS next_attempt,
+                ${RETAKE.replace(/lease_/g, 'j.lease_')} AS retake
+         FROM unnest($3::text[], $4::boolean[]) AS c(name, mine) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j
          WHERE j.lease_owner IS NOT NULL AND COALESCE(j.lease_until, 0) < ${NOW}
            -- A run to take over is left for an instance that has its job.
-           AND (NOT (COALESCE(j.lease_delivery = 'at-least-once', false) OR j.lease_handed) OR j.name = ANY($3::text[]))
+           AND (NOT (${RETAKE.replace(/lease_/g, 'j.lease_')}) OR c.mine)
          ORDER BY j.name
          FOR UPDATE OF j SKIP LOCKED
        ),
-       tokens AS (SELECT name, CASE WHEN retake THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS token FROM expired)
+       decided AS (SELECT *, CASE WHEN retake THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS new_token FROM expired)
        UPDATE ${this.jobs} j SET
-         fencing = COALESCE(t.token, j.fencing),
+         fencing = COALESCE(e.new_token, j.fencing),
          lease_owner = CASE WHEN e.retake THEN $1 END,
          lease_until = CASE WHEN e.retake THEN ${NOW} + $2 END,
-         lease_token = t.token,
+         lease_token = e.new_token,
          lease_tick = CASE WHEN e.retake THEN e.tick END,
          lease_from = CASE WHEN e.retake THEN e.from_tick END,
-         lease_attempt = CASE WHEN e.retake THEN e.attempt + 1 END,
+         lease_attempt = CASE WHEN e.retake THEN e.attempt + e.next_attempt END,
          lease_delivery = CASE WHEN e.retake THEN j.lease_delivery END,
-         lease_handed = false
-       FROM expired e JOIN tokens t ON t.name = e.name WHERE j.name = e.name
-       RETURNING j.name, e.owner, e.tick, e.from_tick, e.attempt, e.token, e.retake, t.token AS new_token`,
-      [instance, leaseMs, jobs],
+         lease_handed = false,
+         lease_started = NULL
+       FROM decided e WHERE j.name = e.name
+       RETURNING j.name, e.owner, e.tick, e.from_tick, e.attempt, e.next_attempt, e.token, e.retake, e.new_token`,
+      [instance, leaseMs, names.slice(0, BATCH_SIZE), mine.slice(0, BATCH_SIZE)],
     );
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
@@ -341,24 +402,28 @@ export class PostgresJobStore implements JobStore {
         owner: row.owner as string,
         previousToken: Number(row.token),
       };
-      if (row.retake) recovered.push({ ...base, attempt: Number(row.attempt) + 1, fencingToken: Number(row.new_token) });
+      if (row.retake) recovered.push({ ...base, attempt: Number(row.attempt) + Number(row.next_attempt), fencingToken: Number(row.new_token) });
       else abandoned.push({ ...base, attempt: Number(row.attempt), fencingToken: Number(row.token) });
     }
-    return { recovered, abandoned };
+    return { recovered, abandoned, more };
   }
 
   async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
+    return inBatches(runs, (batch) => this.handBackBatch(instance, batch));
+  }
+
+  private async handBackBatch(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
     if (runs.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (
          SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[], $7::int[]) AS h(name, token, tick, from_tick, attempt, ord)
        ),
        locked AS (
-         SELECT j.name, h.tick, h.from_tick, h.attempt, h.ord FROM ${this.jobs} j JOIN input h ON h.name = j.name
+         SELECT j.name, h.tick, h.from_tick, h.attempt, h.ord FROM input h CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = h.name) j
          WHERE j.lease_owner = $1 AND j.lease_token = h.token ORDER BY j.name FOR UPDATE OF j
        ),
        handed AS (
-         UPDATE ${this.jobs} j SET lease_until = 0, lease_tick = k.tick, lease_from = k.from_tick, lease_attempt = k.attempt - 1, lease_handed = true
+         UPDATE ${this.jobs} j SET lease_until = 0, lease_tick = k.tick, lease_from = k.from_tick, lease_attempt = k.attempt - 1, lease_handed = true, lease_started = NULL
          FROM locked k WHERE j.name = k.name RETURNING k.ord, j.name
        ),
        -- One announcement for the batch, in the same statement: whoever hears it sweeps once.
@@ -411,13 +476,26 @@ export class PostgresJobStore implements JobStore {
   }
 
   async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
-    const { rows } = await this.query(`SELECT name, definition, paused FROM ${this.jobs} WHERE definition IS NOT NULL ORDER BY name`);
+    // A definition is up to 80 KiB: a hundred at a time.
+    const rows = await this.pages(`SELECT name, definition, paused FROM ${this.jobs} WHERE definition IS NOT NULL AND name > $1 ORDER BY name LIMIT $2`, 100);
     return rows.map((row) => ({ name: row.name as string, definition: row.definition, paused: Boolean(row.paused) }));
   }
 
   async loadPaused(): Promise<Map<string, boolean>> {
-    const { rows } = await this.query(`SELECT name, paused FROM ${this.jobs}`);
+    const rows = await this.pages(`SELECT name, paused FROM ${this.jobs} WHERE name > $1 ORDER BY name LIMIT $2`, BATCH_SIZE);
     return new Map(rows.map((row) => [row.name as string, Boolean(row.paused)]));
+  }
+
+  /** Every row of `select` (which takes the last name seen as `$1` and a page size as `$2`), a page at a time. */
+  private async pages(select: string, size: number): Promise<PgResult['rows']> {
+    const all: PgResult['rows'] = [];
+    let after = '';
+    for (;;) {
+      const { rows } = await this.query(select, [after, size]);
+      for (const row of rows) all.push(row);
+      if (rows.length < size) return all;
+      after = rows[rows.length - 1].name as string;
+    }
   }
 
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {

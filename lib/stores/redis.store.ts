@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
 import { Backoff } from '../engine/backoff';
+import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
   ClaimOutcome,
@@ -8,10 +9,12 @@ import {
   HandedBackRun,
   JobChange,
   JobRegistration,
+  JobSet,
   JobStore,
   Lease,
   StoredJobDefinition,
   StoredJobState,
+  Sweep,
   TickClaim,
 } from './job-store';
 
@@ -59,8 +62,8 @@ export interface RedisJobStoreOptions {
  * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
  * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
  * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, and
- * lo/lu/lt/lk/lf/la/ld/lh the lease (owner, until, token, tick, first tick, attempt, delivery,
- * handed back). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
+ * lo/lu/lt/lk/lf/la/ld/lh/ls the lease (owner, until, token, tick, first tick, attempt, delivery,
+ * handed back, started: '0' while a lease claimed ahead waits for its run, none once started). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
  */
 const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
@@ -96,23 +99,26 @@ const SCRIPTS = {
     local prefix = ARGV[1] local instance = ARGV[2] ${NOW} ${NEXT_TOKEN} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
     for i = 1, #claims, 6 do
       local name, at, leaseMs, mode, from, fingerprint = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5]
-      local tick, exclusive, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2)
+      local tick, exclusive, ahead, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2, 2) == 'a', string.sub(mode, 3)
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la')
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'ls')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
       elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. (redis.call('HGET', key, 'vd') or row[8])
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
         -- A lease is taken while it lives, and after, while a run waits to be taken over.
-        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1')
+        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or row[12] == '0')
         if row[3] == '1' then out[#out + 1] = 'paused' redis.call('HSET', key, 't', at)
+        -- Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
+        elseif ahead and taken then out[#out + 1] = 'later'
         elseif exclusive and taken then out[#out + 1] = 'busy' redis.call('HSET', key, 't', at)
         else
           local token = nextToken(row[7])
           if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
             redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
+            if ahead then redis.call('HSET', key, 'ls', '0') else redis.call('HDEL', key, 'ls') end
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
             -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
             if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }
@@ -137,37 +143,58 @@ const SCRIPTS = {
       else out[#out + 1] = 0 end
     end
     return out`,
+  start: `
+    local prefix = ARGV[1] local instance = ARGV[2] local leases = cjson.decode(ARGV[3]) local out = {}
+    for i = 1, #leases, 2 do
+      local key = prefix .. 'job:' .. leases[i]
+      local row = redis.call('HMGET', key, 'lo', 'lt', 'lh')
+      if row[1] == instance and row[2] == leases[i + 1] and row[3] ~= '1' then redis.call('HDEL', key, 'ls') out[#out + 1] = 1
+      else out[#out + 1] = 0 end
+    end
+    return out`,
   release: `
     local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lt', 'lh')
       if row[1] == leases[i + 1] and row[2] ~= '1' then
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh')
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls')
         ended[#ended + 1] = leases[i]
       end
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
     return 1`,
+  // The runs whose lease ran out, a page at a time, and whether each is to be taken over.
+  expired: `
+    local prefix = ARGV[1] ${NOW} local out = {}
+    for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now, 'LIMIT', ARGV[2], ARGV[3])) do
+      local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'ld', 'lh', 'ls')
+      out[#out + 1] = name
+      out[#out + 1] = (type(row) == 'table' and not row.err and (row[1] == 'at-least-once' or row[2] == '1' or row[3] == '0')) and 1 or 0
+    end
+    return out`,
+  // Each named run, if its lease still ran out: taken over when the caller has its job (1), else given up if at-most-once.
   recover: `
-    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} local out = {} local mine = {}
-    for _, name in ipairs(cjson.decode(ARGV[4])) do mine[name] = true end
-    for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now)) do
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} local runs = cjson.decode(ARGV[4]) local out = {}
+    for i = 1, #runs, 2 do
+      local name = runs[i]
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf')
+      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf', 'ls')
       if type(row) ~= 'table' or row.err or not row[1] then redis.call('ZREM', prefix .. 'leases', name)
       elseif (tonumber(row[2]) or 0) >= now then
-      elseif row[6] == 'at-least-once' or row[7] == '1' then
-        if mine[name] then
+      elseif row[6] == 'at-least-once' or row[7] == '1' or row[10] == '0' then
+        if runs[i + 1] == 1 then
           local token = nextToken(row[8])
-          local attempt = (tonumber(row[5]) or 1) + 1
+          -- A run that never started is at the attempt it was claimed for.
+          local attempt = (tonumber(row[5]) or 1) + (row[10] == '0' and 0 or 1)
           redis.call('HSET', key, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt, 'lh', '0')
+          redis.call('HDEL', key, 'ls')
           redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
           out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = attempt out[#out + 1] = token
           out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
         end
       else
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh')
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls')
         redis.call('ZREM', prefix .. 'leases', name)
         out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0
         out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
@@ -182,7 +209,9 @@ const SCRIPTS = {
       local key = prefix .. 'job:' .. name
       local row = redis.pcall('HMGET', key, 'lo', 'lt')
       if type(row) == 'table' and not row.err and row[1] == instance and row[2] == runs[i + 1] then
+        -- The attempt before the first to run: a takeover counts one more, started or not.
         redis.call('HSET', key, 'lu', 0, 'lk', runs[i + 2], 'lf', runs[i + 3], 'la', tonumber(runs[i + 4]) - 1, 'lh', '1')
+        redis.call('HDEL', key, 'ls')
         redis.call('ZADD', prefix .. 'leases', 0, name)
         first = first or name
         out[#out + 1] = 1
@@ -190,11 +219,13 @@ const SCRIPTS = {
     end
     if first then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = first, origin = instance })) end
     return out`,
-  // Name, paused flag ('x' for a key that is not a job's hash) and definition of each job, or of
-  // each job with a definition, or that cannot be read.
+  // A page of the names (SSCAN from cursor ARGV[3]): the next cursor, then name, paused flag ('x'
+  // for a key that is not a job's hash) and definition of each job, or of each job with a
+  // definition, or that cannot be read.
   rows: `
-    local prefix = ARGV[1] local definitions = ARGV[2] == 'definitions' local out = {}
-    for _, name in ipairs(redis.call('SMEMBERS', prefix .. 'names')) do
+    local prefix = ARGV[1] local definitions = ARGV[2] == 'definitions'
+    local page = redis.call('SSCAN', prefix .. 'names', ARGV[3], 'COUNT', ARGV[4]) local out = { page[1] }
+    for _, name in ipairs(page[2]) do
       local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'p', 'd')
       if type(row) ~= 'table' or row.err then out[#out + 1] = name out[#out + 1] = 'x' out[#out + 1] = ''
       elseif row[2] or not definitions then out[#out + 1] = name out[#out + 1] = row[1] or '0' out[#out + 1] = definitions and row[2] or '' end
@@ -306,6 +337,10 @@ export class RedisJobStore implements JobStore {
   }
 
   async register(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
+    return inBatches(jobs, (batch) => this.registerBatch(batch));
+  }
+
+  private async registerBatch(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
     if (jobs.length === 0) return [];
     const reply = (await this.script(
       'register',
@@ -324,13 +359,24 @@ export class RedisJobStore implements JobStore {
   }
 
   async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
+    return inBatches(claims, (batch) => this.claimBatch(instance, batch));
+  }
+
+  private async claimBatch(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
     if (claims.length === 0) return [];
     // A batch goes as one JSON argument and comes back as one JSON string: thousands of separate
     // arguments and replies cost more to encode and decode than the claims cost Redis.
     const args: Array<string | number> = [];
     // The first tick is sent only when it is not the tick itself (catch-up under misfire 'all').
     for (const c of claims)
-      args.push(c.job, String(c.tick), c.leaseMs, `${c.exclusive ? 'x' : 'o'}${c.delivery}`, c.from === c.tick ? '' : String(c.from), c.fingerprint);
+      args.push(
+        c.job,
+        String(c.tick),
+        c.leaseMs,
+        `${c.exclusive ? 'x' : 'o'}${c.ahead ? 'a' : 'n'}${c.delivery}`,
+        c.from === c.tick ? '' : String(c.from),
+        c.fingerprint,
+      );
     const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number | unknown[]>;
     return reply.map((value): ClaimOutcome => {
       if (typeof value === 'number') return { status: 'won', fencingToken: value };
@@ -339,23 +385,48 @@ export class RedisJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
       }
       if (value.startsWith('s:')) return { status: 'superseded', trigger: value.slice(2) };
-      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' };
+      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' | 'later' };
+    });
+  }
+
+  async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
+    return inBatches(leases, async (batch) => {
+      if (batch.length === 0) return [];
+      const reply = (await this.script('start', [instance, leasesJson(batch)])) as number[];
+      return reply.map((held) => held === 1);
     });
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
-    if (leases.length === 0) return [];
-    const reply = (await this.script('renew', [instance, leaseMs, leasesJson(leases)])) as number[];
-    return reply.map((held) => held === 1);
+    return inBatches(leases, async (batch) => {
+      if (batch.length === 0) return [];
+      const reply = (await this.script('renew', [instance, leaseMs, leasesJson(batch)])) as number[];
+      return reply.map((held) => held === 1);
+    });
   }
 
   async release(leases: readonly Lease[]): Promise<void> {
-    if (leases.length === 0) return;
-    await this.script('release', [leasesJson(leases)]);
+    for (const batch of batches(leases)) await this.script('release', [leasesJson(batch)]);
   }
 
-  async recover(instance: string, leaseMs: number, jobs: readonly string[]): Promise<{ recovered: ExpiredRun[]; abandoned: ExpiredRun[] }> {
-    const reply = (await this.script('recover', [instance, leaseMs, JSON.stringify(jobs)])) as Array<string | number>;
+  async recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep> {
+    // The runs to deal with, a page of expired leases at a time: those given up whoever has their
+    // job, and those to take over of the jobs here. Leases left for other instances are passed.
+    const candidates: Array<string | number> = [];
+    let more = false;
+    for (let page = 0; page < MAX_SWEEP_PAGES && candidates.length < BATCH_SIZE * 2; page++) {
+      const reply = (await this.script('expired', [page * BATCH_SIZE, BATCH_SIZE])) as Array<string | number>;
+      for (let i = 0; i < reply.length; i += 2) {
+        const name = String(reply[i]);
+        const mine = jobs.has(name);
+        if (reply[i + 1] === 0 || mine) candidates.push(name, mine ? 1 : 0);
+      }
+      more = reply.length === BATCH_SIZE * 2;
+      if (!more) break;
+    }
+    if (candidates.length === 0) return { recovered: [], abandoned: [], more };
+    more ||= candidates.length > BATCH_SIZE * 2;
+    const reply = (await this.script('recover', [instance, leaseMs, JSON.stringify(candidates.slice(0, BATCH_SIZE * 2))])) as Array<string | number>;
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (let i = 0; i < reply.length; i += 8) {
@@ -370,10 +441,14 @@ export class RedisJobStore implements JobStore {
       };
       (reply[i] === 'recovered' ? recovered : abandoned).push(run);
     }
-    return { recovered, abandoned };
+    return { recovered, abandoned, more };
   }
 
   async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
+    return inBatches(runs, (batch) => this.handBackBatch(instance, batch));
+  }
+
+  private async handBackBatch(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
     if (runs.length === 0) return [];
     const flat: string[] = [];
     for (const run of runs) flat.push(run.job, String(run.fencingToken), String(run.tick), String(run.from), String(run.attempt));
@@ -477,13 +552,18 @@ export class RedisJobStore implements JobStore {
    * A key that cannot be read as a job's hash has no definition, for the caller to reject.
    */
   private async rows(which: 'definitions' | 'paused'): Promise<Array<{ name: string; paused: boolean; definition?: string }>> {
-    const reply = (await this.script('rows', [which])) as string[];
-    const rows: Array<{ name: string; paused: boolean; definition?: string }> = [];
-    for (let i = 0; i < reply.length; i += 3) {
-      const row = { name: reply[i], paused: reply[i + 1] === '1' };
-      rows.push(which === 'definitions' && reply[i + 1] !== 'x' ? { ...row, definition: reply[i + 2] } : row);
-    }
-    return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A page at a time (a definition is up to 80 KiB: fewer of them); SSCAN may give a name twice.
+    const found = new Map<string, { name: string; paused: boolean; definition?: string }>();
+    let cursor = '0';
+    do {
+      const reply = (await this.script('rows', [which, cursor, which === 'definitions' ? 100 : BATCH_SIZE])) as string[];
+      cursor = String(reply[0]);
+      for (let i = 1; i < reply.length; i += 3) {
+        const row = { name: reply[i], paused: reply[i + 1] === '1' };
+        found.set(row.name, which === 'definitions' && reply[i + 1] !== 'x' ? { ...row, definition: reply[i + 2] } : row);
+      }
+    } while (cursor !== '0');
+    return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** The client: the one given, or the store's own, made on first use with the time limit of {@link configure}. */

@@ -1,16 +1,11 @@
-import { alignTo, expectExactlyOnce, Instance, namespace, runsOf, sleep, start, stopAll, StoreKind } from './harness';
+import { FIXTURE_JOBS, alignTo, expectExactlyOnce, Instance, namespace, runsOf, sleep, start, stopAll, StoreKind } from './harness';
 
 /**
  * Three real instances of an application share PostgreSQL or Redis. Each every-second cron job
  * and each interval must run exactly once per tick across them, also when one is killed with
  * SIGKILL and restarted; an at-least-once job whose instance dies mid-run runs again elsewhere.
  */
-const JOBS: Array<[string, number]> = [
-  ['cron-a', 1_000],
-  ['cron-b', 1_000],
-  ['interval-a', 1_000],
-  ['interval-b', 2_000],
-];
+const JOBS = FIXTURE_JOBS;
 
 describe.each<StoreKind>(['postgres', 'redis'])('a cluster on %s', (kind) => {
   let store: ReturnType<typeof namespace>;

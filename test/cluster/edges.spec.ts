@@ -137,7 +137,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
       const job = uniqueName('won-stopping');
       // a claims ahead, b at the tick: a asks first, and wins.
       const a = await cluster.member('a', { cluster: { claimAheadMs: 250 } });
-      const b = await cluster.member('b');
+      const b = await cluster.member('b', { cluster: { claimAheadMs: 0 } });
       const won = wonClaims([a, b]);
       for (const member of [a, b]) {
         member.add(job, cron(job));
@@ -230,8 +230,8 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
       const job = uniqueName('draining');
       // z claims ahead (and wins every tick); x and y claim at the tick.
       const z = await cluster.member('z', { cluster: { claimAheadMs: 250 } });
-      const x = await cluster.member('x');
-      const y = await cluster.member('y');
+      const x = await cluster.member('x', { cluster: { claimAheadMs: 0 } });
+      const y = await cluster.member('y', { cluster: { claimAheadMs: 0 } });
       const xSweeps = sweepsOf(x);
       for (const member of [z, x, y]) {
         member.add(job, cron(job));
@@ -475,7 +475,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
         await time.to(at(300));
         await b.scheduler.shutdown();
         // a starts at 300 ms without the store: a call unanswered after 200 ms has failed.
-        const a = await cluster.member('a', { cluster: { timeoutMs: 200, syncEveryMs: 1_100 } });
+        const a = await cluster.member('a', { cluster: { timeoutMs: 200, syncEveryMs: 1_100, claimAheadMs: 0 } });
         const store: JobStore = a.link.real;
         if (fault === 'the connection stalls') a.link.stall();
         else store.register = () => Promise.reject(new StoreUnavailableError(store.kind, 'refused'));

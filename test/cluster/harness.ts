@@ -28,6 +28,14 @@ export interface RunRecord {
 
 export type StoreKind = 'postgres' | 'redis';
 
+/** The fixture's always-on jobs and their periods: each must run exactly once per tick. */
+export const FIXTURE_JOBS: ReadonlyArray<[string, number]> = [
+  ['cron-a', 1_000],
+  ['cron-b', 1_000],
+  ['interval-a', 1_000],
+  ['interval-b', 2_000],
+];
+
 /** A store namespace (schema or key prefix) for one test, and its cleanup. */
 export function namespace(kind: StoreKind): { url: string; name: string; drop(): Promise<void> } {
   if (kind === 'postgres') {

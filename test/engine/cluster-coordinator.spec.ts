@@ -403,7 +403,8 @@ describe('leases', () => {
   it('won by a claim that answered after its time limit are given back, and the job goes on', async () => {
     const holder: { clock?: VirtualClock } = {};
     const { store, state } = flakyStore(() => holder.clock!);
-    const { clock, instances, runs, add } = cluster(1, store);
+    // Claimed at the tick, so that the claim of 2 s is the one delayed.
+    const { clock, instances, runs, add } = cluster(1, store, 0);
     holder.clock = clock;
     add(instances[0], 'job', new IntervalTrigger(1_000));
     instances[0].start();

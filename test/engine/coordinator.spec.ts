@@ -84,7 +84,13 @@ describe('StartBatches', () => {
       pausedBeforeStart: (j, tick) => void calls.push(`paused ${j.name} ${tick}`),
       handBack: (j, token, work) => void calls.push(`hand back ${j.name} ${token} ${work.from}-${work.tick} #${work.attempt}`),
       owns: () => true,
+      begin: (j, token, work, go) => {
+        calls.push(`begin ${j.name} ${token} ${work.tick}`);
+        answers.push(go);
+      },
     };
+    /** The answers `begin` waits for, in order. */
+    const answers: Array<(started: boolean) => void> = [];
     const state = { running: true, paused: new Set<string>() };
     const starts = new StartBatches(clock, queue, {
       running: () => state.running,
@@ -92,7 +98,7 @@ describe('StartBatches', () => {
       coordinator: () => coordinator,
       dispatch: (j, tick, token) => void calls.push(`run ${j.name} ${tick} ${token} @${clock.now()}`),
     });
-    return { clock, starts, calls, state };
+    return { clock, starts, calls, state, answers };
   }
 
   it('starts a run whose time has come at once, telling how late; a run prepared ahead starts at its time, holding its lease meanwhile', async () => {
@@ -111,6 +117,36 @@ describe('StartBatches', () => {
       'hold ahead 7 -1',
       'run beside 200 undefined @200',
       'hold beside undefined -1',
+    ]);
+  });
+
+  it('starts a run claimed ahead only once its lease is begun: not when the lease went to another, handed back when begun as the scheduler stops', async () => {
+    const { clock, starts, calls, state, answers } = setup();
+    starts.start(job('begun'), 100, 1, 100, 0, 1, false);
+    starts.start(job('taken'), 100, 2, 100, 0, 1, false);
+    starts.start(job('stopping'), 100, 3, 100, 0, 1, false);
+    starts.start(job('late'), 50, 4, 50, 60, 1, false);
+    await clock.advanceAsync(100);
+    expect(calls.filter((call) => call.startsWith('begin') || call.startsWith('run'))).toEqual([
+      'begin late 4 50',
+      'begin begun 1 100',
+      'begin taken 2 100',
+      'begin stopping 3 100',
+    ]);
+    calls.length = 0;
+    answers[0](true);
+    answers[1](true);
+    answers[2](false);
+    state.running = false;
+    answers[3](true);
+    expect(calls).toEqual([
+      'run late 50 4 @100',
+      'hold late 4 -1',
+      'run begun 100 1 @100',
+      'hold begun 1 -1',
+      'hold taken 2 -1',
+      'hand back stopping 3 100-100 #1',
+      'hold stopping 3 -1',
     ]);
   });
 

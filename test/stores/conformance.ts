@@ -127,7 +127,7 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once', leaseMs: -1 })]);
       expect(await store.claim('i2', [claim('a', 2_000, { delivery: 'at-least-once' })])).toEqual([{ status: 'busy' }]);
-      const { recovered } = await store.recover('i2', 60_000, ['a']);
+      const { recovered } = await store.recover('i2', 60_000, new Set(['a']));
       expect(recovered).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 2, fencingToken: 2, previousToken: 1, owner: 'i1' }]);
     });
 
@@ -137,6 +137,47 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       // Before a sweep gave it up: the claim says so, for its instance to report the run lost.
       expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: 2, replaced: { tick: 1_000, attempt: 1, owner: 'i1' } }]);
       expect(await store.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
+    });
+
+    it('leaves the lease of a claim made ahead unstarted until its holder starts it under its token', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      const [won] = await store.claim('i1', [claim('a', 1_000, { ahead: true })]);
+      expect(won).toEqual({ status: 'won', fencingToken: expect.any(Number) });
+      const token = won.status === 'won' ? won.fencingToken : 0;
+      expect(await store.start('i2', [{ job: 'a', fencingToken: token }])).toEqual([false]);
+      expect(await store.start('i1', [{ job: 'a', fencingToken: token + 1 }])).toEqual([false]);
+      expect(await store.start('i1', [{ job: 'a', fencingToken: token }])).toEqual([true]);
+      // Started: an at-most-once run that runs out is given up, not run again.
+      await store.renew('i1', [{ job: 'a', fencingToken: token }], -1);
+      const { recovered, abandoned } = await store.recover('i2', 60_000, new Set(['a']));
+      expect(recovered).toEqual([]);
+      expect(abandoned).toEqual([expect.objectContaining({ job: 'a', tick: 1_000, owner: 'i1' })]);
+    });
+
+    it('takes over an at-most-once lease claimed ahead that ran out before its run started: the tick never ran', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      const [won] = await store.claim('i1', [claim('a', 1_000, { ahead: true, leaseMs: -1 })]);
+      const token = won.status === 'won' ? won.fencingToken : 0;
+      // Meanwhile nobody else may claim the job's next ticks over it, nor give it up.
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'busy' }]);
+      expect(await store.recover('i2', 60_000, new Set([]))).toEqual({ recovered: [], abandoned: [], more: false });
+      const { recovered } = await store.recover('i2', 60_000, new Set(['a']));
+      expect(recovered).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 1, fencingToken: expect.any(Number), previousToken: token, owner: 'i1' }]);
+      // The instance that claimed it, late, may not start it any more.
+      expect(await store.start('i1', [{ job: 'a', fencingToken: token }])).toEqual([false]);
+      // Taken over, it is started: a second expiry gives it up.
+      await store.renew('i2', [{ job: 'a', fencingToken: recovered[0].fencingToken }], -1);
+      expect((await store.recover('i3', 60_000, new Set(['a']))).abandoned).toEqual([expect.objectContaining({ job: 'a', owner: 'i2' })]);
+    });
+
+    it('answers a claim made ahead that finds a run holding the lease "later", leaving the tick to be claimed at its time', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      const [first] = await store.claim('i1', [claim('a', 1_000)]);
+      expect(await store.claim('i2', [claim('a', 2_000, { ahead: true })])).toEqual([{ status: 'later' }]);
+      expect(await store.claim('i2', [claim('a', 2_000, { ahead: true, exclusive: false })])).toEqual([{ status: 'later' }]);
+      await store.release([{ job: 'a', fencingToken: first.status === 'won' ? first.fencingToken : 0 }]);
+      expect(await store.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: expect.any(Number) }]);
+      expect(await store.claim('i1', [claim('a', 2_000)])).toEqual([{ status: 'lost' }]);
     });
 
     it('renews only the leases it holds', async () => {
@@ -172,12 +213,12 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       const other = await harness.open();
       await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once', leaseMs: -1 })]);
-      const { recovered, abandoned } = await other.recover('i2', 60_000, ['a']);
+      const { recovered, abandoned } = await other.recover('i2', 60_000, new Set(['a']));
       expect(abandoned).toEqual([]);
       expect(recovered).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 2, fencingToken: 2, previousToken: 1, owner: 'i1' }]);
       expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
       expect(await other.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
-      expect(await store.recover('i1', 60_000, ['a'])).toEqual({ recovered: [], abandoned: [] });
+      expect(await store.recover('i1', 60_000, new Set(['a']))).toEqual({ recovered: [], abandoned: [], more: false });
     });
 
     it('gives up an expired at-most-once run, clearing its lease', async () => {
@@ -186,9 +227,10 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
         { name: 'live', anchor: 0, fingerprint: FINGERPRINT },
       ]);
       await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 }), claim('live', 1_000)]);
-      expect(await store.recover('i2', 60_000, ['a'])).toEqual({
+      expect(await store.recover('i2', 60_000, new Set(['a']))).toEqual({
         recovered: [],
         abandoned: [{ job: 'a', tick: 1_000, from: 1_000, attempt: 1, fencingToken: 1, previousToken: 1, owner: 'i1' }],
+        more: false,
       });
       const [won, live] = await store.claim('i2', [claim('a', 2_000), claim('live', 2_000)]);
       expect(won).toEqual({ status: 'won', fencingToken: expect.any(Number) });
@@ -213,10 +255,11 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }], 60_000)).toEqual([false]);
       // An at-most-once run handed back blocks exclusive claims until it is taken over, and is never abandoned.
       expect(await store.claim('i2', [claim('a', 4_000)])).toEqual([{ status: 'busy' }]);
-      expect(await other.recover('i2', 60_000, ['b'])).toEqual({ recovered: [], abandoned: [] });
-      expect(await other.recover('i2', 60_000, ['a'])).toEqual({
+      expect(await other.recover('i2', 60_000, new Set(['b']))).toEqual({ recovered: [], abandoned: [], more: false });
+      expect(await other.recover('i2', 60_000, new Set(['a']))).toEqual({
         recovered: [{ job: 'a', tick: 3_000, from: 2_000, attempt: 1, fencingToken: 2, previousToken: 1, owner: 'i1' }],
         abandoned: [],
+        more: false,
       });
       expect(await other.renew('i2', [{ job: 'a', fencingToken: 2 }], 60_000)).toEqual([true]);
       for (let i = 0; i < 100 && !changes.some((change) => change.kind === 'handed-back'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -227,8 +270,8 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     it('keeps the lease of an at-least-once run for an instance that has its job, and its first tick', async () => {
       await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       await store.claim('i1', [claim('a', 5_000, { from: 2_000, delivery: 'at-least-once', leaseMs: -1 })]);
-      expect(await store.recover('i2', 60_000, [])).toEqual({ recovered: [], abandoned: [] });
-      expect((await store.recover('i2', 60_000, ['a'])).recovered).toEqual([
+      expect(await store.recover('i2', 60_000, new Set([]))).toEqual({ recovered: [], abandoned: [], more: false });
+      expect((await store.recover('i2', 60_000, new Set(['a']))).recovered).toEqual([
         { job: 'a', tick: 5_000, from: 2_000, attempt: 2, fencingToken: 2, previousToken: 1, owner: 'i1' },
       ]);
     });
@@ -294,6 +337,65 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(await store.claim('i1', [claim(tricky, 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
       expect((await store.register([{ name: tricky, anchor: 2, fingerprint: FINGERPRINT }]))[0]!).toMatchObject({ name: tricky, anchor: 1, lastTick: 1_000 });
     });
+
+    it('registers, claims, renews, hands back, sweeps and lists 100,000 jobs, in calls of bounded size', async () => {
+      const count = 100_000;
+      const names = Array.from({ length: count }, (_, index) => `herd-${String(index).padStart(6, '0')}`);
+      const registered = await store.register(names.map((name) => ({ name, anchor: 0, fingerprint: FINGERPRINT })));
+      expect(registered.filter((row) => row?.lastTick === null)).toHaveLength(count);
+      // The top of the minute: every job due at once, claimed by two instances racing.
+      const other = await harness.open();
+      // As an instance does, a claim that found its row locked by the other's transaction is asked again.
+      const claimAll = async (from: JobStore, instance: string) => {
+        const outcomes = await from.claim(
+          instance,
+          names.map((name) => claim(name, 60_000)),
+        );
+        for (let locked = outcomes.flatMap((outcome, index) => (outcome.status === 'locked' ? [index] : [])); locked.length > 0;) {
+          const again = await from.claim(
+            instance,
+            locked.map((index) => claim(names[index], 60_000)),
+          );
+          again.forEach((outcome, at) => (outcomes[locked[at]] = outcome));
+          locked = locked.filter((_, at) => again[at].status === 'locked');
+        }
+        return outcomes;
+      };
+      const [first, second] = await Promise.all([claimAll(store, 'i1'), claimAll(other, 'i2')]);
+      const won = (outcomes: typeof first) => outcomes.filter((outcome) => outcome.status === 'won').length;
+      expect(won(first) + won(second)).toBe(count);
+      expect(first.every((outcome, index) => (outcome.status === 'won') !== (second[index].status === 'won'))).toBe(true);
+      const mine = names.flatMap((name, index) => {
+        const outcome = first[index];
+        return outcome.status === 'won' ? [{ job: name, fencingToken: outcome.fencingToken }] : [];
+      });
+      expect((await store.renew('i1', mine, 60_000)).every(Boolean)).toBe(true);
+      // Half of them handed back, the rest released: the sweep takes over every handed-back run, once.
+      const half = mine.slice(0, Math.floor(mine.length / 2));
+      expect(
+        (
+          await store.handBack(
+            'i1',
+            half.map((lease) => ({ ...lease, tick: 60_000, from: 60_000, attempt: 1 })),
+          )
+        ).every(Boolean),
+      ).toBe(true);
+      await store.release(mine.slice(half.length));
+      const taken = new Set<string>();
+      let sweeps = 0;
+      for (let more = true; more; sweeps++) {
+        const sweep = await other.recover('i2', 60_000, new Set(names));
+        for (const run of sweep.recovered) taken.add(run.job);
+        more = sweep.more === true;
+        expect(sweep.abandoned).toEqual([]);
+      }
+      expect(taken.size).toBe(half.length);
+      expect(sweeps).toBeGreaterThan(1);
+      await store.setPaused(names[count - 1], true, 'i1');
+      const paused = await store.loadPaused();
+      expect(paused.size).toBe(count);
+      expect([...paused].filter(([, isPaused]) => isPaused)).toEqual([[names[count - 1], true]]);
+    }, 240_000);
 
     it('announces changes made by any instance to every instance watching', async () => {
       const other = await harness.open();

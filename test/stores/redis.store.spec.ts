@@ -72,7 +72,7 @@ describe('RedisJobStore', () => {
       { status: 'won', fencingToken: 1, replaced: { tick: 0, attempt: 1, owner: 'someone' } },
       { status: 'won', fencingToken: 1 },
     ]);
-    expect(await store.recover('i1', 60_000, ['string', 'torn', 'good'])).toEqual({ recovered: [], abandoned: [] });
+    expect(await store.recover('i1', 60_000, new Set(['string', 'torn', 'good']))).toEqual({ recovered: [], abandoned: [], more: false });
     expect((await store.loadDefinitions()).map((row) => row.name)).toEqual(['string']);
     await store.close();
     await redis.quit();

@@ -26,8 +26,17 @@ export function findPostgresBin(): string | undefined {
 
 /** The path of `redis-server` on PATH, or `undefined` if there is none. */
 export function findRedisServer(): string | undefined {
+  return findOnPath('redis-server');
+}
+
+/** The path of `redis-cli` on PATH (it creates Redis Clusters), or `undefined` if there is none. */
+export function findRedisCli(): string | undefined {
+  return findOnPath('redis-cli');
+}
+
+function findOnPath(program: string): string | undefined {
   return pathDirs()
-    .map((dir) => join(dir, 'redis-server'))
+    .map((dir) => join(dir, program))
     .find(isExecutable);
 }
 

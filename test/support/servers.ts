@@ -62,14 +62,15 @@ export async function pingRedis(url: string, timeoutMs = 2_000): Promise<void> {
   }
 }
 
-async function until(check: () => Promise<unknown>, what: string, timeoutMs = 20_000): Promise<void> {
+/** Runs `check` until it resolves; rejects with its last error if it has not after `timeoutMs`. */
+export async function until(check: () => Promise<unknown>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await check();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${what} did not come up: ${String(error)}`, { cause: error });
+      if (Date.now() > deadline) throw new Error(`${what} did not come up within ${timeoutMs} ms: ${String(error)}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
