@@ -56,14 +56,15 @@ export function jobsModule(
   return AppModule;
 }
 
-/** CPU time (user + system, all threads) used between two calls, per wall-clock second, in ms. */
-export function cpuMeter(): () => { cpuMsPerSec: number; wallMs: number } {
+/** CPU time (user + system, all threads) used between two calls, in ms, and per wall-clock second. */
+export function cpuMeter(): () => { cpuMs: number; cpuMsPerSec: number; wallMs: number } {
   const cpu = process.cpuUsage();
   const start = performance.now();
   return () => {
     const used = process.cpuUsage(cpu);
     const wallMs = performance.now() - start;
-    return { cpuMsPerSec: (used.user + used.system) / 1_000 / (wallMs / 1_000), wallMs };
+    const cpuMs = (used.user + used.system) / 1_000;
+    return { cpuMs, cpuMsPerSec: cpuMs / (wallMs / 1_000), wallMs };
   };
 }
 

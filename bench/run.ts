@@ -2,7 +2,9 @@
  * `npm run bench`: every scenario against this package and its peer (`@nestjs/schedule`; BullMQ
  * for the cluster on Redis), each run in a fresh process, one after another. Prints a Markdown
  * table with both, the ratio and the target; exits 1 if a scenario fails to run (a missed target
- * is reported in the table, not as a failure).
+ * is reported in the table, not as a failure). With `BENCH_HERD=1`, the herd too (herd.ts: every
+ * job due at second 0 of each minute, on three instances): five more runs of 2 to 4 min each;
+ * `BENCH_HERD=only` runs the herd alone.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -33,17 +35,23 @@ interface Result {
   duplicates: number;
   misses: number;
   shares: number[];
+  peakRssBytes: number[];
+  minutes: number;
+  cpuMs: number;
+  storeCpuMs?: number;
+  schedulersMs?: number;
+  slots: Array<{ shares: number[] }>;
 }
 
 /** Runs `script.js args…` in a fresh process and returns what it printed as `RESULT {json}`. */
-function measure(script: 'scenario' | 'cluster', ...args: Array<string | number>): Result {
+function measure(script: 'scenario' | 'cluster' | 'herd', ...args: Array<string | number>): Result {
   const label = `${script} ${args.join(' ')}`;
   process.stderr.write(`  ${label.padEnd(40)}`);
   const started = performance.now();
   const child = spawnSync(process.execPath, ['--expose-gc', join(__dirname, `${script}.js`), ...args.map(String)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 240_000,
+    timeout: script === 'herd' ? 420_000 : 240_000,
     maxBuffer: 1 << 26,
   });
   const line = child.stdout?.split('\n').find((text) => text.startsWith('RESULT '));
@@ -54,7 +62,8 @@ function measure(script: 'scenario' | 'cluster', ...args: Array<string | number>
 
 const number = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ms = (value: number) => (value < 10 ? number(value, 1) : number(value));
-const late = (l: Lateness) => `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}`;
+/** Lateness figures; none (JSON `null`) when nothing ran. */
+const late = (l: Lateness) => (l.p50 === null ? '—' : `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}`);
 
 interface Row {
   scenario: string;
@@ -72,22 +81,21 @@ function table(rows: Row[]): string {
     '|---|---|--:|--:|--:|---|:-:|',
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.measure} | ${r.ours} | ${r.peer} | ${r.ratio === undefined ? '' : number(r.ratio, r.ratio < 0.1 ? 3 : 2)} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
+        `| ${r.scenario} | ${r.measure} | ${r.ours} | ${r.peer} | ${r.ratio === undefined || !Number.isFinite(r.ratio) ? '' : number(r.ratio, r.ratio < 0.1 ? 3 : 2)} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
     ),
   ];
   return lines.join('\n');
 }
 
-function main(): void {
-  const peer: Impl = 'nestjs-schedule';
-  const schedule = require('@nestjs/schedule/package.json') as { version: string };
-  const rows: Row[] = [];
+const peer: Impl = 'nestjs-schedule';
+
+/** Every scenario but the herd, into `rows`; returns the memory baseline. */
+function scenarios(rows: Row[]): Result {
   const both = (script: 'scenario', ...args: Array<string | number>) => ({
     ours: measure(script, args[0], 'metronome', ...args.slice(1)),
     peer: measure(script, args[0], peer, ...args.slice(1)),
   });
 
-  process.stderr.write('Running each scenario in its own process:\n');
   for (const n of [1_000, 10_000]) {
     const { ours, peer: them } = both('scenario', 'fire', n);
     const scenario = `fire, ${number(n)} jobs`;
@@ -207,54 +215,51 @@ function main(): void {
     ['postgres', 3_000, 50],
   ] as const) {
     const bull = store === 'redis' ? measure('cluster', 'bullmq', jobs) : null;
-    const none = '—';
     for (const claimAheadMs of [0, 250]) {
       const ours = measure('cluster', store, jobs, claimAheadMs);
-      const setting = claimAheadMs === 0 ? 'default' : `claimAheadMs: ${claimAheadMs}`;
-      const scenario = `cluster of 3 on ${store === 'redis' ? 'Redis' : 'PostgreSQL'}, ${number(jobs)} jobs, ${setting}${bull ? ' (peer: BullMQ)' : ''}`;
-      const exact = ours.duplicates === 0 && ours.misses === 0 && ours.runs === ours.expected;
+      const scenario = `cluster of 3 on ${STORES[store]}, ${number(jobs)} jobs, ${setting(claimAheadMs, bull)}`;
+      const peerOf = peerCell(bull);
       rows.push(
         {
           scenario,
           measure: 'runs per s / ticks per s',
           ours: `${number(ours.runsPerSec)} / ${number(ours.ticksPerSec)}`,
-          peer: bull ? `${number(bull.runsPerSec)} / ${number(bull.ticksPerSec)}` : none,
+          peer: peerOf((r) => `${number(r.runsPerSec)} / ${number(r.ticksPerSec)}`),
         },
-        {
-          scenario,
-          measure: 'duplicates / misses',
-          ours: `${number(ours.duplicates)} / ${number(ours.misses)}`,
-          peer: bull ? `${number(bull.duplicates)} / ${number(bull.misses)}` : none,
-          target: 'both 0',
-          met: exact,
-        },
-        {
-          scenario,
-          measure: 'lateness p50 / p99 / max, ms',
-          ours: late(ours.lateness),
-          peer: bull ? late(bull.lateness) : none,
-          ...(bull && { ratio: ours.lateness.p99 / bull.lateness.p99 }),
-          target: `p99 ≤ ${limit} ms${bull ? ', below the peer' : ''}`,
-          met: ours.lateness.p99 <= limit && (!bull || ours.lateness.p99 < bull.lateness.p99),
-        },
+        exactRow(scenario, ours, bull),
+        latenessRow(scenario, ours, bull, limit),
         {
           scenario,
           measure: 'CPU of the 3 processes, ms per s',
           ours: ms(ours.cpuMsPerSec),
-          peer: bull ? ms(bull.cpuMsPerSec) : none,
+          peer: peerOf((r) => ms(r.cpuMsPerSec)),
           ...(bull && { ratio: ours.cpuMsPerSec / bull.cpuMsPerSec }),
         },
-        { scenario, measure: 'share of runs per instance', ours: shares(ours), peer: bull ? shares(bull) : none },
+        { scenario, measure: 'share of runs per instance', ours: shares(ours), peer: peerOf(shares) },
       );
     }
   }
 
+  return baseline;
+}
+
+/** `BENCH_HERD=1` adds the herd to the other scenarios; `BENCH_HERD=only` runs it alone. */
+function main(): void {
+  const schedule = require('@nestjs/schedule/package.json') as { version: string };
+  const rows: Row[] = [];
+  process.stderr.write('Running each scenario in its own process:\n');
+  const baseline = process.env.BENCH_HERD === 'only' ? null : scenarios(rows);
+  if (process.env.BENCH_HERD === '1' || process.env.BENCH_HERD === 'only') herd(rows);
   const cores = cpus();
   process.stdout.write(
     [
       `nestjs-metronome against ${IMPLS[peer]} ${schedule.version} (cluster on Redis: BullMQ ${BULLMQ_VERSION}).`,
       `Node ${process.version}, ${cores.length} × ${cores[0]?.model.trim() ?? 'CPU'}, ${new Date().toISOString().slice(0, 10)}.`,
-      `Memory baseline (the same application without a scheduler): heap ${number(baseline.heapBytes / 2 ** 20, 1)} MB, RSS ${number(baseline.rssBytes / 2 ** 20, 1)} MB, start-up ${number(baseline.startupMs / 1_000, 2)} s.`,
+      ...(baseline
+        ? [
+            `Memory baseline (the same application without a scheduler): heap ${number(baseline.heapBytes / 2 ** 20, 1)} MB, RSS ${number(baseline.rssBytes / 2 ** 20, 1)} MB, start-up ${number(baseline.startupMs / 1_000, 2)} s.`,
+          ]
+        : []),
       '',
       table(rows),
       '',
@@ -265,6 +270,120 @@ function main(): void {
 /** The share of the runs each instance made, as percentages. */
 function shares(result: Result): string {
   return result.shares.map((share) => `${number(share * 100)} %`).join(' / ');
+}
+
+const STORES = { redis: 'Redis', postgres: 'PostgreSQL' };
+
+/** The cluster settings of a scenario, and its peer. */
+function setting(claimAheadMs: number, bull: Result | null): string {
+  return `${claimAheadMs === 0 ? 'default' : `claimAheadMs: ${claimAheadMs}`}${bull ? ' (peer: BullMQ)' : ''}`;
+}
+
+/** A peer's cell: its figure, or a dash where there is no peer. */
+function peerCell(bull: Result | null): (cell: (r: Result) => string) => string {
+  return (cell) => (bull ? cell(bull) : '—');
+}
+
+/** Exactly once: no (job, tick) run twice or never. */
+function exactRow(scenario: string, ours: Result, bull: Result | null): Row {
+  return {
+    scenario,
+    measure: 'duplicates / misses',
+    ours: `${number(ours.duplicates)} / ${number(ours.misses)}`,
+    peer: peerCell(bull)((r) => `${number(r.duplicates)} / ${number(r.misses)}`),
+    target: 'both 0',
+    met: ours.duplicates === 0 && ours.misses === 0 && ours.runs === ours.expected,
+  };
+}
+
+/** Lateness from the scheduled tick; the target is p99 under `limit` (if any) and below the peer's (if any). */
+function latenessRow(scenario: string, ours: Result, bull: Result | null, limit?: number): Row {
+  const targets = [limit !== undefined && `p99 ≤ ${limit} ms`, bull && 'below the peer'].filter(Boolean);
+  return {
+    scenario,
+    measure: 'lateness p50 / p99 / max, ms',
+    ours: late(ours.lateness),
+    peer: peerCell(bull)((r) => late(r.lateness)),
+    ...(bull && { ratio: ours.lateness.p99 / bull.lateness.p99 }),
+    ...(targets.length > 0 && {
+      target: targets.join(', '),
+      met: ours.runs > 0 && (limit === undefined || ours.lateness.p99 <= limit) && (!bull || ours.lateness.p99 < bull.lateness.p99),
+    }),
+  };
+}
+
+/** The herd: the sizes, and the least share of the runs any instance must make (a third is fair). */
+const HERD = [
+  ['redis', 100_000],
+  ['postgres', 30_000],
+] as const;
+const HERD_MIN_SHARE = 0.2;
+
+/** Rows of the herd (`BENCH_HERD=1`): BullMQ once on Redis, this package with each setting. */
+function herd(rows: Row[]): void {
+  const mb = (bytes: number) => number(bytes / 2 ** 20);
+  const peakRss = (r: Result) => Math.max(...r.peakRssBytes);
+  const boundaryShare = (r: Result) => Math.min(...r.slots.flatMap((slot) => slot.shares));
+  const perBoundary = (r: Result, cpuMs: number) => cpuMs / r.minutes / 1_000;
+  for (const [store, jobs] of HERD) {
+    const bull = store === 'redis' ? measure('herd', 'bullmq', jobs) : null;
+    for (const claimAheadMs of [0, 250]) {
+      const ours = measure('herd', store, jobs, claimAheadMs);
+      const scenario = `herd of 3 on ${STORES[store]}, ${number(jobs)} jobs on \`0 * * * * *\`, ${setting(claimAheadMs, bull)}`;
+      const peerOf = peerCell(bull);
+      const ratio = (figure: (r: Result) => number) => bull && { ratio: figure(ours) / figure(bull) };
+      const fair = Math.min(...ours.shares) >= HERD_MIN_SHARE;
+      rows.push(
+        {
+          scenario,
+          measure: `runs / expected (${ours.minutes} minute boundar${ours.minutes === 1 ? 'y' : 'ies'})`,
+          ours: `${number(ours.runs)} / ${number(ours.expected)}`,
+          peer: peerOf((r) => `${number(r.runs)} / ${number(r.expected)}`),
+        },
+        exactRow(scenario, ours, bull),
+        latenessRow(scenario, ours, bull),
+        {
+          scenario,
+          measure: 'share of runs per instance (least in one boundary)',
+          ours: `${shares(ours)} (${number(boundaryShare(ours) * 100)} %)`,
+          peer: peerOf((r) => `${shares(r)} (${number(boundaryShare(r) * 100)} %)`),
+          target: `each ≥ ${number(HERD_MIN_SHARE * 100)} %`,
+          met: fair,
+        },
+        {
+          scenario,
+          measure: 'CPU of the 3 processes per boundary, s',
+          ours: number(perBoundary(ours, ours.cpuMs), 1),
+          peer: peerOf((r) => number(perBoundary(r, r.cpuMs), 1)),
+          ...ratio((r) => r.cpuMs / r.minutes),
+        },
+        ...(store === 'redis'
+          ? [
+              {
+                scenario,
+                measure: 'CPU of the Redis server per boundary, s',
+                ours: number(perBoundary(ours, ours.storeCpuMs!), 1),
+                peer: peerOf((r) => number(perBoundary(r, r.storeCpuMs!), 1)),
+                ...ratio((r) => r.storeCpuMs! / r.minutes),
+              },
+            ]
+          : []),
+        {
+          scenario,
+          measure: 'peak RSS of a process, MB',
+          ours: mb(peakRss(ours)),
+          peer: peerOf((r) => mb(peakRss(r))),
+          ...ratio(peakRss),
+        },
+        {
+          scenario,
+          measure: `start-up: the 3 ready, s${bull ? ' (peer: + making the schedulers)' : ''}`,
+          ours: number(ours.startupMs / 1_000, 1),
+          peer: peerOf((r) => `${number(r.startupMs / 1_000, 1)} (+ ${number(r.schedulersMs! / 1_000, 1)})`),
+        },
+      );
+    }
+  }
 }
 
 main();
