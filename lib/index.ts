@@ -42,5 +42,20 @@ export { PostgresJobStore } from './stores/postgres.store';
 export type { PostgresJobStoreOptions, PgPoolLike, PgClientLike } from './stores/postgres.store';
 export { RedisJobStore } from './stores/redis.store';
 export type { RedisJobStoreOptions, RedisLike } from './stores/redis.store';
-export type { JobStore, StoredJobState, TickClaim, ClaimOutcome, Lease, ExpiredRun, StoredJobDefinition, JobChange } from './stores/job-store';
+export type {
+  JobStore,
+  StoredJobState,
+  TickClaim,
+  ClaimOutcome,
+  Lease,
+  ExpiredRun,
+  StoredJobDefinition,
+  JobChange,
+  JobSet,
+  Sweep,
+  CheckIn,
+  InstanceCheckIn,
+  InstanceRecord,
+} from './stores/job-store';
+export type { InstanceInfo } from './interfaces/instance-info.interface';
 export type { TriggerKind } from './triggers/trigger';

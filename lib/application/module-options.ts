@@ -13,7 +13,7 @@ export interface ResolvedModuleOptions extends ScheduleModuleOptions {
 }
 
 /** The options of `cluster` in the module options. */
-const CLUSTER_TIMING = ['leaseMs', 'syncEveryMs', 'claimAheadMs', 'timeoutMs'];
+const CLUSTER_TIMING = ['leaseMs', 'syncEveryMs', 'checkInMs', 'claimAheadMs', 'timeoutMs'];
 
 /**
  * Checks the module options and fills in the defaults. Throws `InvalidScheduleError` naming the

@@ -17,6 +17,8 @@ export class StoreSync {
   private syncTimer: TimerHandle | undefined;
   private syncSoon: TimerHandle | undefined;
   private stopped = false;
+  /** The store's revision when it was last read in full. */
+  private syncedRevision: number | null = null;
 
   constructor(
     private readonly store: JobStore,
@@ -43,12 +45,17 @@ export class StoreSync {
       new Promise<void>((resolve) => (timer = clock.setTimer(resolve, Math.min(this.timeoutMs, clock.maxDelay), { unref: true }))),
     ]);
     clock.clearTimer(timer);
-    this.syncTimer = this.scheduler.clock.setTimer(() => void this.sync(), this.syncEveryMs, { repeat: true, unref: true });
+    this.syncTimer = this.scheduler.clock.setTimer(() => void this.syncIfChanged(), this.syncEveryMs, { repeat: true, unref: true });
+    // A check-in that finds the store changed since the last read reads it now: a notification may have been missed.
+    this.scheduler.storeChanged = () => {
+      if (this.scheduler.storeRevision !== this.syncedRevision) this.syncSoonAfter(50);
+    };
   }
 
   /** Stops syncing and watching. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.scheduler.storeChanged = null;
     if (this.syncTimer !== undefined) this.scheduler.clock.clearTimer(this.syncTimer);
     if (this.syncSoon !== undefined) this.scheduler.clock.clearTimer(this.syncSoon);
     this.syncTimer = this.syncSoon = undefined;
@@ -60,6 +67,16 @@ export class StoreSync {
   /** Whether a connection to the store was made (and is to be closed). */
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  /**
+   * The periodic sync: skipped while the store's revision (learned at each check-in) is the one of
+   * the last sync, and the store is connected and watched — nothing changed that could have been missed.
+   */
+  private syncIfChanged(): Promise<void> {
+    const revision = this.scheduler.storeRevision;
+    if (revision !== null && revision === this.syncedRevision && this.connected && this.unwatch) return Promise.resolve();
+    return this.sync();
   }
 
   /** One sync at a time: a slow store must not pile up connections and listeners. */
@@ -87,7 +104,11 @@ export class StoreSync {
           if (this.stopped) await unwatch();
           else this.unwatch = unwatch;
         }
-        if (!this.stopped) await this.persistent.sync();
+        // The revision before reading: a change made while it reads is read at the next sync.
+        const revision = this.scheduler.storeRevision;
+        if (this.stopped) return;
+        await this.persistent.sync();
+        this.syncedRevision = revision;
       })
       // Reported as an outage by the scheduler's store calls; tried again at the next sync.
       .catch(() => undefined);

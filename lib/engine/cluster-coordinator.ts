@@ -1,8 +1,9 @@
 import { batches } from '../stores/batches';
-import { ClaimOutcome, ExpiredRun, HandedBackRun, JobSet, JobStore, Lease, Sweep, TickClaim } from '../stores/job-store';
+import { hostname } from 'node:os';
+import { ClaimOutcome, ExpiredRun, HandedBackRun, InstanceCheckIn, InstanceRecord, JobSet, JobStore, Lease, Sweep, TickClaim } from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
 import { ClaimAhead } from './claim-ahead';
-import { ClusterTiming } from './cluster-timing';
+import { ClusterTiming, MISSED_CHECK_INS } from './cluster-timing';
 import { ClusterRegistrations, RegistrationHost } from './cluster-registration';
 import { ClaimDecision, Coordinator } from './coordinator';
 import { EventHub } from './event-hub';
@@ -24,6 +25,10 @@ export interface ClusterHost extends RegistrationHost {
   abortLease(job: Job, fencingToken: number): void;
   /** Report a claimed tick that does not run because its job is paused (the lease goes separately). */
   skipPaused(job: Job, tick: number): void;
+  /** The runs in flight here: how many, and the jobs of the first 20 of them. */
+  activeRuns(): { count: number; jobs: string[] };
+  /** The store's revision, learned at a check-in: it changes when a job is saved, removed, paused or resumed. */
+  storeRevision(revision: number): void;
 }
 
 interface PendingClaim {
@@ -77,6 +82,8 @@ export class ClusterCoordinator implements Coordinator {
   /** The fingerprint each superseded job was last reported with, so that each change is reported once. */
   private readonly superseded = new Map<Job, string>();
   private timers: TimerHandle[] = [];
+  /** When the coordinator started, for its check-ins. */
+  private startedAt = 0;
   private readonly store: JobStore;
   private readonly claimAhead: ClaimAhead;
 
@@ -101,11 +108,12 @@ export class ClusterCoordinator implements Coordinator {
 
   /** Starts the heartbeats and the lease sweeps, with a sweep at once: work handed back while no instance ran is taken up. */
   start(): void {
-    const { leaseMs, syncEveryMs } = this.timing;
+    const { leaseMs, checkInMs } = this.timing;
     this.calls.start();
+    this.startedAt = this.clock.now();
     this.timers = [
       this.clock.setTimer(() => void this.heartbeat(), Math.max(1, Math.floor(leaseMs / 3)), { repeat: true, unref: true }),
-      this.clock.setTimer(() => void this.sweep(), syncEveryMs, { repeat: true, unref: true }),
+      this.clock.setTimer(() => void this.sweep(), checkInMs, { repeat: true, unref: true }),
     ];
     this.sweepSoon();
   }
@@ -394,11 +402,24 @@ export class ClusterCoordinator implements Coordinator {
     for (const token of this.leases.tokensOf(job, fencingToken)) this.host.abortLease(job, token);
   }
 
+  /** The instances that checked in lately (within the time after which one is dead). */
+  instances(): Promise<InstanceRecord[]> {
+    return this.calls.call(() => this.store.instances(this.deadAfterMs));
+  }
+
+  /** After how long without a check-in an instance is dead. */
+  private get deadAfterMs(): number {
+    return this.timing.checkInMs * MISSED_CHECK_INS;
+  }
+
+  /** Checks in, and takes over or gives up the leases that ran out, and those of dead instances. */
   private sweep(): Promise<void> {
     const sentAt = this.clock.now();
+    const { count, jobs } = this.host.activeRuns();
+    const self: InstanceCheckIn = { id: this.instanceId, host: hostname(), pid: process.pid, startedAt: this.startedAt, running: count, runningJobs: jobs };
     return this.track(
       this.calls
-        .call(() => this.store.recover(this.instanceId, this.timing.leaseMs, this.host.clusterJobs))
+        .call(() => this.store.recover(this.instanceId, this.timing.leaseMs, this.host.clusterJobs, { self, deadAfterMs: this.deadAfterMs }))
         .then(
           (swept) => this.swept(swept, sentAt),
           () => undefined,
@@ -406,7 +427,11 @@ export class ClusterCoordinator implements Coordinator {
     );
   }
 
-  private swept({ recovered, abandoned, more }: Sweep, sentAt: number): void {
+  private swept({ recovered, abandoned, more, reaped, revision }: Sweep, sentAt: number): void {
+    // Declared dead while it did not check in (stalled, or cut off): its leases ran out. The
+    // heartbeat finds which are another's now, and stops the work under them.
+    if (reaped) void this.heartbeat();
+    if (revision !== undefined) this.host.storeRevision(revision);
     for (const run of recovered) this.takeOver(run, sentAt);
     for (const run of abandoned) this.reportLost(run.job, run);
     // More ran out than one call deals with: the rest at once.

@@ -1,4 +1,5 @@
-import { JobStore } from '../stores/job-store';
+import { hostname } from 'node:os';
+import { InstanceRecord, JobStore } from '../stores/job-store';
 import { Clock } from './clock';
 import { ClusterCoordinator, ClusterHost } from './cluster-coordinator';
 import { ClusterTiming, clusterTiming } from './cluster-timing';
@@ -31,12 +32,21 @@ export class Coordinators {
   private readonly cluster: ClusterCoordinator | null;
   private readonly calls: StoreCalls | null;
 
-  constructor(options: CoordinationOptions, clock: Clock, events: EventHub, host: ClusterHost) {
+  private readonly instanceId: string;
+  /** When the scheduler started, for the list of instances. */
+  private startedAt: number | null = null;
+
+  constructor(
+    options: CoordinationOptions,
+    private readonly clock: Clock,
+    events: EventHub,
+    private readonly host: ClusterHost,
+  ) {
+    this.instanceId = options.instanceId ?? 'instance';
     this.local = new LocalCoordinator(host, this.learnedLead);
     const timing = clusterTiming(options.cluster);
     this.calls = options.store ? new StoreCalls(options.store, clock, events, timing.timeoutMs) : null;
-    this.cluster =
-      this.calls && options.store?.shared ? new ClusterCoordinator(this.calls, options.instanceId ?? 'instance', clock, events, host, timing) : null;
+    this.cluster = this.calls && options.store?.shared ? new ClusterCoordinator(this.calls, this.instanceId, clock, events, host, timing) : null;
     this.shared = this.cluster ?? this.local;
   }
 
@@ -46,11 +56,20 @@ export class Coordinators {
   }
 
   start(): void {
+    this.startedAt = this.clock.now();
     this.shared.start();
   }
 
   stop(): Promise<void> {
     return this.shared.stop();
+  }
+
+  /** The instances alive in the cluster; without a shared store, this one. */
+  async instances(): Promise<InstanceRecord[]> {
+    if (this.cluster) return this.cluster.instances();
+    const { count, jobs } = this.host.activeRuns();
+    const now = this.clock.now();
+    return [{ id: this.instanceId, host: hostname(), pid: process.pid, startedAt: this.startedAt ?? now, running: count, runningJobs: jobs, checkedInAt: now }];
   }
 
   /** Another instance handed work back to the store: the cluster's coordinator looks for it now. */

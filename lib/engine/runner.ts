@@ -175,6 +175,16 @@ export class Runner {
     });
   }
 
+  /** How many runs are in flight, and the jobs of the first `limit` of them. */
+  activeRuns(limit: number): { count: number; jobs: string[] } {
+    const jobs = new Set<string>();
+    for (const run of this.inFlight) {
+      if (jobs.size === limit) break;
+      jobs.add(run.job.name);
+    }
+    return { count: this.inFlight.length, jobs: [...jobs] };
+  }
+
   /** Names of the jobs with runs in flight. */
   private runningJobs(): string[] {
     return [...new Set([...this.inFlight].map((run) => run.job.name))];

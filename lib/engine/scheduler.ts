@@ -1,6 +1,7 @@
 import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError, SchedulerShutdownError } from '../errors';
 import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
+import { InstanceRecord } from '../stores/job-store';
 import { Clock, systemClock } from './clock';
 import { EventHub, SchedulerEventListener } from './event-hub';
 import { Job, JobDefinition, JobInfo, JobStatus, Waker } from './job';
@@ -45,6 +46,9 @@ export class Scheduler {
   private currentState: SchedulerState = 'idle';
   private paused = false;
   private stopping: Promise<void> | null = null;
+  private revision: number | null = null;
+  /** Told when a check-in finds the store's revision changed (see {@link storeRevision}). */
+  storeChanged: (() => void) | null = null;
 
   constructor(options: SchedulerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -89,6 +93,12 @@ export class Scheduler {
       runRecovered: (job, run) => this.misfires.runTakenOver(job, run, this.clock.now()),
       abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
       skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
+      activeRuns: () => this.runner.activeRuns(20),
+      storeRevision: (revision) => {
+        const changed = revision !== this.revision;
+        this.revision = revision;
+        if (changed) this.storeChanged?.();
+      },
     };
   }
 
@@ -99,6 +109,16 @@ export class Scheduler {
 
   get state(): SchedulerState {
     return this.currentState;
+  }
+
+  /** The shared store's revision at the last check-in: it changes when a job is saved, removed, paused or resumed; `null` before one. */
+  get storeRevision(): number | null {
+    return this.revision;
+  }
+
+  /** The instances alive in the cluster (checked in lately), or this one alone without a shared store. */
+  instances(): Promise<InstanceRecord[]> {
+    return this.coordinators.instances();
   }
 
   /** Emits an event on the scheduler's stream, for the layers above (a stored job rejected). */

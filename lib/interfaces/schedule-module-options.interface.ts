@@ -34,8 +34,17 @@ export interface ScheduleModuleOptions {
   cluster?: {
     /** How long a run's lease lasts without a heartbeat (heartbeats come every third of it). Default 30 000 ms. */
     leaseMs?: number;
-    /** How often expired leases are looked for and the store is read again, as a safety net for missed notifications. Default 5 000 ms. */
+    /**
+     * How often the store is read again (stored jobs, paused flags) if it changed since, as a
+     * safety net for missed notifications. Default 5 000 ms.
+     */
     syncEveryMs?: number;
+    /**
+     * How often each instance checks in: one write, with its look for expired leases. An instance
+     * that misses three check-ins in a row is dead, and its leases go at once: an at-least-once run
+     * of a killed instance runs again elsewhere within about 4 × this. Default 2 000 ms.
+     */
+    checkInMs?: number;
     /**
      * How long before its tick each cluster-wide tick is claimed, so that the round trip to the
      * store is over when the run is due (say 250). Each instance then claims a share of the jobs

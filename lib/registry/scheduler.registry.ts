@@ -8,6 +8,7 @@ import { JobHandler, JobInfo } from '../engine/job';
 import { assertKnownJobOptionKeys } from '../engine/job-options';
 import { assertJobName } from '../engine/job-name';
 import { JobTargets } from '../discovery/job-targets';
+import { InstanceInfo } from '../interfaces/instance-info.interface';
 import { assertCloneableArgs, assertJsonArgs } from '../application/job-args';
 import { AddJobDefinition } from '../interfaces/job-definition.interface';
 import { SchedulerEvent } from '../events';
@@ -224,6 +225,26 @@ export class SchedulerRegistry {
    */
   resumeJob(name: string): Promise<void> {
     return this.setPaused(name, false);
+  }
+
+  /**
+   * The live instances of the application: with a shared store, those that checked in lately
+   * (every `cluster.checkInMs`; one silent for three check-ins is dead and not listed), each with
+   * its host, pid, start, last check-in and the runs it has in flight; without one, this instance.
+   * Rejects with a `StoreUnavailableError` when the store cannot be asked.
+   */
+  instances(): Promise<InstanceInfo[]> {
+    return this.app.scheduler.instances().then((records) =>
+      records.map(({ id, host, pid, startedAt, checkedInAt, running, runningJobs }) => ({
+        id,
+        host,
+        pid,
+        startedAt: new Date(startedAt),
+        lastCheckIn: new Date(checkedInAt),
+        running,
+        runningJobs,
+      })),
+    );
   }
 
   /** Runs a job now, under its overlap policy; resolves when that run settles. */

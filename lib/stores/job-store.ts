@@ -51,8 +51,14 @@ export interface JobStore {
    * an at-most-once run is given up and returned in `abandoned`, whoever has the job. Leases of
    * at-least-once and handed-back runs of other jobs are left for an instance that has them. One
    * call deals with at most `BATCH_SIZE` (1,000) runs; `more` says that others wait: call again.
+   *
+   * With `checkIn`, the same call records that `instance` is alive (see {@link CheckIn}), and
+   * declares dead the instances that did not check in for `deadAfterMs`: their leases run out at
+   * once, to be taken over or given up as any other.
    */
-  recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep>;
+  recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep>;
+  /** The instances that checked in (see {@link CheckIn}) within the last `deadAfterMs`, by id; at most 1,000. */
+  instances(deadAfterMs: number): Promise<InstanceRecord[]>;
   /**
    * Hands back work claimed by `instance` that it will not do (it is stopping): each lease still
    * held under its token is made to run out now, marked for takeover whatever its delivery, with
@@ -166,6 +172,39 @@ export interface Sweep {
   abandoned: ExpiredRun[];
   /** More leases ran out than one call deals with: call again. */
   more?: boolean;
+  /** With a check-in: this instance had been declared dead (it did not check in for `deadAfterMs`), and its leases ran out. */
+  reaped?: boolean;
+  /** With a check-in: a number that changes whenever a job is saved, removed, paused or resumed, for instances to read the store again only then. */
+  revision?: number;
+}
+
+/**
+ * An instance checking in: it is alive. Every instance checks in every few seconds, with its sweep
+ * of expired leases; one that misses its check-ins for `deadAfterMs` is dead, and its leases run out
+ * at once rather than when their time is up.
+ */
+export interface CheckIn {
+  self: InstanceCheckIn;
+  deadAfterMs: number;
+}
+
+/** What an instance says of itself when it checks in. */
+export interface InstanceCheckIn {
+  id: string;
+  host: string;
+  pid: number;
+  /** When its scheduler started, ms since the epoch. */
+  startedAt: number;
+  /** How many runs it has in flight. */
+  running: number;
+  /** The jobs of those runs, at most 20. */
+  runningJobs: string[];
+}
+
+/** An instance, as the store last heard of it. */
+export interface InstanceRecord extends InstanceCheckIn {
+  /** When it last checked in, by the store's clock. */
+  checkedInAt: number;
 }
 
 /** A run whose lease ran out, or that was handed back. */
@@ -219,3 +258,23 @@ export interface JobChange {
 
 /** Names a store uses for its schema, tables or keys: letters, digits and `_`, starting with a letter or `_`. */
 export const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
+
+/** An instance's record from the JSON of its check-in, as a store keeps it: what cannot be read is left empty. */
+export function instanceRecord(id: string, json: unknown, checkedInAt: number): InstanceRecord {
+  let info: Partial<InstanceCheckIn> = {};
+  try {
+    info = (typeof json === 'string' ? JSON.parse(json) : json) as Partial<InstanceCheckIn>;
+  } catch {
+    // Another version wrote something else: the id and time are still known.
+  }
+  const runningJobs = Array.isArray(info?.runningJobs) ? info.runningJobs.filter((name): name is string => typeof name === 'string') : [];
+  return {
+    id,
+    host: typeof info?.host === 'string' ? info.host : '',
+    pid: typeof info?.pid === 'number' ? info.pid : 0,
+    startedAt: typeof info?.startedAt === 'number' ? info.startedAt : 0,
+    running: typeof info?.running === 'number' ? info.running : runningJobs.length,
+    runningJobs,
+    checkedInAt,
+  };
+}

@@ -1,8 +1,10 @@
 import { BATCH_SIZE } from './batches';
 import {
+  CheckIn,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
+  InstanceRecord,
   JobChange,
   JobRegistration,
   JobSet,
@@ -64,6 +66,11 @@ export class MemoryJobStore implements JobStore {
   readonly kind = 'memory';
   readonly shared: boolean;
   private readonly rows = new Map<string, Row>();
+  /** The instances that checked in, and those declared dead since (until they check in again). */
+  private readonly checkIns = new Map<string, InstanceRecord>();
+  private readonly reaped = new Set<string>();
+  /** Changes made to jobs (saved, removed, paused, resumed), counted. */
+  private revision = 0;
   private readonly listeners = new Set<(change: JobChange) => void>();
   private readonly now: () => number;
   /** Fencing tokens of every job come from one counter: they grow across a job's removal and re-adding. */
@@ -151,8 +158,34 @@ export class MemoryJobStore implements JobStore {
     }
   }
 
-  async recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep> {
+  async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
     const now = this.now();
+    const reaped = checkIn ? this.checkIn(checkIn, now) : undefined;
+    const sweep = this.sweep(instance, leaseMs, jobs, now);
+    return checkIn ? { ...sweep, reaped, revision: this.revision } : sweep;
+  }
+
+  async instances(deadAfterMs: number): Promise<InstanceRecord[]> {
+    const since = this.now() - deadAfterMs;
+    return [...this.checkIns.values()].filter((record) => record.checkedInAt >= since).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Records the check-in; declares dead the instances silent for too long, whose leases run out now. Returns whether `self` had been. */
+  private checkIn({ self, deadAfterMs }: CheckIn, now: number): boolean {
+    const wasReaped = this.reaped.delete(self.id);
+    this.checkIns.set(self.id, { ...self, runningJobs: [...self.runningJobs], checkedInAt: now });
+    const dead = new Set<string>();
+    for (const [id, record] of this.checkIns) if (id !== self.id && record.checkedInAt < now - deadAfterMs) dead.add(id);
+    if (dead.size === 0) return wasReaped;
+    for (const id of dead) {
+      this.checkIns.delete(id);
+      this.reaped.add(id);
+    }
+    for (const row of this.rows.values()) if (row.lease && dead.has(row.lease.owner)) row.lease.until = Math.min(row.lease.until, 0);
+    return wasReaped;
+  }
+
+  private sweep(instance: string, leaseMs: number, jobs: JobSet, now: number): Sweep {
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (const [job, row] of this.rows) {
@@ -230,6 +263,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   private announce(change: JobChange): void {
+    if (change.kind !== 'handed-back') this.revision++;
     // Delivered later, as a database would.
     for (const listener of this.listeners) queueMicrotask(() => listener(change));
   }

@@ -3,9 +3,12 @@ import { Backoff } from '../engine/backoff';
 import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
+  CheckIn,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
+  instanceRecord,
+  InstanceRecord,
   JobChange,
   JobRegistration,
   JobSet,
@@ -59,6 +62,12 @@ interface Tables {
   jobs: string;
   /** Where every fencing token comes from: tokens grow across a job's removal and re-adding. */
   fencing: string;
+  /** The instances' check-ins. */
+  instances: string;
+  /** Counts the changes to jobs (saved, removed, paused, resumed). */
+  revision: string;
+  /** The index of leases by expiry, as a bare name (it lives in the table's schema). */
+  leaseIndex: string;
 }
 
 /** Versioned schema changes, applied in order, once each, under an advisory lock. */
@@ -87,11 +96,27 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
     SELECT setval('${fencing}', GREATEST(last, 1), last > 0) FROM (SELECT COALESCE(max(fencing), 0) AS last FROM ${jobs}) AS m`,
   // Leases claimed ahead of their tick, not started yet (false; null once started, and for leases written before).
   ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_started boolean`,
+  // Instances check in; a revision counts changes; expired leases are found by an index.
+  ({ jobs, instances, revision, leaseIndex }) => `
+    CREATE TABLE IF NOT EXISTS ${instances} (id text PRIMARY KEY, info jsonb NOT NULL, checked_in bigint NOT NULL, reaped bigint);
+    CREATE SEQUENCE IF NOT EXISTS ${revision};
+    CREATE INDEX IF NOT EXISTS ${leaseIndex} ON ${jobs} (lease_until) WHERE lease_owner IS NOT NULL`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 /** Whether a lease that ran out is taken over by an instance that has its job (at-least-once, handed back, never started), rather than given up. */
 const RETAKE = `(COALESCE(lease_delivery = 'at-least-once', false) OR lease_handed OR lease_started IS FALSE)`;
+
+/**
+ * A page of expired leases after `$1` (`$2` of them): name, whether to take it over, and two empty
+ * columns (see `checkInAndList`). `also`: other leases to list, as a condition on the row.
+ */
+const EXPIRED_PAGE = (jobs: string, also: string) => `
+  SELECT name, retake, NULL::bigint AS revision, NULL::bigint AS was_reaped FROM (
+    SELECT name, ${RETAKE} AS retake FROM ${jobs} WHERE lease_owner IS NOT NULL AND lease_until < ${NOW} AND name > $1
+    UNION SELECT name, ${RETAKE} FROM ${jobs} WHERE ${also} AND name > $1
+    ORDER BY name LIMIT $2
+  ) AS page`;
 
 /**
  * A store on PostgreSQL (driver `pg`). A claim is one statement: the due jobs' rows are locked
@@ -112,6 +137,11 @@ export class PostgresJobStore implements JobStore {
   private readonly schema: string;
   private readonly jobs: string;
   private readonly fencing: string;
+  private readonly tables: Tables;
+  /** Counts a change in the revision (in a statement that makes one). */
+  private get bump(): string {
+    return `nextval('${this.tables.revision}')`;
+  }
   private readonly meta: string;
   private readonly channel: string;
   /** Host, port and database, for messages. */
@@ -134,6 +164,13 @@ export class PostgresJobStore implements JobStore {
     this.schema = `"${schema}"`;
     this.jobs = `"${schema}"."${prefix}jobs"`;
     this.fencing = `"${schema}"."${prefix}fencing"`;
+    this.tables = {
+      jobs: this.jobs,
+      fencing: this.fencing,
+      instances: `"${schema}"."${prefix}instances"`,
+      revision: `"${schema}"."${prefix}revision"`,
+      leaseIndex: `"${prefix}jobs_lease_until"`,
+    };
     this.meta = `"${schema}"."${prefix}meta"`;
     this.channel = `${schema}_${prefix}changes`.slice(0, 63);
     if (options.pool) {
@@ -169,7 +206,7 @@ export class PostgresJobStore implements JobStore {
     await client.query(`CREATE TABLE IF NOT EXISTS ${this.meta} (key text PRIMARY KEY, value text NOT NULL)`);
     const { rows } = await client.query(`SELECT value FROM ${this.meta} WHERE key = 'version'`);
     const version = rows.length ? Number(rows[0].value) : 0;
-    for (let next = version; next < MIGRATIONS.length; next++) await client.query(MIGRATIONS[next]({ jobs: this.jobs, fencing: this.fencing }));
+    for (let next = version; next < MIGRATIONS.length; next++) await client.query(MIGRATIONS[next](this.tables));
     // A schema made by a newer version is left as it is.
     if (version < MIGRATIONS.length) {
       await client.query(`INSERT INTO ${this.meta} (key, value) VALUES ('version', $1) ON CONFLICT (key) DO UPDATE SET value = $1`, [
@@ -336,31 +373,35 @@ export class PostgresJobStore implements JobStore {
     );
   }
 
-  async recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep> {
+  async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
     // The runs to deal with, a page of expired leases at a time: those given up whoever has their
     // job, and those to take over of the jobs here. Leases left for other instances are passed.
+    // The first page checks in.
     const names: string[] = [];
     const mine: boolean[] = [];
     let after = '';
     let more = false;
+    let seen: Pick<Sweep, 'reaped' | 'revision'> = {};
     for (let page = 0; page < MAX_SWEEP_PAGES && names.length < BATCH_SIZE; page++) {
-      const { rows } = await this.query(
-        `SELECT name, ${RETAKE} AS retake FROM ${this.jobs}
-         WHERE lease_owner IS NOT NULL AND COALESCE(lease_until, 0) < ${NOW} AND name > $1 ORDER BY name LIMIT $2`,
-        [after, BATCH_SIZE],
-      );
+      const { rows } = page === 0 && checkIn ? await this.checkInAndList(instance, checkIn) : await this.listExpired(after);
+      let listed = 0;
       for (const row of rows) {
+        if (row.name === null) {
+          seen = { revision: Number(row.revision), reaped: row.was_reaped !== null };
+          continue;
+        }
+        listed++;
         const name = row.name as string;
         const has = jobs.has(name);
+        after = name;
         if (row.retake && !has) continue;
         names.push(name);
         mine.push(has);
       }
-      more = rows.length === BATCH_SIZE;
+      more = listed === BATCH_SIZE;
       if (!more) break;
-      after = rows[rows.length - 1].name as string;
     }
-    if (names.length === 0) return { recovered: [], abandoned: [], more };
+    if (names.length === 0) return { recovered: [], abandoned: [], more, ...seen };
     more ||= names.length > BATCH_SIZE;
     const { rows } = await this.query(
       `WITH expired AS (
@@ -405,7 +446,43 @@ export class PostgresJobStore implements JobStore {
       if (row.retake) recovered.push({ ...base, attempt: Number(row.attempt) + Number(row.next_attempt), fencingToken: Number(row.new_token) });
       else abandoned.push({ ...base, attempt: Number(row.attempt), fencingToken: Number(row.token) });
     }
-    return { recovered, abandoned, more };
+    return { recovered, abandoned, more, ...seen };
+  }
+
+  /** A page of the names of expired leases after `after`, and whether each is to be taken over. */
+  private listExpired(after: string): Promise<PgResult> {
+    return this.query(`${EXPIRED_PAGE(this.jobs, 'false')}`, [after, BATCH_SIZE]);
+  }
+
+  /**
+   * Checks in, declares dead the instances silent for `deadAfterMs` (their leases run out now),
+   * and lists the first page of expired leases, theirs included; plus a row without a name: the
+   * revision, and whether this instance had been declared dead.
+   */
+  private checkInAndList(instance: string, { self, deadAfterMs }: CheckIn): Promise<PgResult> {
+    const { instances, revision } = this.tables;
+    return this.query(
+      `WITH before AS (SELECT reaped FROM ${instances} WHERE id = $3),
+       me AS (
+         INSERT INTO ${instances} (id, info, checked_in, reaped) VALUES ($3, $4::jsonb, ${NOW}, NULL)
+         ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, checked_in = EXCLUDED.checked_in, reaped = NULL RETURNING id
+       ),
+       dead AS (UPDATE ${instances} SET reaped = ${NOW} WHERE reaped IS NULL AND checked_in < ${NOW} - $5 AND id <> $3 RETURNING id),
+       reap AS (UPDATE ${this.jobs} SET lease_until = 0 WHERE EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead) RETURNING name),
+       -- Instances declared dead are remembered an hour, to tell them if they come back.
+       purge AS (DELETE FROM ${instances} WHERE reaped < ${NOW} - 3600000 RETURNING id)
+       ${EXPIRED_PAGE(this.jobs, 'EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead)')}
+       UNION ALL SELECT NULL, NULL, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${revision}), (SELECT reaped FROM before)`,
+      ['', BATCH_SIZE, instance, JSON.stringify(self), Math.round(deadAfterMs)],
+    );
+  }
+
+  async instances(deadAfterMs: number): Promise<InstanceRecord[]> {
+    const { rows } = await this.query(
+      `SELECT id, info, checked_in FROM ${this.tables.instances} WHERE reaped IS NULL AND checked_in >= ${NOW} - $1 ORDER BY id LIMIT 1000`,
+      [Math.round(deadAfterMs)],
+    );
+    return rows.map((row) => instanceRecord(row.id as string, row.info, Number(row.checked_in)));
   }
 
   async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
@@ -448,16 +525,14 @@ export class PostgresJobStore implements JobStore {
   }
 
   async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
-    await this.query(`WITH changed AS (UPDATE ${this.jobs} SET paused = $2 WHERE name = $1 RETURNING name) SELECT pg_notify($3, $4) FROM changed`, [
-      job,
-      paused,
-      this.channel,
-      JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin }),
-    ]);
+    await this.query(
+      `WITH changed AS (UPDATE ${this.jobs} SET paused = $2 WHERE name = $1 RETURNING name) SELECT pg_notify($3, $4), ${this.bump} FROM changed`,
+      [job, paused, this.channel, JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin })],
+    );
   }
 
   async remove(job: string, origin: string): Promise<void> {
-    await this.query(`WITH gone AS (DELETE FROM ${this.jobs} WHERE name = $1 RETURNING name) SELECT pg_notify($2, $3) FROM gone`, [
+    await this.query(`WITH gone AS (DELETE FROM ${this.jobs} WHERE name = $1 RETURNING name) SELECT pg_notify($2, $3), ${this.bump} FROM gone`, [
       job,
       this.channel,
       JSON.stringify({ kind: 'removed', job, origin }),
@@ -470,7 +545,7 @@ export class PostgresJobStore implements JobStore {
          INSERT INTO ${this.jobs} (name, anchor, definition) VALUES ($1, $2, $3::jsonb)
          ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition RETURNING name
        )
-       SELECT pg_notify($4, $5) FROM saved`,
+       SELECT pg_notify($4, $5), ${this.bump} FROM saved`,
       [definition.name, Math.round(anchor), JSON.stringify(definition), this.channel, JSON.stringify({ kind: 'saved', job: definition.name, origin })],
     );
   }

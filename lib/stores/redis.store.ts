@@ -4,9 +4,12 @@ import { Backoff } from '../engine/backoff';
 import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
+  CheckIn,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
+  instanceRecord,
+  InstanceRecord,
   JobChange,
   JobRegistration,
   JobSet,
@@ -164,9 +167,33 @@ const SCRIPTS = {
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
     return 1`,
-  // The runs whose lease ran out, a page at a time, and whether each is to be taken over.
+  // The runs whose lease ran out, a page at a time, and whether each is to be taken over; first
+  // the revision and whether the instance had been declared dead. With a check-in (ARGV[4], the
+  // instance's JSON), the instance is recorded alive, and those silent for ARGV[5] ms are declared
+  // dead: their leases run out now.
   expired: `
-    local prefix = ARGV[1] ${NOW} local out = {}
+    local prefix = ARGV[1] ${NOW} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0 }
+    if ARGV[4] ~= '' then
+      local instance, checkins, infos, reaped = ARGV[6], prefix .. 'checkins', prefix .. 'instances', prefix .. 'reaped'
+      if redis.call('ZREM', reaped, instance) == 1 then out[2] = 1 end
+      redis.call('ZADD', checkins, now, instance)
+      redis.call('HSET', infos, instance, ARGV[4])
+      local dead = {}
+      for _, id in ipairs(redis.call('ZRANGEBYSCORE', checkins, '-inf', '(' .. (now - tonumber(ARGV[5])), 'LIMIT', 0, 100)) do
+        if id ~= instance then dead[#dead + 1] = id end
+      end
+      if #dead > 0 then
+        local isDead = {}
+        for _, id in ipairs(dead) do isDead[id] = true redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) end
+        for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', now, '+inf', 'LIMIT', 0, 10000)) do
+          local key = prefix .. 'job:' .. name
+          local owner = redis.call('HGET', key, 'lo')
+          if owner and isDead[owner] then redis.call('HSET', key, 'lu', 0) redis.call('ZADD', prefix .. 'leases', 0, name) end
+        end
+      end
+      -- Instances declared dead are remembered an hour, to tell them if they come back.
+      redis.call('ZREMRANGEBYSCORE', reaped, '-inf', now - 3600000)
+    end
     for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now, 'LIMIT', ARGV[2], ARGV[3])) do
       local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'ld', 'lh', 'ls')
       out[#out + 1] = name
@@ -219,6 +246,12 @@ const SCRIPTS = {
     end
     if first then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = first, origin = instance })) end
     return out`,
+  // The instances that checked in within ARGV[2] ms: id, JSON, when.
+  instances: `
+    local prefix = ARGV[1] ${NOW} local out = {}
+    local ids = redis.call('ZRANGEBYSCORE', prefix .. 'checkins', now - tonumber(ARGV[2]), '+inf', 'WITHSCORES', 'LIMIT', 0, 1000)
+    for i = 1, #ids, 2 do out[#out + 1] = ids[i] out[#out + 1] = redis.call('HGET', prefix .. 'instances', ids[i]) or '{}' out[#out + 1] = ids[i + 1] end
+    return out`,
   // A page of the names (SSCAN from cursor ARGV[3]): the next cursor, then name, paused flag ('x'
   // for a key that is not a job's hash) and definition of each job, or of each job with a
   // definition, or that cannot be read.
@@ -235,6 +268,7 @@ const SCRIPTS = {
     local prefix = ARGV[1] local key = prefix .. 'job:' .. ARGV[2]
     if redis.call('EXISTS', key) == 0 then return 0 end
     redis.call('HSET', key, 'p', ARGV[3])
+    redis.call('INCR', prefix .. 'revision')
     redis.call('PUBLISH', prefix .. 'changes', ARGV[4])
     return 1`,
   remove: `
@@ -242,6 +276,7 @@ const SCRIPTS = {
     if redis.call('DEL', prefix .. 'job:' .. ARGV[2]) == 0 then return 0 end
     redis.call('SREM', prefix .. 'names', ARGV[2])
     redis.call('ZREM', prefix .. 'leases', ARGV[2])
+    redis.call('INCR', prefix .. 'revision')
     redis.call('PUBLISH', prefix .. 'changes', ARGV[3])
     return 1`,
   save: `
@@ -249,6 +284,7 @@ const SCRIPTS = {
     redis.call('HSETNX', key, 'a', ARGV[3])
     redis.call('HSET', key, 'd', ARGV[4])
     redis.call('SADD', prefix .. 'names', ARGV[2])
+    redis.call('INCR', prefix .. 'revision')
     redis.call('PUBLISH', prefix .. 'changes', ARGV[5])
     return 1`,
 } as const;
@@ -409,22 +445,26 @@ export class RedisJobStore implements JobStore {
     for (const batch of batches(leases)) await this.script('release', [leasesJson(batch)]);
   }
 
-  async recover(instance: string, leaseMs: number, jobs: JobSet): Promise<Sweep> {
+  async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
     // The runs to deal with, a page of expired leases at a time: those given up whoever has their
     // job, and those to take over of the jobs here. Leases left for other instances are passed.
+    // The first page checks in.
     const candidates: Array<string | number> = [];
     let more = false;
+    let seen: Pick<Sweep, 'reaped' | 'revision'> = {};
     for (let page = 0; page < MAX_SWEEP_PAGES && candidates.length < BATCH_SIZE * 2; page++) {
-      const reply = (await this.script('expired', [page * BATCH_SIZE, BATCH_SIZE])) as Array<string | number>;
-      for (let i = 0; i < reply.length; i += 2) {
+      const self = page === 0 && checkIn ? JSON.stringify(checkIn.self) : '';
+      const reply = (await this.script('expired', [page * BATCH_SIZE, BATCH_SIZE, self, checkIn?.deadAfterMs ?? 0, instance])) as Array<string | number>;
+      if (self !== '') seen = { revision: Number(reply[0]), reaped: reply[1] === 1 };
+      for (let i = 2; i < reply.length; i += 2) {
         const name = String(reply[i]);
         const mine = jobs.has(name);
         if (reply[i + 1] === 0 || mine) candidates.push(name, mine ? 1 : 0);
       }
-      more = reply.length === BATCH_SIZE * 2;
+      more = reply.length === BATCH_SIZE * 2 + 2;
       if (!more) break;
     }
-    if (candidates.length === 0) return { recovered: [], abandoned: [], more };
+    if (candidates.length === 0) return { recovered: [], abandoned: [], more, ...seen };
     more ||= candidates.length > BATCH_SIZE * 2;
     const reply = (await this.script('recover', [instance, leaseMs, JSON.stringify(candidates.slice(0, BATCH_SIZE * 2))])) as Array<string | number>;
     const recovered: ExpiredRun[] = [];
@@ -441,7 +481,14 @@ export class RedisJobStore implements JobStore {
       };
       (reply[i] === 'recovered' ? recovered : abandoned).push(run);
     }
-    return { recovered, abandoned, more };
+    return { recovered, abandoned, more, ...seen };
+  }
+
+  async instances(deadAfterMs: number): Promise<InstanceRecord[]> {
+    const reply = (await this.script('instances', [deadAfterMs])) as string[];
+    const records: InstanceRecord[] = [];
+    for (let i = 0; i < reply.length; i += 3) records.push(instanceRecord(reply[i], reply[i + 1], Number(reply[i + 2])));
+    return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {

@@ -32,6 +32,8 @@ export class SharedStoreApps {
   readonly apps: SharedStoreApp[] = [];
   readonly space: ReturnType<typeof namespace>;
   private inFlight = 0;
+  /** The calls made to the stores, by method name, in order. */
+  readonly calls: string[] = [];
 
   constructor(readonly kind: StoreKind) {
     this.space = namespace(kind);
@@ -49,6 +51,7 @@ export class SharedStoreApps {
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
           this.inFlight += 1;
+          this.calls.push(String(property));
           const settled = () => (this.inFlight -= 1);
           const call = Promise.resolve().then(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
           call.then(settled, settled);
@@ -62,7 +65,9 @@ export class SharedStoreApps {
   async start(providers: Type<unknown>[], instanceId: string, options: ScheduleModuleOptions = {}): Promise<SharedStoreApp> {
     const store = this.store();
     const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot({ clock: this.clock, store, instanceId, cluster: { syncEveryMs: 1_000, leaseMs: 3_000 }, ...options })],
+      imports: [
+        ScheduleModule.forRoot({ clock: this.clock, store, instanceId, cluster: { syncEveryMs: 1_000, checkInMs: 1_000, leaseMs: 3_000 }, ...options }),
+      ],
       providers,
     }).compile();
     const app = moduleRef.createNestApplication({ logger: false });

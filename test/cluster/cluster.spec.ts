@@ -75,6 +75,22 @@ describe.each<StoreKind>(['postgres', 'redis'])('a cluster on %s', (kind) => {
     expect(first.attempt).toBe(1);
   }, 60_000);
 
+  it('with the default timing, runs an at-least-once run of an instance SIGKILLed mid-run again elsewhere within 10 s: the dead instance misses its check-ins', async () => {
+    instances = start(['a', 'b', 'c'], { ...env, LONG_JOB: '1', DEFAULT_TIMING: '1' });
+    await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const first = await Promise.race(instances.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long', 30_000)));
+    const victim = instances.find((instance) => instance.name === first.instance)!;
+    victim.kill('SIGKILL');
+    const killedAt = Date.now();
+    const others = instances.filter((instance) => instance !== victim);
+    const retried = await Promise.race(
+      others.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'long' && r.tick === first.tick, 30_000)),
+    );
+    expect(retried).toMatchObject({ attempt: 2, tick: first.tick });
+    // The lease is 30 s long: it went because its instance missed three check-ins of 2 s, not because it ran out.
+    expect(retried.at - killedAt).toBeLessThan(10_000);
+  }, 90_000);
+
   it('never runs an at-most-once job again when its instance dies mid-run, and reports the run lost', async () => {
     instances = start(['a', 'b', 'c'], { ...env, LONG_JOB: '1', LONG_DELIVERY: 'at-most-once' });
     await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));

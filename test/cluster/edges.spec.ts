@@ -110,7 +110,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
         const told = pickup.startsWith('at once');
         const job = uniqueName(`ahead-${delivery}`);
         // Without being told, the other instance finds the work at its next sweep (every 300 ms here).
-        const timing = { claimAheadMs: 250, syncEveryMs: told ? 5_000 : 300 };
+        const timing = { claimAheadMs: 250, syncEveryMs: told ? 5_000 : 300, checkInMs: told ? 5_000 : 300 };
         const members = [await cluster.member('a', { cluster: timing }), await cluster.member('b', { cluster: timing })];
         const won = wonClaims(members);
         for (const member of members) {
@@ -189,7 +189,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
     it('an instance that no longer has the job never takes over its expired at-least-once lease; one that has it does', async () => {
       const cluster = real();
       const job = uniqueName('no-longer-here');
-      const timing = { leaseMs: 500, syncEveryMs: 100 };
+      const timing = { leaseMs: 500, syncEveryMs: 100, checkInMs: 100 };
       const a = await cluster.member('a', { cluster: timing });
       const b = await cluster.member('b', { cluster: timing });
       const bSweeps = sweepsOf(b);
@@ -264,7 +264,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
       const cluster = real();
       const job = uniqueName('stale-retry');
       const backoffMs = 2_000;
-      const timing = { leaseMs: 600, syncEveryMs: 100 };
+      const timing = { leaseMs: 600, syncEveryMs: 100, checkInMs: 100 };
       const members = [await cluster.member('a', { cluster: timing }), await cluster.member('b', { cluster: timing })];
       const renewals = members.map(renewalsOf);
       let first: { member: Member; context: JobContext; failedAt: number } | undefined;
@@ -323,7 +323,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
     it("an at-least-once run catching up several ticks (misfire 'all'), taken over after its instance crashed, runs the remaining catch-up ticks", async () => {
       const cluster = real();
       const job = uniqueName('catch-up');
-      const timing = { leaseMs: 500, syncEveryMs: 100 };
+      const timing = { leaseMs: 500, syncEveryMs: 100, checkInMs: 100 };
       const options: JobOptions = { delivery: 'at-least-once', misfire: { policy: 'all', graceMs: 200 } };
       // An instance whose clock is 4 s behind leaves the watermark 4 s in the past.
       const past = await cluster.member('past', { cluster: timing, skewMs: -4_000 });
@@ -475,7 +475,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('cluster edges o
         await time.to(at(300));
         await b.scheduler.shutdown();
         // a starts at 300 ms without the store: a call unanswered after 200 ms has failed.
-        const a = await cluster.member('a', { cluster: { timeoutMs: 200, syncEveryMs: 1_100, claimAheadMs: 0 } });
+        const a = await cluster.member('a', { cluster: { timeoutMs: 200, syncEveryMs: 1_100, checkInMs: 1_100, claimAheadMs: 0 } });
         const store: JobStore = a.link.real;
         if (fault === 'the connection stalls') a.link.stall();
         else store.register = () => Promise.reject(new StoreUnavailableError(store.kind, 'refused'));

@@ -43,7 +43,11 @@ describe.each([
     ticks.length = 0;
     const events: SchedulerEvent[] = [];
     let logger: RecordingLogger;
-    ({ app, logger } = await startApp([Ticker], { store: makeStore(server.url), instanceId: 'fault-test', cluster: { leaseMs: 2_000, syncEveryMs: 500 } }));
+    ({ app, logger } = await startApp([Ticker], {
+      store: makeStore(server.url),
+      instanceId: 'fault-test',
+      cluster: { leaseMs: 2_000, syncEveryMs: 500, checkInMs: 500 },
+    }));
     app.get(SchedulerRegistry).events$.subscribe((event) => events.push(event));
     await sleep(3_500);
     const down = Date.now();
@@ -86,7 +90,11 @@ describe.each([
     await server.stop();
     const events: SchedulerEvent[] = [];
     let logger: RecordingLogger;
-    ({ app, logger } = await startApp([Ticker], { store: makeStore(server.url), instanceId: 'fault-boot', cluster: { leaseMs: 2_000, syncEveryMs: 500 } }));
+    ({ app, logger } = await startApp([Ticker], {
+      store: makeStore(server.url),
+      instanceId: 'fault-boot',
+      cluster: { leaseMs: 2_000, syncEveryMs: 500, checkInMs: 500 },
+    }));
     app.get(SchedulerRegistry).events$.subscribe((event) => events.push(event));
     await sleep(2_500);
     expect(ticks).toEqual([]);

@@ -173,7 +173,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
     async function dieAfterClaimingAhead(delivery: 'at-most-once' | 'at-least-once') {
       const cluster = real();
       // Leases are looked for every second, as by default less often than the job ticks.
-      const timing = { leaseMs: 1_500, syncEveryMs: 1_000, claimAheadMs: 100 };
+      const timing = { leaseMs: 1_500, syncEveryMs: 1_000, checkInMs: 1_000, claimAheadMs: 100 };
       const members = [await cluster.member('a', { cluster: timing }), await cluster.member('b', { cluster: timing })];
       const job = `dies-ahead-${delivery}`;
       for (const member of members) {
@@ -271,7 +271,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
 
     it("leases use the store's clock: a lease is not taken over early by an instance whose clock runs ahead by minutes", async () => {
       const cluster = real();
-      const timing = { leaseMs: 800, syncEveryMs: 100 };
+      const timing = { leaseMs: 800, syncEveryMs: 100, checkInMs: 100 };
       const onTime = await cluster.member('on-time', { cluster: timing });
       const ahead = await cluster.member('ahead', { cluster: timing, skewMs: 3 * 60_000 });
       let long: JobContext | undefined;
@@ -301,7 +301,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
   describe('A claimed tick is not a finished run', () => {
     it('a run holds its lease while it runs: heartbeats renew it every third of leaseMs', async () => {
       const cluster = real();
-      const timing = { leaseMs: 800, syncEveryMs: 100 };
+      const timing = { leaseMs: 800, syncEveryMs: 100, checkInMs: 100 };
       const members = [await cluster.member('a', { cluster: timing }), await cluster.member('b', { cluster: timing })];
       let long: JobContext | undefined;
       for (const member of members) {
@@ -323,7 +323,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
 
     it("if the store tells an instance that its lease is now another's, the run's signal is aborted with a LeaseLostError", async () => {
       const cluster = real();
-      const timing = { leaseMs: 600, syncEveryMs: 100 };
+      const timing = { leaseMs: 600, syncEveryMs: 100, checkInMs: 100 };
       const members = [await cluster.member('a', { cluster: timing }), await cluster.member('b', { cluster: timing })];
       let first: { member: Member; context: JobContext } | undefined;
       for (const member of members) {
@@ -456,7 +456,7 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
       const apps: INestApplication[] = [];
       const application = async (instanceId: string) => {
         const link = new Link(await namespace.open());
-        const { app } = await startApp([Pinger], { clock, store: link.store, instanceId, cluster: { syncEveryMs: 1_000 } });
+        const { app } = await startApp([Pinger], { clock, store: link.store, instanceId, cluster: { syncEveryMs: 1_000, checkInMs: 1_000 } });
         apps.push(app);
         return app.get(SchedulerRegistry);
       };

@@ -50,7 +50,12 @@ let apps: INestApplication[];
 let events: Array<SchedulerEvent & { app: number }>;
 
 async function instance(): Promise<{ app: INestApplication; registry: SchedulerRegistry }> {
-  const { app } = await startApp([Reports, AuditLog], { clock, store, instanceId: `app-${apps.length}`, cluster: { syncEveryMs: 1_000, leaseMs: 3_000 } });
+  const { app } = await startApp([Reports, AuditLog], {
+    clock,
+    store,
+    instanceId: `app-${apps.length}`,
+    cluster: { syncEveryMs: 1_000, checkInMs: 1_000, leaseMs: 3_000 },
+  });
   const index = apps.length;
   apps.push(app);
   app.get(SchedulerRegistry).events$.subscribe((event) => events.push({ ...event, app: index }));
@@ -115,21 +120,22 @@ describe('persistent jobs', () => {
     expect(runsOf('job')).toHaveLength(before);
   });
 
-  it('reach an instance that missed every notification at the next periodic sync', async () => {
-    // Notifications can be lost (a dropped connection, a full buffer): the periodic sync is the safety net.
+  it('reach an instance that missed every notification at its next check-in, which finds the store changed', async () => {
+    // Notifications can be lost (a dropped connection, a full buffer): the store's revision, read at each check-in, is the safety net.
     store.watch = async () => async () => undefined;
     const a = await instance();
     const b = await instance();
+    await clock.advanceAsync(1_100);
     await a.registry.addJob({ name: 'job', trigger: { every: 10_000 }, target: { provider: Reports, method: 'build' }, args: ['x'], persist: true });
     await clock.advanceAsync(100);
     expect(b.registry.listJobs().map((job) => job.name)).not.toContain('job');
-    await clock.advanceAsync(1_000);
+    await clock.advanceAsync(1_100);
     expect(b.registry.getJob('job').trigger).toBe('every 10000 ms');
     await a.registry.pauseJob('job');
-    await clock.advanceAsync(1_000);
+    await clock.advanceAsync(1_100);
     expect(b.registry.getJob('job').paused).toBe(true);
     await a.registry.removeJob('job');
-    await clock.advanceAsync(1_000);
+    await clock.advanceAsync(1_100);
     expect(b.registry.listJobs().map((job) => job.name)).not.toContain('job');
   });
 
@@ -168,7 +174,7 @@ describe('persistent jobs on PostgreSQL', () => {
   it('are not re-created by the instance that saved them, although jsonb reorders their keys', async () => {
     const schema = `metronome_test_${Date.now()}`;
     const pgStore = new PostgresJobStore({ connectionString: PG_URL, schema });
-    const { app } = await startApp([Reports, AuditLog], { clock, store: pgStore, instanceId: 'pg', cluster: { syncEveryMs: 1_000 } });
+    const { app } = await startApp([Reports, AuditLog], { clock, store: pgStore, instanceId: 'pg', cluster: { syncEveryMs: 1_000, checkInMs: 1_000 } });
     apps.push(app);
     const seen: string[] = [];
     app.get(SchedulerRegistry).events$.subscribe((event) => 'job' in event && event.job === 'ordered' && seen.push(event.type));
@@ -201,7 +207,7 @@ describe('stored rows are untrusted', () => {
         calls.push(`heartbeat@${clock.now() - T0}`);
       }
     }
-    const { app } = await startApp([Reports, AuditLog, Decorated], { clock, store, instanceId: 'x', cluster: { syncEveryMs: 1_000 } });
+    const { app } = await startApp([Reports, AuditLog, Decorated], { clock, store, instanceId: 'x', cluster: { syncEveryMs: 1_000, checkInMs: 1_000 } });
     apps.push(app);
     const rejected: string[] = [];
     app.get(SchedulerRegistry).events$.subscribe((event) => event.type === 'job.rejected' && rejected.push(event.reason));

@@ -130,7 +130,7 @@ describe('bad schedules make app.init() reject with a typed error naming the job
       'Invalid cluster.claimAheadMs in the ScheduleModule options: NaN must be a finite number of milliseconds, 0 or more.',
     );
     await expect(startApp([], { cluster: { leaseMS: 100 } as never })).rejects.toThrow(
-      'Invalid cluster.leaseMS in the ScheduleModule options: 100 is not an option; expected one of leaseMs, syncEveryMs, claimAheadMs, timeoutMs.',
+      'Invalid cluster.leaseMS in the ScheduleModule options: 100 is not an option; expected one of leaseMs, syncEveryMs, checkInMs, claimAheadMs, timeoutMs.',
     );
   });
 });

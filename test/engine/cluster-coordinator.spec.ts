@@ -21,7 +21,12 @@ function cluster(size: number, store?: JobStore, claimAheadMs?: number) {
   const runs: Array<{ instance: string; job: string; tick: number; attempt: number; token?: number }> = [];
   const events: Array<SchedulerEvent & { instance: string }> = [];
   const instances = Array.from({ length: size }, (_, index) => {
-    const scheduler = new Scheduler({ clock, store: shared, instanceId: `i${index}`, cluster: { leaseMs: 3_000, syncEveryMs: 1_000, claimAheadMs } });
+    const scheduler = new Scheduler({
+      clock,
+      store: shared,
+      instanceId: `i${index}`,
+      cluster: { leaseMs: 3_000, syncEveryMs: 1_000, checkInMs: 1_000, claimAheadMs },
+    });
     scheduler.on((event) => events.push({ ...event, instance: `i${index}` }));
     return scheduler;
   });
@@ -218,7 +223,7 @@ describe('instances sharing a store', () => {
     const wins = new Map<string, number[]>();
     const instances = [-400, 0, 300].map((offset) => {
       const instanceId = `skew${offset}`;
-      const scheduler = new Scheduler({ clock: skewed(offset), store, instanceId, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
+      const scheduler = new Scheduler({ clock: skewed(offset), store, instanceId, cluster: { leaseMs: 3_000, syncEveryMs: 1_000, checkInMs: 1_000 } });
       wins.set(instanceId, []);
       scheduler.add({
         name: 'cron',
@@ -476,7 +481,13 @@ describe('leases', () => {
     const store = new MemoryJobStore({ shared: true, now: () => clock.now() });
     const runs: Array<[string, number]> = [];
     const make = (id: string, hang: boolean) => {
-      const scheduler = new Scheduler({ clock, store, instanceId: id, shutdownTimeout: 100, cluster: { leaseMs: 3_000, syncEveryMs: 1_000 } });
+      const scheduler = new Scheduler({
+        clock,
+        store,
+        instanceId: id,
+        shutdownTimeout: 100,
+        cluster: { leaseMs: 3_000, syncEveryMs: 1_000, checkInMs: 1_000 },
+      });
       scheduler.add({
         name: 'job',
         trigger: new IntervalTrigger(60_000),

@@ -180,6 +180,63 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(await store.claim('i1', [claim('a', 2_000)])).toEqual([{ status: 'lost' }]);
     });
 
+    describe('check-ins', () => {
+      const self = (id: string, runningJobs: string[] = []) => ({ id, host: 'host-1', pid: 42, startedAt: 1_000, running: runningJobs.length, runningJobs });
+      // A negative time after which an instance is dead makes every other instance dead at once (as leaseMs -1 makes a lease expired).
+      const NOW_DEAD = -60_000;
+
+      it('lists the instances that checked in, with what they said of themselves', async () => {
+        await store.recover('i1', 60_000, new Set(), { self: self('i1', ['a']), deadAfterMs: 60_000 });
+        await store.recover('i2', 60_000, new Set(), { self: self('i2'), deadAfterMs: 60_000 });
+        const instances = await store.instances(60_000);
+        expect(instances).toEqual([
+          { id: 'i1', host: 'host-1', pid: 42, startedAt: 1_000, running: 1, runningJobs: ['a'], checkedInAt: expect.any(Number) },
+          { id: 'i2', host: 'host-1', pid: 42, startedAt: 1_000, running: 0, runningJobs: [], checkedInAt: expect.any(Number) },
+        ]);
+        expect(Math.abs(instances[0].checkedInAt - Date.now())).toBeLessThan(60_000);
+        expect(await store.instances(NOW_DEAD)).toEqual([]);
+      });
+
+      it('declares an instance that missed its check-ins dead: its live leases run out at once, and it is told when it checks in again', async () => {
+        await store.register([
+          { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
+          { name: 'b', anchor: 0, fingerprint: FINGERPRINT },
+          { name: 'c', anchor: 0, fingerprint: FINGERPRINT },
+        ]);
+        await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 });
+        const [a, b] = await store.claim('i1', [claim('a', 1_000, { delivery: 'at-least-once' }), claim('b', 1_000)]);
+        const [c] = await store.claim('i2', [claim('c', 1_000, { delivery: 'at-least-once' })]);
+        const token = (outcome: typeof a) => (outcome.status === 'won' ? outcome.fencingToken : 0);
+        // i2 checks in and finds i1 silent for too long: i1's leases (a minute long) go now.
+        const sweep = await store.recover('i2', 60_000, new Set(['a', 'b', 'c']), { self: self('i2'), deadAfterMs: NOW_DEAD });
+        expect(sweep.recovered).toEqual([expect.objectContaining({ job: 'a', owner: 'i1', attempt: 2, previousToken: token(a) })]);
+        expect(sweep.abandoned).toEqual([expect.objectContaining({ job: 'b', owner: 'i1', previousToken: token(b) })]);
+        expect(sweep.reaped).toBe(false);
+        // The reaper's own lease stays; i1 is no longer listed.
+        expect(await store.renew('i2', [{ job: 'c', fencingToken: token(c) }], 60_000)).toEqual([true]);
+        expect((await store.instances(60_000)).map((instance) => instance.id)).toEqual(['i2']);
+        // i1 comes back: told it had been declared dead, once, and listed again.
+        expect((await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 })).reaped).toBe(true);
+        expect((await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 })).reaped).toBe(false);
+        expect(await store.renew('i1', [{ job: 'a', fencingToken: token(a) }], 60_000)).toEqual([false]);
+        expect((await store.instances(60_000)).map((instance) => instance.id)).toEqual(['i1', 'i2']);
+      });
+
+      it('returns a revision with each check-in that changes when a job is saved, paused, resumed or removed', async () => {
+        const revision = async () => (await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 })).revision!;
+        const first = await revision();
+        expect(await revision()).toBe(first);
+        await store.saveDefinition(definition('d'), 0, 'i1');
+        const saved = await revision();
+        expect(saved).not.toBe(first);
+        await store.setPaused('d', true, 'i1');
+        const paused = await revision();
+        expect(paused).not.toBe(saved);
+        await store.remove('d', 'i1');
+        expect(await revision()).not.toBe(paused);
+      });
+    });
+
     it('renews only the leases it holds', async () => {
       await store.register([
         { name: 'a', anchor: 0, fingerprint: FINGERPRINT },

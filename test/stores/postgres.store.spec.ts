@@ -79,7 +79,17 @@ describe('PostgresJobStore', () => {
     await Promise.all(stores.map((store) => store.close()));
     const pool = new Pool({ connectionString: PG_URL });
     const { rows } = await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema]);
-    expect(rows.map((row) => row.table_name)).toEqual(['p0_jobs', 'p0_meta', 'p1_jobs', 'p1_meta', 'p2_jobs', 'p2_meta']);
+    expect(rows.map((row) => row.table_name)).toEqual([
+      'p0_instances',
+      'p0_jobs',
+      'p0_meta',
+      'p1_instances',
+      'p1_jobs',
+      'p1_meta',
+      'p2_instances',
+      'p2_jobs',
+      'p2_meta',
+    ]);
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     await pool.end();
   });

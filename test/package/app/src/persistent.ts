@@ -28,6 +28,8 @@ export class PersistentExamples {
   async addWeeklyExport(): Promise<void> {
     const registry = this.registry;
     await registry.addJob({ name: 'weekly-export', trigger: { cron: '0 6 * * 1' }, target: { provider: Exports, method: 'export' }, args: ['csv'], persist: true });
+    await registry.instances();
+    // [{ id: 'api-7f3c', host: 'pod-2', pid: 1, startedAt, lastCheckIn, running: 1, runningJobs: ['rollup'] }, …]
     await registry.triggerJob('weekly-export');
   }
 }
