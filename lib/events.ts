@@ -60,6 +60,17 @@ export interface StoreRecoveredEvent extends EventBase {
   downMs: number;
 }
 
+/**
+ * This instance's clock is off from the shared store's by more than a second, as measured at a
+ * check-in (and again each time it goes over after it came back). Cron ticks follow the local
+ * clock, leases and claims the store's: keep the clocks in sync (NTP).
+ */
+export interface ClockSkewedEvent extends EventBase {
+  type: 'clock.skewed';
+  /** The local clock minus the store's, in ms: positive when this instance runs ahead. */
+  offsetMs: number;
+}
+
 /** A job was added. */
 export interface JobAddedEvent extends JobEventBase {
   type: 'job.added';
@@ -184,6 +195,7 @@ export type SchedulerEvent =
   | SchedulerResumedEvent
   | StoreUnavailableEvent
   | StoreRecoveredEvent
+  | ClockSkewedEvent
   | JobAddedEvent
   | JobRemovedEvent
   | JobPausedEvent

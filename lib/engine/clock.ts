@@ -23,6 +23,8 @@ export interface Clock {
   clearTimer(handle: TimerHandle): void;
   /** The longest delay `setTimer` accepts. Longer waits are split by the caller. */
   readonly maxDelay: number;
+  /** A controlled clock (tests), meant to differ from real time: its time is not measured against the store's. */
+  readonly virtual?: boolean;
 }
 
 /** The longest delay Node's timers accept: 2^31-1 ms, about 24.8 days. */

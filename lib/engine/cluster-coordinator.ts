@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { ClaimOutcome, ExpiredRun, HandedBackRun, InstanceCheckIn, InstanceRecord, JobSet, JobStore, Lease, Sweep, TickClaim } from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
 import { ClaimAhead } from './claim-ahead';
+import { ClockSkew } from './clock-skew';
 import { ClusterTiming, MISSED_CHECK_INS } from './cluster-timing';
 import { ClusterRegistrations, RegistrationHost } from './cluster-registration';
 import { ClaimDecision, Coordinator } from './coordinator';
@@ -82,6 +83,8 @@ export class ClusterCoordinator implements Coordinator {
   /** The fingerprint each superseded job was last reported with, so that each change is reported once. */
   private readonly superseded = new Map<Job, string>();
   private timers: TimerHandle[] = [];
+  /** This instance's clock against the store's, measured at each check-in. */
+  private readonly skew: ClockSkew;
   /** When the coordinator started, for its check-ins. */
   private startedAt = 0;
   private readonly store: JobStore;
@@ -99,6 +102,7 @@ export class ClusterCoordinator implements Coordinator {
     this.store = calls.store;
     this.registrations = new ClusterRegistrations(calls, clock, host);
     this.claimAhead = new ClaimAhead(instanceId, timing.claimAheadMs);
+    this.skew = new ClockSkew(events, clock);
   }
 
   /** How long before `tick` a tick of `job` is claimed (see {@link ClaimAhead}). */
@@ -427,7 +431,8 @@ export class ClusterCoordinator implements Coordinator {
     );
   }
 
-  private swept({ recovered, abandoned, more, reaped, revision }: Sweep, sentAt: number): void {
+  private swept({ recovered, abandoned, more, reaped, revision, storeNow }: Sweep, sentAt: number): void {
+    if (storeNow !== undefined) this.skew.measured(storeNow, sentAt, this.clock.now());
     // Declared dead while it did not check in (stalled, or cut off): its leases ran out. The
     // heartbeat finds which are another's now, and stops the work under them.
     if (reaped) void this.heartbeat();

@@ -19,6 +19,7 @@ const LOGGED: readonly SchedulerEventType[] = [
   'job.superseded',
   'store.unavailable',
   'store.recovered',
+  'clock.skewed',
   'scheduler.stopped',
 ];
 
@@ -79,6 +80,11 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
       case 'store.recovered':
         logger.warn(`The job store (${event.store}) is back after ${event.downMs} ms; claiming resumed.`);
+        break;
+      case 'clock.skewed':
+        logger.warn(
+          `This instance's clock is ${Math.abs(event.offsetMs)} ms ${event.offsetMs > 0 ? 'ahead of' : 'behind'} the job store's: cron ticks follow the local clock, leases the store's. Keep the clocks in sync (NTP).`,
+        );
         break;
       case 'scheduler.stopped':
         if (event.abandoned.length > 0) {

@@ -20,6 +20,7 @@ interface VirtualTimer {
  * would overflow a real timer fails here too.
  */
 export class VirtualClock implements Clock {
+  readonly virtual = true;
   readonly maxDelay: number;
   private current: number;
   private nextId = 1;

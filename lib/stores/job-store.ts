@@ -176,6 +176,8 @@ export interface Sweep {
   reaped?: boolean;
   /** With a check-in: a number that changes whenever a job is saved, removed, paused or resumed, for instances to read the store again only then. */
   revision?: number;
+  /** With a check-in: the store's clock when it checked in, ms since the epoch, for instances to measure their own against it. */
+  storeNow?: number;
 }
 
 /**

@@ -162,7 +162,7 @@ export class MemoryJobStore implements JobStore {
     const now = this.now();
     const reaped = checkIn ? this.checkIn(checkIn, now) : undefined;
     const sweep = this.sweep(instance, leaseMs, jobs, now);
-    return checkIn ? { ...sweep, reaped, revision: this.revision } : sweep;
+    return checkIn ? { ...sweep, reaped, revision: this.revision, storeNow: now } : sweep;
   }
 
   async instances(deadAfterMs: number): Promise<InstanceRecord[]> {

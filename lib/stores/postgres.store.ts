@@ -108,11 +108,11 @@ const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 const RETAKE = `(COALESCE(lease_delivery = 'at-least-once', false) OR lease_handed OR lease_started IS FALSE)`;
 
 /**
- * A page of expired leases after `$1` (`$2` of them): name, whether to take it over, and two empty
- * columns (see `checkInAndList`). `also`: other leases to list, as a condition on the row.
+ * A page of expired leases after `$1` (`$2` of them): name, whether to take it over, and three
+ * empty columns (see `checkInAndList`). `also`: other leases to list, as a condition on the row.
  */
 const EXPIRED_PAGE = (jobs: string, also: string) => `
-  SELECT name, retake, NULL::bigint AS revision, NULL::bigint AS was_reaped FROM (
+  SELECT name, retake, NULL::bigint AS revision, NULL::bigint AS was_reaped, NULL::bigint AS store_now FROM (
     SELECT name, ${RETAKE} AS retake FROM ${jobs} WHERE lease_owner IS NOT NULL AND lease_until < ${NOW} AND name > $1
     UNION SELECT name, ${RETAKE} FROM ${jobs} WHERE ${also} AND name > $1
     ORDER BY name LIMIT $2
@@ -381,13 +381,13 @@ export class PostgresJobStore implements JobStore {
     const mine: boolean[] = [];
     let after = '';
     let more = false;
-    let seen: Pick<Sweep, 'reaped' | 'revision'> = {};
+    let seen: Pick<Sweep, 'reaped' | 'revision' | 'storeNow'> = {};
     for (let page = 0; page < MAX_SWEEP_PAGES && names.length < BATCH_SIZE; page++) {
       const { rows } = page === 0 && checkIn ? await this.checkInAndList(instance, checkIn) : await this.listExpired(after);
       let listed = 0;
       for (const row of rows) {
         if (row.name === null) {
-          seen = { revision: Number(row.revision), reaped: row.was_reaped !== null };
+          seen = { revision: Number(row.revision), reaped: row.was_reaped !== null, storeNow: Number(row.store_now) };
           continue;
         }
         listed++;
@@ -472,7 +472,7 @@ export class PostgresJobStore implements JobStore {
        -- Instances declared dead are remembered an hour, to tell them if they come back.
        purge AS (DELETE FROM ${instances} WHERE reaped < ${NOW} - 3600000 RETURNING id)
        ${EXPIRED_PAGE(this.jobs, 'EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead)')}
-       UNION ALL SELECT NULL, NULL, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${revision}), (SELECT reaped FROM before)`,
+       UNION ALL SELECT NULL, NULL, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${revision}), (SELECT reaped FROM before), ${NOW}`,
       ['', BATCH_SIZE, instance, JSON.stringify(self), Math.round(deadAfterMs)],
     );
   }

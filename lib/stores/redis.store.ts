@@ -168,11 +168,11 @@ const SCRIPTS = {
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
     return 1`,
   // The runs whose lease ran out, a page at a time, and whether each is to be taken over; first
-  // the revision and whether the instance had been declared dead. With a check-in (ARGV[4], the
+  // the revision, whether the instance had been declared dead, and the time. With a check-in (ARGV[4], the
   // instance's JSON), the instance is recorded alive, and those silent for ARGV[5] ms are declared
   // dead: their leases run out now.
   expired: `
-    local prefix = ARGV[1] ${NOW} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0 }
+    local prefix = ARGV[1] ${NOW} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0, now }
     if ARGV[4] ~= '' then
       local instance, checkins, infos, reaped = ARGV[6], prefix .. 'checkins', prefix .. 'instances', prefix .. 'reaped'
       if redis.call('ZREM', reaped, instance) == 1 then out[2] = 1 end
@@ -451,17 +451,17 @@ export class RedisJobStore implements JobStore {
     // The first page checks in.
     const candidates: Array<string | number> = [];
     let more = false;
-    let seen: Pick<Sweep, 'reaped' | 'revision'> = {};
+    let seen: Pick<Sweep, 'reaped' | 'revision' | 'storeNow'> = {};
     for (let page = 0; page < MAX_SWEEP_PAGES && candidates.length < BATCH_SIZE * 2; page++) {
       const self = page === 0 && checkIn ? JSON.stringify(checkIn.self) : '';
       const reply = (await this.script('expired', [page * BATCH_SIZE, BATCH_SIZE, self, checkIn?.deadAfterMs ?? 0, instance])) as Array<string | number>;
-      if (self !== '') seen = { revision: Number(reply[0]), reaped: reply[1] === 1 };
-      for (let i = 2; i < reply.length; i += 2) {
+      if (self !== '') seen = { revision: Number(reply[0]), reaped: reply[1] === 1, storeNow: Number(reply[2]) };
+      for (let i = 3; i < reply.length; i += 2) {
         const name = String(reply[i]);
         const mine = jobs.has(name);
         if (reply[i + 1] === 0 || mine) candidates.push(name, mine ? 1 : 0);
       }
-      more = reply.length === BATCH_SIZE * 2 + 2;
+      more = reply.length === BATCH_SIZE * 2 + 3;
       if (!more) break;
     }
     if (candidates.length === 0) return { recovered: [], abandoned: [], more, ...seen };

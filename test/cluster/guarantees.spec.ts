@@ -296,6 +296,23 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
       expect(onTime.of('run.succeeded').filter((event) => event.job === 'skew-lease')).toHaveLength(1);
       expect(ahead.of('run.skipped').filter((event) => event.job === 'skew-lease' && event.reason === 'overlap').length).toBeGreaterThan(0);
     });
+
+    it('an instance measures its clock against the store at each check-in, and says once when it is off by more than a second (clock.skewed)', async () => {
+      const cluster = real();
+      const timing = { checkInMs: 100 };
+      const onTime = await cluster.member('on-time', { cluster: timing });
+      const ahead = await cluster.member('ahead', { cluster: timing, skewMs: 90_000 });
+      const behind = await cluster.member('behind', { cluster: timing, skewMs: -5_000 });
+      for (const member of [onTime, ahead, behind]) member.scheduler.start();
+      await until('both skewed instances said so', () => ahead.of('clock.skewed').length > 0 && behind.of('clock.skewed').length > 0);
+      // Several check-ins later: still one event each, none from the instance in time.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(ahead.of('clock.skewed')).toEqual([expect.objectContaining({ offsetMs: expect.any(Number) })]);
+      expect(Math.abs(ahead.of('clock.skewed')[0].offsetMs - 90_000)).toBeLessThan(1_000);
+      expect(behind.of('clock.skewed')).toHaveLength(1);
+      expect(behind.of('clock.skewed')[0].offsetMs).toBeLessThan(-4_000);
+      expect(onTime.of('clock.skewed')).toEqual([]);
+    });
   });
 
   describe('A claimed tick is not a finished run', () => {

@@ -144,6 +144,10 @@ export class InstanceClock implements Clock {
     this.maxDelay = base.maxDelay;
   }
 
+  get virtual(): boolean | undefined {
+    return this.base.virtual;
+  }
+
   now(): number {
     return this.base.now() + this.skewMs;
   }
