@@ -297,6 +297,7 @@ export class ClusterCoordinator implements Coordinator {
       leaseMs: this.timing.leaseMs,
       delivery: job.options.delivery,
       ahead: ahead[index],
+      maxRuns: job.options.maxRuns,
     }));
     let outcomes: ClaimOutcome[] | null = null;
     if (this.calls.ready()) {
@@ -322,6 +323,7 @@ export class ClusterCoordinator implements Coordinator {
       return decide({ outcome: 'won', fencingToken: outcome.fencingToken, started: !ahead });
     }
     if (outcome.status === 'busy') return decide({ outcome: 'busy' });
+    if (outcome.status === 'completed') return decide({ outcome: 'completed' });
     if (outcome.status === 'locked') return this.askAgain(ask);
     if (outcome.status === 'later') return this.askAtTick(ask);
     // A stored job that was removed is not brought back: the next sync removes it here too. Any

@@ -11,7 +11,9 @@ export type ClaimDecision =
   /** This instance took the tick, but a run of the job holds a lease elsewhere: skip it. */
   | { outcome: 'busy' }
   /** The store could not be asked: the tick cannot run (running it unclaimed could run it twice). */
-  | { outcome: 'unclaimed' };
+  | { outcome: 'unclaimed' }
+  /** The job ran its `maxRuns` times across the cluster: it is complete. */
+  | { outcome: 'completed' };
 
 /**
  * Decides whose a job's ticks are. The scheduler computes the ticks and asks; it does not know

@@ -53,6 +53,8 @@ export interface MisfireHost {
   /** False once shutdown began. */
   running(): boolean;
   coordinator(job: Job): Coordinator;
+  /** The job ran its `maxRuns` times (counted across the cluster): it completes. */
+  complete(job: Job): void;
 }
 
 /**
@@ -93,6 +95,10 @@ export class MisfirePolicy {
     if (decision.outcome === 'unclaimed') return this.reportMissed(job, now, first, latest, 'unclaimed');
     if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed, 'late');
     if (decision.outcome === 'busy') return this.runner.skip(job, { scheduledAt: latest, attempt: 1 }, 'overlap');
+    if (decision.outcome === 'completed') {
+      this.host.complete(job);
+      return this.runner.skip(job, { scheduledAt: latest, attempt: 1 }, 'completed');
+    }
     const { fencingToken } = decision;
     const { misfire } = job.options;
     const latestOnTime = latest !== lastMissed;

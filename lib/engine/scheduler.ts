@@ -74,6 +74,7 @@ export class Scheduler {
     this.misfires = new MisfirePolicy(this.runner, this.starts, this.events, {
       running: () => this.currentState === 'running',
       coordinator: (job) => this.coordinator(job),
+      complete: (job) => this.complete(job, 'max-runs'),
     });
     this.wakeUps = new WakeUps(options.random ?? Math.random, (job) => this.coordinator(job));
     this.coordinators = new Coordinators(options, this.clock, this.events, this.clusterHost());

@@ -135,6 +135,8 @@ export interface TickClaim {
    * started with the claim.
    */
   ahead?: boolean;
+  /** The job's `maxRuns`: the store counts the runs it gave out, and answers `completed` once there were as many. */
+  maxRuns?: number | null;
 }
 
 /**
@@ -143,7 +145,8 @@ export interface TickClaim {
  * later one: do nothing), `paused` (paused for every instance), `gone` (no such job in the store),
  * `locked` (the job's row is locked by another transaction: ask again), `later` (a claim made
  * ahead found a run of the job holding a lease, and did not take the tick: ask again at the tick),
- * `superseded` (the job was registered since with another trigger, `trigger`: not this instance's to run).
+ * `superseded` (the job was registered since with another trigger, `trigger`: not this instance's to run),
+ * `completed` (the job ran its `maxRuns` times, counted over every instance).
  */
 export type ClaimOutcome =
   | {
@@ -152,7 +155,7 @@ export type ClaimOutcome =
       /** The lease this claim replaced: an at-most-once run whose instance stopped renewing it, given up here (not found by a sweep). */
       replaced?: { tick: number; attempt: number; owner: string };
     }
-  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' }
+  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' }
   | { status: 'superseded'; trigger: string };
 
 /** A run's lease, named by job and fencing token. */

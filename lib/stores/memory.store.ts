@@ -44,6 +44,8 @@ interface Row {
   trigger: string | null;
   definition: StoredJobDefinition | null;
   lease: StoredLease | null;
+  /** The runs claims gave out, for a cluster-wide `maxRuns`. */
+  runs: number;
 }
 
 /** Options of {@link MemoryJobStore}. */
@@ -102,6 +104,11 @@ export class MemoryJobStore implements JobStore {
       const row = this.rows.get(claim.job);
       if (!row) return { status: 'gone' };
       if (row.fingerprint !== null && row.fingerprint !== claim.fingerprint) return { status: 'superseded', trigger: row.trigger ?? row.fingerprint };
+      // Complete for every instance, whoever asks: before the watermark, which the first to ask advances.
+      if (claim.maxRuns != null && row.runs >= claim.maxRuns) {
+        row.lastTick = Math.max(row.lastTick ?? claim.tick, claim.tick);
+        return { status: 'completed' };
+      }
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
       // A lease is taken while it lives, and after, while a run waits to be taken over.
       const lease = row.lease;
@@ -112,6 +119,7 @@ export class MemoryJobStore implements JobStore {
       if (row.paused) return { status: 'paused' };
       if (claim.exclusive && taken) return { status: 'busy' };
       const token = ++this.fencing;
+      row.runs++;
       if (taken) return { status: 'won', fencingToken: token };
       // A run that may overlap others runs without the lease when another holds it.
       row.lease = {
@@ -236,7 +244,10 @@ export class MemoryJobStore implements JobStore {
 
   async saveDefinition(definition: StoredJobDefinition, anchor: number, origin: string): Promise<void> {
     // Kept as JSON, as a database keeps it.
-    this.row(definition.name, anchor).definition = JSON.parse(JSON.stringify(definition));
+    const row = this.row(definition.name, anchor);
+    row.definition = JSON.parse(JSON.stringify(definition));
+    // A definition saved (added or changed) starts its maxRuns afresh.
+    row.runs = 0;
     this.announce({ kind: 'saved', job: definition.name, origin });
   }
 
@@ -258,7 +269,7 @@ export class MemoryJobStore implements JobStore {
 
   private row(name: string, anchor: number): Row {
     let row = this.rows.get(name);
-    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fingerprint: null, trigger: null, definition: null, lease: null }));
+    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fingerprint: null, trigger: null, definition: null, lease: null, runs: 0 }));
     return row;
   }
 

@@ -101,6 +101,8 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
     CREATE TABLE IF NOT EXISTS ${instances} (id text PRIMARY KEY, info jsonb NOT NULL, checked_in bigint NOT NULL, reaped bigint);
     CREATE SEQUENCE IF NOT EXISTS ${revision};
     CREATE INDEX IF NOT EXISTS ${leaseIndex} ON ${jobs} (lease_until) WHERE lease_owner IS NOT NULL`,
+  // The runs claims gave out, for a cluster-wide maxRuns.
+  ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS runs bigint NOT NULL DEFAULT 0`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
@@ -260,11 +262,12 @@ export class PostgresJobStore implements JobStore {
     if (claims.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (
-         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::boolean[])
-           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint, ahead)
+         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::boolean[], $11::bigint[])
+           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint, ahead, max_runs)
        ),
        locked AS (
          SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, c.ahead, j.paused, j.fencing, now.ms AS now,
+                c.max_runs IS NOT NULL AND j.runs >= c.max_runs AS completed,
                 j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
                 -- A lease is taken while it lives, and after, while a run waits to be taken over.
                 j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR j.lease_started IS FALSE) AS taken
@@ -276,13 +279,18 @@ export class PostgresJobStore implements JobStore {
        ),
        -- Made ahead and finding the lease taken: asked again at the tick rather than skipped (the run in the way may end before).
        asked AS (SELECT *, NOT paused AND ahead AND taken AS later FROM locked),
-       outcomes AS (SELECT *, NOT later AND NOT paused AND NOT (exclusive AND taken) AS runs, NOT later AND NOT paused AND NOT taken AS leases FROM asked),
+       outcomes AS (
+         SELECT *, NOT later AND NOT paused AND NOT completed AND NOT (exclusive AND taken) AS runs,
+                NOT later AND NOT paused AND NOT completed AND NOT taken AS leases
+         FROM asked
+       ),
        -- The token beside the row (a join of two lists of a thousand rows each would be planned as a loop over both).
        decided AS (SELECT *, CASE WHEN runs THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS token FROM outcomes),
        claimed AS (
          UPDATE ${this.jobs} j SET
            last_tick = d.tick,
            fencing = COALESCE(d.token, j.fencing),
+           runs = j.runs + CASE WHEN d.runs THEN 1 ELSE 0 END,
            lease_owner = CASE WHEN d.leases THEN $1 ELSE j.lease_owner END,
            lease_until = CASE WHEN d.leases THEN d.now + d.lease_ms ELSE j.lease_until END,
            lease_token = CASE WHEN d.leases THEN d.token ELSE j.lease_token END,
@@ -293,15 +301,17 @@ export class PostgresJobStore implements JobStore {
            lease_handed = CASE WHEN d.leases THEN false ELSE j.lease_handed END,
            lease_started = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN false END ELSE j.lease_started END
          FROM decided d WHERE j.name = d.name AND NOT d.later
-         RETURNING j.name, d.runs, d.leases, j.paused, d.token, d.old_owner, d.old_tick, d.old_attempt
+         RETURNING j.name, d.runs, d.leases, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt
        )
        SELECT c.ord, COALESCE(x.trigger, x.fingerprint) AS stored_trigger,
               -- The lease a won claim replaced: an expired at-most-once one no sweep gave up yet.
               CASE WHEN k.leases THEN k.old_owner END AS replaced_owner, k.old_tick AS replaced_tick, k.old_attempt AS replaced_attempt,
-              CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' ELSE 'busy' END
+              CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' WHEN k.completed THEN 'completed' ELSE 'busy' END
                    WHEN l.later THEN 'later'
                    WHEN x.name IS NULL THEN 'gone'
                    WHEN x.fingerprint IS NOT NULL AND x.fingerprint <> c.fingerprint THEN 'superseded'
+                   -- Complete for every instance, whoever asks: not only for the first, who took the tick.
+                   WHEN c.max_runs IS NOT NULL AND x.runs >= c.max_runs THEN 'completed'
                    WHEN x.last_tick IS NOT NULL AND x.last_tick >= c.tick THEN 'lost'
                    ELSE 'locked' END AS status,
               k.token
@@ -318,6 +328,7 @@ export class PostgresJobStore implements JobStore {
         claims.map((c) => Math.round(c.from)),
         claims.map((c) => c.fingerprint),
         claims.map((c) => c.ahead === true),
+        claims.map((c) => c.maxRuns ?? null),
       ],
     );
     return rows.map((row): ClaimOutcome => {
@@ -328,7 +339,7 @@ export class PostgresJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced };
       }
       if (row.status === 'superseded') return { status: 'superseded', trigger: row.stored_trigger as string };
-      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' };
+      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' };
     });
   }
 
@@ -543,7 +554,8 @@ export class PostgresJobStore implements JobStore {
     await this.query(
       `WITH saved AS (
          INSERT INTO ${this.jobs} (name, anchor, definition) VALUES ($1, $2, $3::jsonb)
-         ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition RETURNING name
+         -- A definition saved (added or changed) starts its maxRuns afresh.
+         ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition, runs = 0 RETURNING name
        )
        SELECT pg_notify($4, $5), ${this.bump} FROM saved`,
       [definition.name, Math.round(anchor), JSON.stringify(definition), this.channel, JSON.stringify({ kind: 'saved', job: definition.name, origin })],

@@ -64,7 +64,8 @@ export interface RedisJobStoreOptions {
  * Each script takes the key prefix as its first argument and names its keys from it, so that the
  * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
  * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
- * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, and
+ * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, rc the
+ * runs claims gave out (for a cluster-wide maxRuns), and
  * lo/lu/lt/lk/lf/la/ld/lh/ls the lease (owner, until, token, tick, first tick, attempt, delivery,
  * handed back, started: '0' while a lease claimed ahead waits for its run, none once started). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
@@ -100,14 +101,16 @@ const SCRIPTS = {
   // as empty: one bad key must not fail the claims of every other job.
   claim: `
     local prefix = ARGV[1] local instance = ARGV[2] ${NOW} ${NEXT_TOKEN} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
-    for i = 1, #claims, 6 do
-      local name, at, leaseMs, mode, from, fingerprint = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5]
+    for i = 1, #claims, 7 do
+      local name, at, leaseMs, mode, from, fingerprint, maxRuns = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5], tonumber(claims[i + 6])
       local tick, exclusive, ahead, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2, 2) == 'a', string.sub(mode, 3)
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'ls')
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'ls', 'rc')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
       elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. (redis.call('HGET', key, 'vd') or row[8])
+      -- Complete for every instance, whoever asks: before the watermark, which the first to ask advances.
+      elseif maxRuns and (tonumber(row[13]) or 0) >= maxRuns then out[#out + 1] = 'completed' if not last or last < tick then redis.call('HSET', key, 't', at) end
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
         -- A lease is taken while it lives, and after, while a run waits to be taken over.
@@ -118,6 +121,7 @@ const SCRIPTS = {
         elseif exclusive and taken then out[#out + 1] = 'busy' redis.call('HSET', key, 't', at)
         else
           local token = nextToken(row[7])
+          redis.call('HINCRBY', key, 'rc', 1)
           if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
             redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
@@ -283,6 +287,8 @@ const SCRIPTS = {
     local prefix = ARGV[1] local key = prefix .. 'job:' .. ARGV[2]
     redis.call('HSETNX', key, 'a', ARGV[3])
     redis.call('HSET', key, 'd', ARGV[4])
+    -- A definition saved (added or changed) starts its maxRuns afresh.
+    redis.call('HDEL', key, 'rc')
     redis.call('SADD', prefix .. 'names', ARGV[2])
     redis.call('INCR', prefix .. 'revision')
     redis.call('PUBLISH', prefix .. 'changes', ARGV[5])
@@ -412,6 +418,7 @@ export class RedisJobStore implements JobStore {
         `${c.exclusive ? 'x' : 'o'}${c.ahead ? 'a' : 'n'}${c.delivery}`,
         c.from === c.tick ? '' : String(c.from),
         c.fingerprint,
+        c.maxRuns == null ? '' : String(c.maxRuns),
       );
     const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number | unknown[]>;
     return reply.map((value): ClaimOutcome => {
@@ -421,7 +428,7 @@ export class RedisJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
       }
       if (value.startsWith('s:')) return { status: 'superseded', trigger: value.slice(2) };
-      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' | 'later' };
+      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' | 'later' | 'completed' };
     });
   }
 

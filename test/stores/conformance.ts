@@ -237,6 +237,23 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       });
     });
 
+    it('counts the runs it gives out for maxRuns across instances: then every claim, from any instance, is answered completed', async () => {
+      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      const other = await harness.open();
+      const limited = (tick: number) => claim('a', tick, { maxRuns: 2 });
+      const [first] = await store.claim('i1', [limited(1_000)]);
+      // Busy (the first run holds the lease): not a run.
+      expect(await other.claim('i2', [limited(2_000)])).toEqual([{ status: 'busy' }]);
+      await store.release([{ job: 'a', fencingToken: first.status === 'won' ? first.fencingToken : 0 }]);
+      expect(await other.claim('i2', [limited(3_000)])).toEqual([{ status: 'won', fencingToken: expect.any(Number) }]);
+      expect(await store.claim('i1', [limited(4_000)])).toEqual([{ status: 'completed' }]);
+      // The instance that lost the race for the tick is told too, not only the first.
+      expect(await other.claim('i2', [limited(4_000)])).toEqual([{ status: 'completed' }]);
+      // Saved again (a stored job added or changed), it starts afresh.
+      await store.saveDefinition(definition('a'), 0, 'i1');
+      expect(await store.claim('i1', [limited(5_000)])).toEqual([{ status: 'busy' }]);
+    });
+
     it('renews only the leases it holds', async () => {
       await store.register([
         { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
