@@ -35,8 +35,8 @@ export interface JobStore {
   claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]>;
   /**
    * Marks leases won by claims made ahead of their tick ({@link TickClaim.ahead}) as started: their
-   * run starts now. Returns, in order, whether each lease was still `instance`'s under its token —
-   * only then may the run start. A lease that never started is taken over, whatever its delivery,
+   * run starts now. Returns, in order, whether each lease was still `instance`'s under its token,
+   * and had not run out — only then may the run start. A lease that never started is taken over, whatever its delivery,
    * once it runs out: its tick never ran.
    */
   start(instance: string, leases: readonly Lease[]): Promise<boolean[]>;

@@ -141,9 +141,11 @@ export class MemoryJobStore implements JobStore {
   }
 
   async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
+    const now = this.now();
     return leases.map(({ job, fencingToken }) => {
       const lease = this.rows.get(job)?.lease;
-      if (!lease || lease.token !== fencingToken || lease.owner !== instance || lease.handed) return false;
+      // A lease that ran out (its instance was declared dead, or did not renew it) may be another's at any moment: not started.
+      if (!lease || lease.token !== fencingToken || lease.owner !== instance || lease.handed || lease.until < now) return false;
       lease.started = true;
       return true;
     });

@@ -344,21 +344,22 @@ export class PostgresJobStore implements JobStore {
   }
 
   async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
-    return inBatches(leases, (batch) => this.updateHeld(instance, batch, 'lease_started = NULL'));
+    // A lease that ran out (its instance was declared dead, or did not renew it) may be another's at any moment: not started.
+    return inBatches(leases, (batch) => this.updateHeld(instance, batch, 'lease_started = NULL', `j.lease_until >= ${NOW}`));
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
-    return inBatches(leases, (batch) => this.updateHeld(instance, batch, `lease_until = ${NOW} + $5`, leaseMs));
+    return inBatches(leases, (batch) => this.updateHeld(instance, batch, `lease_until = ${NOW} + $5`, 'true', leaseMs));
   }
 
-  /** Sets `set` on the leases `instance` still holds under their token; whether each was held, in order. */
-  private async updateHeld(instance: string, leases: readonly Lease[], set: string, ...values: unknown[]): Promise<boolean[]> {
+  /** Sets `set` on the leases `instance` still holds under their token (and that meet `also`); whether each was held, in order. */
+  private async updateHeld(instance: string, leases: readonly Lease[], set: string, also: string, ...values: unknown[]): Promise<boolean[]> {
     if (leases.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS l(name, token, ord)),
        locked AS (
          SELECT j.name FROM input l CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = l.name) j
-         WHERE j.lease_token = l.token AND j.lease_owner = $1 AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
+         WHERE j.lease_token = l.token AND j.lease_owner = $1 AND NOT j.lease_handed AND ${also} ORDER BY j.name FOR UPDATE OF j
        ),
        updated AS (
          UPDATE ${this.jobs} j SET ${set} FROM locked k WHERE j.name = k.name RETURNING j.name

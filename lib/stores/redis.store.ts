@@ -151,11 +151,12 @@ const SCRIPTS = {
     end
     return out`,
   start: `
-    local prefix = ARGV[1] local instance = ARGV[2] local leases = cjson.decode(ARGV[3]) local out = {}
+    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} local leases = cjson.decode(ARGV[3]) local out = {}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
-      local row = redis.call('HMGET', key, 'lo', 'lt', 'lh')
-      if row[1] == instance and row[2] == leases[i + 1] and row[3] ~= '1' then redis.call('HDEL', key, 'ls') out[#out + 1] = 1
+      local row = redis.call('HMGET', key, 'lo', 'lt', 'lh', 'lu')
+      -- A lease that ran out (its instance was declared dead, or did not renew it) may be another's at any moment: not started.
+      if row[1] == instance and row[2] == leases[i + 1] and row[3] ~= '1' and (tonumber(row[4]) or 0) >= now then redis.call('HDEL', key, 'ls') out[#out + 1] = 1
       else out[#out + 1] = 0 end
     end
     return out`,

@@ -155,7 +155,10 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
     });
 
     it('takes over an at-most-once lease claimed ahead that ran out before its run started: the tick never ran', async () => {
-      await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+      await store.register([
+        { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
+        { name: 'b', anchor: 0, fingerprint: FINGERPRINT },
+      ]);
       const [won] = await store.claim('i1', [claim('a', 1_000, { ahead: true, leaseMs: -1 })]);
       const token = won.status === 'won' ? won.fencingToken : 0;
       // Meanwhile nobody else may claim the job's next ticks over it, nor give it up.
@@ -165,6 +168,9 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(recovered).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 1, fencingToken: expect.any(Number), previousToken: token, owner: 'i1' }]);
       // The instance that claimed it, late, may not start it any more.
       expect(await store.start('i1', [{ job: 'a', fencingToken: token }])).toEqual([false]);
+      // Nor may it start a lease of its own that ran out before anyone took it over.
+      const [late] = await store.claim('i1', [claim('b', 1_000, { ahead: true, leaseMs: -1 })]);
+      expect(await store.start('i1', [{ job: 'b', fencingToken: late.status === 'won' ? late.fencingToken : 0 }])).toEqual([false]);
       // Taken over, it is started: a second expiry gives it up.
       await store.renew('i2', [{ job: 'a', fencingToken: recovered[0].fencingToken }], -1);
       expect((await store.recover('i3', 60_000, new Set(['a']))).abandoned).toEqual([expect.objectContaining({ job: 'a', owner: 'i2' })]);
