@@ -80,7 +80,7 @@ async function startMetronome(): Promise<() => Promise<void>> {
       return pkg.Cron(cron)(target, key, descriptor);
     },
     (i) => (context) => record(i, (context as JobContext).scheduledAt.getTime()),
-    { store, instanceId: instance, cluster: { claimAheadMs: Number(claimAhead) } },
+    { store, instanceId: instance, cluster: claimAhead === 'default' ? {} : { claimAheadMs: Number(claimAhead) } },
   );
   const app = await NestFactory.createApplicationContext(module, { logger: ['error'] });
   await app.init();

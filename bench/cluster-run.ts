@@ -21,11 +21,14 @@ const INSTANCES = 3;
 const PG_URL = process.env.METRONOME_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.METRONOME_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** `<redis|postgres|bullmq> <n> [claimAheadMs]`, from the command line. */
-export function clusterArgs(): { kind: ClusterKind; n: number; claimAheadMs: number } {
-  const [kind, size, claimAheadMs = '0'] = process.argv.slice(2);
+/** The cluster's `claimAheadMs`, or `'default'` for the library's own (no option given). */
+export type ClaimAheadSetting = number | 'default';
+
+/** `<redis|postgres|bullmq> <n> [claimAheadMs]`, from the command line; without claimAheadMs, the library's default. */
+export function clusterArgs(): { kind: ClusterKind; n: number; claimAheadMs: ClaimAheadSetting } {
+  const [kind, size, claimAheadMs = 'default'] = process.argv.slice(2);
   if (!['redis', 'postgres', 'bullmq'].includes(kind) || !(Number(size) > 0)) throw new Error('usage: <redis|postgres|bullmq> <n> [claimAheadMs]');
-  return { kind: kind as ClusterKind, n: Number(size), claimAheadMs: Number(claimAheadMs) };
+  return { kind: kind as ClusterKind, n: Number(size), claimAheadMs: claimAheadMs === 'default' ? 'default' : Number(claimAheadMs) };
 }
 
 /** How a scenario runs its cluster. */
@@ -181,7 +184,7 @@ function runsOf(counts: Uint8Array, cells: (cell: number) => boolean, late: numb
 }
 
 /** Runs `n` jobs on three instances as `plan` says, and adds up what they counted. */
-export async function runCluster(kind: ClusterKind, n: number, claimAheadMs: number, plan: Plan): Promise<Tally> {
+export async function runCluster(kind: ClusterKind, n: number, claimAheadMs: ClaimAheadSetting, plan: Plan): Promise<Tally> {
   const id = randomBytes(4).toString('hex');
   const url = kind === 'postgres' ? PG_URL : REDIS_URL;
   const namespace = kind === 'postgres' ? `metronome_bench_${id}` : kind === 'redis' ? `metronome-bench-${id}:` : `metronome-bench-${id}`;

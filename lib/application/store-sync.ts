@@ -10,6 +10,9 @@ import { PersistentJobs } from './persistent-jobs';
  * that cannot be reached is tried again at the next sync; its outage is reported once, with the
  * scheduler's own calls to it (`store.unavailable`, `store.recovered`).
  */
+/** Every how many periodic syncs the store is read even though its revision did not change. */
+const FULL_SYNC_EVERY = 6;
+
 export class StoreSync {
   private connected = false;
   private connecting: Promise<void> | null = null;
@@ -19,6 +22,8 @@ export class StoreSync {
   private stopped = false;
   /** The store's revision when it was last read in full. */
   private syncedRevision: number | null = null;
+  /** Periodic syncs skipped in a row (the revision did not change). */
+  private skipped = 0;
 
   constructor(
     private readonly store: JobStore,
@@ -71,11 +76,15 @@ export class StoreSync {
 
   /**
    * The periodic sync: skipped while the store's revision (learned at each check-in) is the one of
-   * the last sync, and the store is connected and watched — nothing changed that could have been missed.
+   * the last sync, and the store is connected and watched — nothing changed that could have been
+   * missed — except every {@link FULL_SYNC_EVERY}th time, for rows written without the revision
+   * (by an older version of the application, or by hand).
    */
   private syncIfChanged(): Promise<void> {
     const revision = this.scheduler.storeRevision;
-    if (revision !== null && revision === this.syncedRevision && this.connected && this.unwatch) return Promise.resolve();
+    const unchanged = revision !== null && revision === this.syncedRevision && this.connected && this.unwatch;
+    if (unchanged && ++this.skipped < FULL_SYNC_EVERY) return Promise.resolve();
+    this.skipped = 0;
     return this.sync();
   }
 

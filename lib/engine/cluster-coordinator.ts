@@ -71,6 +71,10 @@ const nextTurn = globalThis.setImmediate;
  */
 export class ClusterCoordinator implements Coordinator {
   private pending: PendingClaim[] = [];
+  /** Jobs with a release not yet answered by the store, and how many. */
+  private readonly releasing = new Map<string, number>();
+  /** Claims asked again at their tick that wait for the release of their job's previous run. */
+  private readonly afterRelease = new Map<string, PendingClaim>();
   private starts: PendingStart[] = [];
   private releases: Lease[] = [];
   private handBacks: HandedBackRun[] = [];
@@ -134,6 +138,9 @@ export class ClusterCoordinator implements Coordinator {
     this.registrations.stop();
     // The store is being closed: calls that fail now are no outage.
     this.calls.stop();
+    // Claims that wait for a release are not asked any more.
+    for (const ask of this.afterRelease.values()) ask.decide({ outcome: 'unclaimed' });
+    this.afterRelease.clear();
     // Claims asked before the stop are answered first: a tick won now is handed back.
     for (let turns = 0; turns < 4 && (this.flushing || this.inFlight.size > 0); turns++) {
       await Promise.allSettled([...this.inFlight]);
@@ -169,6 +176,7 @@ export class ClusterCoordinator implements Coordinator {
     const release = this.leases.change(job, fencingToken, change, this.clock.now());
     if (release === null) return;
     this.releases.push({ job: job.name, fencingToken: release });
+    this.releasing.set(job.name, (this.releasing.get(job.name) ?? 0) + 1);
     this.schedule();
   }
 
@@ -239,13 +247,13 @@ export class ClusterCoordinator implements Coordinator {
         this.calls
           .call(() => this.store.release(releases))
           .then(
-            () => undefined,
+            () => this.released(releases),
             () => void this.releases.push(...releases),
           ),
       );
     }
-    const starts = this.starts.splice(0);
-    if (starts.length > 0) void this.track(this.begun(starts));
+    // Each batch of starts decided as soon as it is answered, as claims are.
+    for (const starts of batches(this.starts.splice(0))) void this.track(this.begun(starts));
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
     const byJob = new Map<string, PendingClaim>();
     for (const claim of this.pending.splice(0)) {
@@ -347,18 +355,40 @@ export class ClusterCoordinator implements Coordinator {
     );
   }
 
-  /** A claim made ahead found a run of the job holding the lease: asked again at the tick, when that run may have ended. */
+  /**
+   * A claim made ahead found a run of the job holding the lease: asked again at the tick, when that
+   * run may have ended — and, if it ran here, once the store has its release: a release still on
+   * its way would make the tick look busy, and skip it.
+   */
   private askAtTick(ask: PendingClaim): void {
     if (this.timers.length === 0) return ask.decide({ outcome: 'unclaimed' });
     ask.atTick = true;
     this.clock.setTimer(
       () => {
+        if (this.releasing.has(ask.job.name)) return void this.afterRelease.set(ask.job.name, ask);
         this.pending.push(ask);
         this.schedule();
       },
       Math.max(0, ask.tick - this.clock.now()),
       { unref: true },
     );
+  }
+
+  /** Releases the store has: claims that waited for them are asked now. */
+  private released(leases: readonly Lease[]): void {
+    for (const { job } of leases) {
+      const left = (this.releasing.get(job) ?? 1) - 1;
+      if (left > 0) {
+        this.releasing.set(job, left);
+        continue;
+      }
+      this.releasing.delete(job);
+      const ask = this.afterRelease.get(job);
+      if (!ask) continue;
+      this.afterRelease.delete(job);
+      this.pending.push(ask);
+      this.schedule();
+    }
   }
 
   /** Another definition of the job was registered since (another version of the application): its ticks are not this instance's. */

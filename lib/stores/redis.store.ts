@@ -125,7 +125,7 @@ const SCRIPTS = {
           if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
             redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
-            if ahead then redis.call('HSET', key, 'ls', '0') else redis.call('HDEL', key, 'ls') end
+            if ahead then redis.call('HSET', key, 'ls', '0') elseif row[12] then redis.call('HDEL', key, 'ls') end
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
             -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
             if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }

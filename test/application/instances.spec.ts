@@ -51,7 +51,8 @@ describe.each<StoreKind>(['postgres', 'redis'])('instances on %s', (kind) => {
   it('costs an idle instance at most as many store calls a minute as before check-ins (36 with the default timing)', async () => {
     // Before, each 5 s (syncEveryMs): one sweep for expired leases and one read of the stored jobs and
     // paused flags (two calls): 36 calls a minute. Now one check-in every 2 s, which also sweeps, and
-    // a read only when the store changed.
+    // a read when the store changed, or every sixth sync (30 s) in case a row was written without
+    // the revision.
     await apps.start([Nightly], 'idle', { cluster: {} });
     await apps.advance(5_000);
     const before = apps.calls.length;
@@ -59,5 +60,6 @@ describe.each<StoreKind>(['postgres', 'redis'])('instances on %s', (kind) => {
     const calls = apps.calls.slice(before);
     expect(calls.length).toBeLessThanOrEqual(36);
     expect(calls.filter((call) => call === 'recover')).toHaveLength(30);
+    expect(calls.filter((call) => call === 'loadDefinitions')).toHaveLength(2);
   });
 });

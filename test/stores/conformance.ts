@@ -445,22 +445,32 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       const won = (outcomes: typeof first) => outcomes.filter((outcome) => outcome.status === 'won').length;
       expect(won(first) + won(second)).toBe(count);
       expect(first.every((outcome, index) => (outcome.status === 'won') !== (second[index].status === 'won'))).toBe(true);
-      const mine = names.flatMap((name, index) => {
-        const outcome = first[index];
-        return outcome.status === 'won' ? [{ job: name, fencingToken: outcome.fencingToken }] : [];
-      });
+      const wonBy = (outcomes: typeof first) =>
+        names.flatMap((name, index) => {
+          const outcome = outcomes[index];
+          return outcome.status === 'won' ? [{ job: name, fencingToken: outcome.fencingToken }] : [];
+        });
+      const mine = wonBy(first);
       expect((await store.renew('i1', mine, 60_000)).every(Boolean)).toBe(true);
-      // Half of them handed back, the rest released: the sweep takes over every handed-back run, once.
-      const half = mine.slice(0, Math.floor(mine.length / 2));
-      expect(
+      // Half of each instance's runs handed back, the rest released: the sweep takes over every handed-back run, once.
+      const halves = await Promise.all(
         (
-          await store.handBack(
-            'i1',
-            half.map((lease) => ({ ...lease, tick: 60_000, from: 60_000, attempt: 1 })),
-          )
-        ).every(Boolean),
-      ).toBe(true);
-      await store.release(mine.slice(half.length));
+          [
+            [store, 'i1', mine],
+            [other, 'i2', wonBy(second)],
+          ] as const
+        ).map(async ([from, instance, leases]) => {
+          const handed = leases.filter((_, index) => index % 2 === 0);
+          const back = await from.handBack(
+            instance,
+            handed.map((lease) => ({ ...lease, tick: 60_000, from: 60_000, attempt: 1 })),
+          );
+          expect(back.every(Boolean)).toBe(true);
+          await from.release(leases.filter((_, index) => index % 2 === 1));
+          return handed;
+        }),
+      );
+      const half = halves.flat();
       const taken = new Set<string>();
       let sweeps = 0;
       for (let more = true; more; sweeps++) {
