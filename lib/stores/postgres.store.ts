@@ -103,11 +103,17 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
     CREATE INDEX IF NOT EXISTS ${leaseIndex} ON ${jobs} (lease_until) WHERE lease_owner IS NOT NULL`,
   // The runs claims gave out, for a cluster-wide maxRuns.
   ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS runs bigint NOT NULL DEFAULT 0`,
+  // The token of a lease claimed ahead that waits for its run: a lease is unstarted only while this
+  // is its token, so that a version that knows nothing of it and claims the job (a new token) does
+  // not leave its run marked unstarted. lease_started is still written, for versions that read only it.
+  ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_unstarted bigint`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+/** Whether a lease was claimed ahead and its run has not started (see migration 6). */
+const UNSTARTED = `COALESCE(lease_unstarted = lease_token, false)`;
 /** Whether a lease that ran out is taken over by an instance that has its job (at-least-once, handed back, never started), rather than given up. */
-const RETAKE = `(COALESCE(lease_delivery = 'at-least-once', false) OR lease_handed OR lease_started IS FALSE)`;
+const RETAKE = `(COALESCE(lease_delivery = 'at-least-once', false) OR lease_handed OR ${UNSTARTED})`;
 
 /**
  * A page of expired leases after `$1` (`$2` of them): name, whether to take it over, and three
@@ -270,7 +276,7 @@ export class PostgresJobStore implements JobStore {
                 c.max_runs IS NOT NULL AND j.runs >= c.max_runs AS completed,
                 j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
                 -- A lease is taken while it lives, and after, while a run waits to be taken over.
-                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR j.lease_started IS FALSE) AS taken
+                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR ${UNSTARTED.replace(/lease_/g, 'j.lease_')}) AS taken
          FROM input c CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j CROSS JOIN (SELECT ${NOW} AS ms) now
          WHERE (j.last_tick IS NULL OR j.last_tick < c.tick) AND (j.fingerprint IS NULL OR j.fingerprint = c.fingerprint)
          ORDER BY j.name
@@ -299,7 +305,8 @@ export class PostgresJobStore implements JobStore {
            lease_attempt = CASE WHEN d.leases THEN 1 ELSE j.lease_attempt END,
            lease_delivery = CASE WHEN d.leases THEN d.delivery ELSE j.lease_delivery END,
            lease_handed = CASE WHEN d.leases THEN false ELSE j.lease_handed END,
-           lease_started = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN false END ELSE j.lease_started END
+           lease_started = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN false END ELSE j.lease_started END,
+           lease_unstarted = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN d.token END ELSE j.lease_unstarted END
          FROM decided d WHERE j.name = d.name AND NOT d.later
          RETURNING j.name, d.runs, d.leases, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt
        )
@@ -345,7 +352,7 @@ export class PostgresJobStore implements JobStore {
 
   async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
     // A lease that ran out (its instance was declared dead, or did not renew it) may be another's at any moment: not started.
-    return inBatches(leases, (batch) => this.updateHeld(instance, batch, 'lease_started = NULL', `j.lease_until >= ${NOW}`));
+    return inBatches(leases, (batch) => this.updateHeld(instance, batch, 'lease_started = NULL, lease_unstarted = NULL', `j.lease_until >= ${NOW}`));
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -380,7 +387,7 @@ export class PostgresJobStore implements JobStore {
          SELECT j.name FROM unnest($1::text[], $2::bigint[]) AS l(name, token) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = l.name) j
          WHERE j.lease_token = l.token AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
        )
-       UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL FROM locked k WHERE j.name = k.name`,
+       UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL, lease_started = NULL, lease_unstarted = NULL FROM locked k WHERE j.name = k.name`,
       [leases.map((l) => l.job), leases.map((l) => l.fencingToken)],
     );
   }
@@ -420,7 +427,7 @@ export class PostgresJobStore implements JobStore {
          SELECT j.name, j.lease_owner AS owner, COALESCE(j.lease_tick, 0) AS tick, COALESCE(j.lease_from, j.lease_tick, 0) AS from_tick,
                 COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token, j.fencing,
                 -- A run that never started is taken over at the attempt it was claimed for.
-                CASE WHEN j.lease_started IS FALSE THEN 0 ELSE 1 END AS next_attempt,
+                CASE WHEN ${UNSTARTED.replace(/lease_/g, 'j.lease_')} THEN 0 ELSE 1 END AS next_attempt,
                 ${RETAKE.replace(/lease_/g, 'j.lease_')} AS retake
          FROM unnest($3::text[], $4::boolean[]) AS c(name, mine) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j
          WHERE j.lease_owner IS NOT NULL AND COALESCE(j.lease_until, 0) < ${NOW}
@@ -440,7 +447,8 @@ export class PostgresJobStore implements JobStore {
          lease_attempt = CASE WHEN e.retake THEN e.attempt + e.next_attempt END,
          lease_delivery = CASE WHEN e.retake THEN j.lease_delivery END,
          lease_handed = false,
-         lease_started = NULL
+         lease_started = NULL,
+         lease_unstarted = NULL
        FROM decided e WHERE j.name = e.name
        RETURNING j.name, e.owner, e.tick, e.from_tick, e.attempt, e.next_attempt, e.token, e.retake, e.new_token`,
       [instance, leaseMs, names.slice(0, BATCH_SIZE), mine.slice(0, BATCH_SIZE)],
@@ -512,7 +520,7 @@ export class PostgresJobStore implements JobStore {
          WHERE j.lease_owner = $1 AND j.lease_token = h.token ORDER BY j.name FOR UPDATE OF j
        ),
        handed AS (
-         UPDATE ${this.jobs} j SET lease_until = 0, lease_tick = k.tick, lease_from = k.from_tick, lease_attempt = k.attempt - 1, lease_handed = true, lease_started = NULL
+         UPDATE ${this.jobs} j SET lease_until = 0, lease_tick = k.tick, lease_from = k.from_tick, lease_attempt = k.attempt - 1, lease_handed = true, lease_started = NULL, lease_unstarted = NULL
          FROM locked k WHERE j.name = k.name RETURNING k.ord, j.name
        ),
        -- One announcement for the batch, in the same statement: whoever hears it sweeps once.

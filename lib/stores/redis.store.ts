@@ -66,8 +66,11 @@ export interface RedisJobStoreOptions {
  * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
  * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, rc the
  * runs claims gave out (for a cluster-wide maxRuns), and
- * lo/lu/lt/lk/lf/la/ld/lh/ls the lease (owner, until, token, tick, first tick, attempt, delivery,
- * handed back, started: '0' while a lease claimed ahead waits for its run, none once started). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
+ * lo/lu/lt/lk/lf/la/ld/lh/ls/lw the lease (owner, until, token, tick, first tick, attempt, delivery,
+ * handed back, started: '0' while a lease claimed ahead waits for its run, none once started; and the
+ * token of the lease that waits so). A lease is unstarted only while lw is its token: a version that
+ * knows neither field and claims the job writes a new token, so the stale mark no longer applies to
+ * its run. ls is kept for the versions that read only it. `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
  */
 const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
@@ -105,7 +108,7 @@ const SCRIPTS = {
       local name, at, leaseMs, mode, from, fingerprint, maxRuns = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5], tonumber(claims[i + 6])
       local tick, exclusive, ahead, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2, 2) == 'a', string.sub(mode, 3)
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'ls', 'rc')
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'lw', 'rc', 'lt', 'ls')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
       elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. (redis.call('HGET', key, 'vd') or row[8])
@@ -114,7 +117,7 @@ const SCRIPTS = {
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
         -- A lease is taken while it lives, and after, while a run waits to be taken over.
-        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or row[12] == '0')
+        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or (row[12] ~= false and row[12] == row[14]))
         if row[3] == '1' then out[#out + 1] = 'paused' redis.call('HSET', key, 't', at)
         -- Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
         elseif ahead and taken then out[#out + 1] = 'later'
@@ -125,7 +128,7 @@ const SCRIPTS = {
           if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
             redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
-            if ahead then redis.call('HSET', key, 'ls', '0') elseif row[12] then redis.call('HDEL', key, 'ls') end
+            if ahead then redis.call('HSET', key, 'ls', '0', 'lw', token) elseif row[12] or row[15] then redis.call('HDEL', key, 'ls', 'lw') end
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
             -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
             if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }
@@ -156,7 +159,7 @@ const SCRIPTS = {
       local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lo', 'lt', 'lh', 'lu')
       -- A lease that ran out (its instance was declared dead, or did not renew it) may be another's at any moment: not started.
-      if row[1] == instance and row[2] == leases[i + 1] and row[3] ~= '1' and (tonumber(row[4]) or 0) >= now then redis.call('HDEL', key, 'ls') out[#out + 1] = 1
+      if row[1] == instance and row[2] == leases[i + 1] and row[3] ~= '1' and (tonumber(row[4]) or 0) >= now then redis.call('HDEL', key, 'ls', 'lw') out[#out + 1] = 1
       else out[#out + 1] = 0 end
     end
     return out`,
@@ -166,7 +169,7 @@ const SCRIPTS = {
       local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lt', 'lh')
       if row[1] == leases[i + 1] and row[2] ~= '1' then
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls')
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
         ended[#ended + 1] = leases[i]
       end
     end
@@ -200,9 +203,9 @@ const SCRIPTS = {
       redis.call('ZREMRANGEBYSCORE', reaped, '-inf', now - 3600000)
     end
     for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now, 'LIMIT', ARGV[2], ARGV[3])) do
-      local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'ld', 'lh', 'ls')
+      local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'ld', 'lh', 'lw', 'lt')
       out[#out + 1] = name
-      out[#out + 1] = (type(row) == 'table' and not row.err and (row[1] == 'at-least-once' or row[2] == '1' or row[3] == '0')) and 1 or 0
+      out[#out + 1] = (type(row) == 'table' and not row.err and (row[1] == 'at-least-once' or row[2] == '1' or (row[3] ~= false and row[3] == row[4]))) and 1 or 0
     end
     return out`,
   // Each named run, if its lease still ran out: taken over when the caller has its job (1), else given up if at-most-once.
@@ -211,22 +214,23 @@ const SCRIPTS = {
     for i = 1, #runs, 2 do
       local name = runs[i]
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf', 'ls')
+      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf', 'lw')
+      local unstarted = type(row) == 'table' and not row.err and row[10] ~= false and row[10] == row[3]
       if type(row) ~= 'table' or row.err or not row[1] then redis.call('ZREM', prefix .. 'leases', name)
       elseif (tonumber(row[2]) or 0) >= now then
-      elseif row[6] == 'at-least-once' or row[7] == '1' or row[10] == '0' then
+      elseif row[6] == 'at-least-once' or row[7] == '1' or unstarted then
         if runs[i + 1] == 1 then
           local token = nextToken(row[8])
           -- A run that never started is at the attempt it was claimed for.
-          local attempt = (tonumber(row[5]) or 1) + (row[10] == '0' and 0 or 1)
+          local attempt = (tonumber(row[5]) or 1) + (unstarted and 0 or 1)
           redis.call('HSET', key, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt, 'lh', '0')
-          redis.call('HDEL', key, 'ls')
+          redis.call('HDEL', key, 'ls', 'lw')
           redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
           out[#out + 1] = 'recovered' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = attempt out[#out + 1] = token
           out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
         end
       else
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls')
+        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
         redis.call('ZREM', prefix .. 'leases', name)
         out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0
         out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
@@ -243,7 +247,7 @@ const SCRIPTS = {
       if type(row) == 'table' and not row.err and row[1] == instance and row[2] == runs[i + 1] then
         -- The attempt before the first to run: a takeover counts one more, started or not.
         redis.call('HSET', key, 'lu', 0, 'lk', runs[i + 2], 'lf', runs[i + 3], 'la', tonumber(runs[i + 4]) - 1, 'lh', '1')
-        redis.call('HDEL', key, 'ls')
+        redis.call('HDEL', key, 'ls', 'lw')
         redis.call('ZADD', prefix .. 'leases', 0, name)
         first = first or name
         out[#out + 1] = 1

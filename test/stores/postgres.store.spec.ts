@@ -72,6 +72,38 @@ describe('PostgresJobStore', () => {
     await pool.end();
   });
 
+  it('does not take for unstarted a run that a version without start marks claimed after a lease claimed ahead', async () => {
+    // Rolling deploy: a lease claimed ahead ran out unstarted; an older version gave it up (clearing
+    // the lease columns it knows) and claimed the next tick, which it ran. Its lease is not unstarted:
+    // when it runs out, it is given up (at-most-once), not taken over and run a second time.
+    const schema = uniqueName('metronome_test');
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await store.connect();
+    await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    const claim = {
+      job: 'job',
+      tick: 1_000,
+      from: 1_000,
+      fingerprint: 'every 1000 ms',
+      exclusive: true,
+      leaseMs: 60_000,
+      delivery: 'at-most-once' as const,
+      ahead: true,
+    };
+    expect(await store.claim('new', [claim])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    const pool = new Pool({ connectionString: PG_URL });
+    await pool.query(
+      `UPDATE "${schema}"."jobs" SET last_tick = 2000, fencing = 2, lease_owner = 'old', lease_until = 1, lease_token = 2, lease_tick = 2000,
+         lease_from = 2000, lease_attempt = 1, lease_delivery = 'at-most-once', lease_handed = false WHERE name = 'job'`,
+    );
+    const sweep = await store.recover('new', 60_000, new Set(['job']));
+    expect(sweep.recovered).toEqual([]);
+    expect(sweep.abandoned).toEqual([{ job: 'job', tick: 2_000, from: 2_000, attempt: 1, fencingToken: 2, previousToken: 2, owner: 'old' }]);
+    await store.close();
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
   it('creates one fresh schema safely from many instances at once, whatever their table prefixes', async () => {
     const schema = uniqueName('metronome_test');
     const stores = Array.from({ length: 12 }, (_, i) => new PostgresJobStore({ connectionString: PG_URL, schema, tablePrefix: `p${i % 3}_` }));

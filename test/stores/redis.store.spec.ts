@@ -79,6 +79,38 @@ describe('RedisJobStore', () => {
     await deleteKeys(keyPrefix);
   });
 
+  it('does not take for unstarted a run that a version without start marks claimed after a lease claimed ahead', async () => {
+    // Rolling deploy: a lease claimed ahead ran out unstarted; an older version gave it up (clearing
+    // the lease fields it knows) and claimed the next tick, which it ran. Its lease is not unstarted:
+    // when it runs out, it is given up (at-most-once), not taken over and run a second time.
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
+    await store.connect();
+    await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    const claim = {
+      job: 'job',
+      tick: 1_000,
+      from: 1_000,
+      fingerprint: 'every 1000 ms',
+      exclusive: true,
+      leaseMs: 60_000,
+      delivery: 'at-most-once' as const,
+      ahead: true,
+    };
+    expect(await store.claim('new', [claim])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    const redis = new Redis(REDIS_URL);
+    const key = `${keyPrefix}job:job`;
+    await redis.hdel(key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh');
+    await redis.hset(key, 't', 2_000, 'f', 2, 'lo', 'old', 'lu', 1, 'lt', 2, 'lk', 2_000, 'lf', 2_000, 'la', 1, 'ld', 'at-most-once', 'lh', '0');
+    await redis.zadd(`${keyPrefix}leases`, 1, 'job');
+    const sweep = await store.recover('new', 60_000, new Set(['job']));
+    expect(sweep.recovered).toEqual([]);
+    expect(sweep.abandoned).toEqual([{ job: 'job', tick: 2_000, from: 2_000, attempt: 1, fencingToken: 2, previousToken: 2, owner: 'old' }]);
+    await store.close();
+    await redis.quit();
+    await deleteKeys(keyPrefix);
+  });
+
   it('refuses a client with a keyPrefix of its own, and connects a lazy client', async () => {
     const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });
     expect(() => new RedisJobStore({ client: prefixed })).toThrow('the client has a keyPrefix ("app:")');
