@@ -247,7 +247,11 @@ export class ClusterCoordinator implements Coordinator {
         this.calls
           .call(() => this.store.release(releases))
           .then(
-            () => this.released(releases),
+            (handedOn) => {
+              this.released(releases);
+              // Handed on to ticks queued behind them (overlap 'queue'): taken over now, here or by whoever hears first.
+              if (handedOn > 0) this.sweepSoon();
+            },
             () => void this.releases.push(...releases),
           ),
       );
@@ -306,6 +310,7 @@ export class ClusterCoordinator implements Coordinator {
       delivery: job.options.delivery,
       ahead: ahead[index],
       maxRuns: job.options.maxRuns,
+      queue: job.options.overlap === 'queue',
     }));
     let outcomes: ClaimOutcome[] | null = null;
     if (this.calls.ready()) {
@@ -331,6 +336,7 @@ export class ClusterCoordinator implements Coordinator {
       return decide({ outcome: 'won', fencingToken: outcome.fencingToken, started: !ahead });
     }
     if (outcome.status === 'busy') return decide({ outcome: 'busy' });
+    if (outcome.status === 'queued') return decide({ outcome: 'queued' });
     if (outcome.status === 'completed') return decide({ outcome: 'completed' });
     if (outcome.status === 'locked') return this.askAgain(ask);
     if (outcome.status === 'later') return this.askAtTick(ask);
@@ -471,8 +477,9 @@ export class ClusterCoordinator implements Coordinator {
     if (revision !== undefined) this.host.storeRevision(revision);
     for (const run of recovered) this.takeOver(run, sentAt);
     for (const run of abandoned) this.reportLost(run.job, run);
-    // More ran out than one call deals with: the rest at once.
-    if (more) this.sweepSoon();
+    // More ran out than one call deals with: the rest at once. So too when a run given up may have
+    // had a tick queued behind it (overlap 'queue'), handed on to it by the store.
+    if (more || abandoned.some((run) => this.host.job(run.job)?.options.overlap === 'queue')) this.sweepSoon();
   }
 
   /**

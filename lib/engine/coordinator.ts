@@ -13,7 +13,9 @@ export type ClaimDecision =
   /** The store could not be asked: the tick cannot run (running it unclaimed could run it twice). */
   | { outcome: 'unclaimed' }
   /** The job ran its `maxRuns` times across the cluster: it is complete. */
-  | { outcome: 'completed' };
+  | { outcome: 'completed' }
+  /** Overlap `'queue'`: a run of the job holds a lease, and the store keeps the tick to run once after it, on whichever instance takes it. */
+  | { outcome: 'queued' };
 
 /**
  * Decides whose a job's ticks are. The scheduler computes the ticks and asks; it does not know

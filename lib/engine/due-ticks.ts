@@ -95,6 +95,8 @@ export class MisfirePolicy {
     if (decision.outcome === 'unclaimed') return this.reportMissed(job, now, first, latest, 'unclaimed');
     if (lastMissed !== null) this.reportMissed(job, now, first, lastMissed, 'late');
     if (decision.outcome === 'busy') return this.runner.skip(job, { scheduledAt: latest, attempt: 1 }, 'overlap');
+    // Kept in the store: the run holding the job's lease hands it on when it ends, here or elsewhere.
+    if (decision.outcome === 'queued') return;
     if (decision.outcome === 'completed') {
       this.host.complete(job);
       return this.runner.skip(job, { scheduledAt: latest, attempt: 1 }, 'completed');

@@ -42,8 +42,13 @@ export interface JobStore {
   start(instance: string, leases: readonly Lease[]): Promise<boolean[]>;
   /** Extends the leases of runs in flight. Returns, in order, whether each lease was still held. */
   renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]>;
-  /** Ends the leases of finished runs. */
-  release(leases: readonly Lease[]): Promise<void>;
+  /**
+   * Ends the leases of finished runs. A lease with a tick queued behind it ({@link TickClaim.queue})
+   * is not ended but handed back at that tick, under a new token, attempt 1, and announced
+   * (`handed-back`): an instance that has the job takes it over at its next sweep. Returns how
+   * many leases were handed on so.
+   */
+  release(leases: readonly Lease[]): Promise<number>;
   /**
    * Deals with leases that ran out (their instance died or hung) and runs handed back: an
    * at-least-once run, a handed-back one, or one that never started, of a job in `jobs` (the jobs `instance` can run) is
@@ -137,6 +142,13 @@ export interface TickClaim {
   ahead?: boolean;
   /** The job's `maxRuns`: the store counts the runs it gave out, and answers `completed` once there were as many. */
   maxRuns?: number | null;
+  /**
+   * With `exclusive`, the job's `overlap` is `'queue'`: a tick that finds a run of the job holding
+   * its lease is kept in the store (`queued`), one at most, and when that lease is released or
+   * given up it becomes a run handed back at this tick, for an instance that has the job to take
+   * over and run once.
+   */
+  queue?: boolean;
 }
 
 /**
@@ -146,7 +158,9 @@ export interface TickClaim {
  * `locked` (the job's row is locked by another transaction: ask again), `later` (a claim made
  * ahead found a run of the job holding a lease, and did not take the tick: ask again at the tick),
  * `superseded` (the job was registered since with another trigger, `trigger`: not this instance's to run),
- * `completed` (the job ran its `maxRuns` times, counted over every instance).
+ * `completed` (the job ran its `maxRuns` times, counted over every instance), `queued` (this
+ * instance took the tick, and a run of the job holds a lease: the tick waits in the store, to run
+ * once after that run, see {@link TickClaim.queue}).
  */
 export type ClaimOutcome =
   | {
@@ -155,7 +169,7 @@ export type ClaimOutcome =
       /** The lease this claim replaced: an at-most-once run whose instance stopped renewing it, given up here (not found by a sweep). */
       replaced?: { tick: number; attempt: number; owner: string };
     }
-  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' }
+  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' }
   | { status: 'superseded'; trigger: string };
 
 /** A run's lease, named by job and fencing token. */

@@ -46,6 +46,8 @@ interface Row {
   lease: StoredLease | null;
   /** The runs claims gave out, for a cluster-wide `maxRuns`. */
   runs: number;
+  /** A tick queued behind the lease (overlap `'queue'`), handed on when the lease ends. */
+  queued: number | null;
 }
 
 /** Options of {@link MemoryJobStore}. */
@@ -110,16 +112,23 @@ export class MemoryJobStore implements JobStore {
         return { status: 'completed' };
       }
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
-      // A lease is taken while it lives, and after, while a run waits to be taken over.
+      // A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
       const lease = row.lease;
-      const taken = lease !== null && (lease.until > now || retaken(lease));
+      const taken = lease !== null && (lease.until > now || retaken(lease) || row.queued !== null);
       // Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
       if (claim.ahead && taken && !row.paused) return { status: 'later' };
       row.lastTick = claim.tick;
       if (row.paused) return { status: 'paused' };
-      if (claim.exclusive && taken) return { status: 'busy' };
+      if (claim.exclusive && taken) {
+        if (!claim.queue || row.queued !== null) return { status: 'busy' };
+        row.queued = claim.tick;
+        row.runs++;
+        return { status: 'queued' };
+      }
       const token = ++this.fencing;
       row.runs++;
+      // Queued behind a lease that ended without handing it on (a version that does not queue released it).
+      if (!taken) row.queued = null;
       if (taken) return { status: 'won', fencingToken: token };
       // A run that may overlap others runs without the lease when another holds it.
       row.lease = {
@@ -161,11 +170,26 @@ export class MemoryJobStore implements JobStore {
     });
   }
 
-  async release(leases: readonly Lease[]): Promise<void> {
+  async release(leases: readonly Lease[]): Promise<number> {
+    let handedOn = 0;
     for (const { job, fencingToken } of leases) {
       const row = this.rows.get(job);
-      if (row?.lease?.token === fencingToken && !row.lease.handed) row.lease = null;
+      if (row?.lease?.token === fencingToken && !row.lease.handed && this.endLease(job, row)) handedOn++;
     }
+    return handedOn;
+  }
+
+  /**
+   * Ends a row's lease, or hands it on to the tick queued behind it (announced: whoever has the job
+   * takes it over); whether it was handed on.
+   */
+  private endLease(job: string, row: Row): boolean {
+    if (row.queued === null || !row.lease) return ((row.lease = null), false);
+    const tick = row.queued;
+    row.queued = null;
+    Object.assign(row.lease, { until: 0, token: ++this.fencing, tick, from: tick, attempt: 0, handed: true, started: true });
+    this.announce({ kind: 'handed-back', job, origin: '' });
+    return true;
   }
 
   async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
@@ -212,8 +236,8 @@ export class MemoryJobStore implements JobStore {
         row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt, handed: false, started: true };
         recovered.push({ ...run, attempt, fencingToken: token });
       } else {
-        row.lease = null;
         abandoned.push({ ...run, attempt: lease.attempt, fencingToken: lease.token });
+        this.endLease(job, row);
       }
     }
     return { recovered, abandoned, more: false };
@@ -271,7 +295,11 @@ export class MemoryJobStore implements JobStore {
 
   private row(name: string, anchor: number): Row {
     let row = this.rows.get(name);
-    if (!row) this.rows.set(name, (row = { anchor, lastTick: null, paused: false, fingerprint: null, trigger: null, definition: null, lease: null, runs: 0 }));
+    if (!row)
+      this.rows.set(
+        name,
+        (row = { anchor, lastTick: null, paused: false, fingerprint: null, trigger: null, definition: null, lease: null, runs: 0, queued: null }),
+      );
     return row;
   }
 

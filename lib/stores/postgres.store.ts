@@ -107,9 +107,23 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
   // is its token, so that a version that knows nothing of it and claims the job (a new token) does
   // not leave its run marked unstarted. lease_started is still written, for versions that read only it.
   ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_unstarted bigint`,
+  // A tick queued behind the lease (overlap 'queue'), handed on when the lease ends.
+  ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_queued bigint`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+/**
+ * A lease handed on to the tick queued behind it (overlap 'queue') as it ends, from `d`'s `queued`
+ * and `new_token`; ended otherwise: handed back at that tick, under the new token, attempt 1 once
+ * taken over. With the owner and expiry, which differ by caller.
+ */
+const HANDED_ON = (d: string) => `
+  fencing = COALESCE(${d}.new_token, j.fencing), lease_token = ${d}.new_token, lease_tick = ${d}.queued, lease_from = ${d}.queued,
+  lease_attempt = CASE WHEN ${d}.queued IS NOT NULL THEN 0 END, lease_handed = ${d}.queued IS NOT NULL, lease_queued = NULL,
+  lease_delivery = CASE WHEN ${d}.queued IS NOT NULL THEN j.lease_delivery END, lease_started = NULL, lease_unstarted = NULL`;
+/** One announcement of the leases a statement handed on (rows of `from` with `queued`), naming the first: whoever hears it sweeps once. */
+const ANNOUNCE_HANDED_ON = (from: string, channel: string) =>
+  `SELECT pg_notify(${channel}, json_build_object('kind', 'handed-back', 'job', name, 'origin', '')::text) FROM (SELECT name FROM ${from} WHERE queued IS NOT NULL LIMIT 1) AS first`;
 /** Whether a lease was claimed ahead and its run has not started (see migration 6). */
 const UNSTARTED = `COALESCE(lease_unstarted = lease_token, false)`;
 /** Whether a lease that ran out is taken over by an instance that has its job (at-least-once, handed back, never started), rather than given up. */
@@ -268,15 +282,16 @@ export class PostgresJobStore implements JobStore {
     if (claims.length === 0) return [];
     const { rows } = await this.query(
       `WITH input AS (
-         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::boolean[], $11::bigint[])
-           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint, ahead, max_runs)
+         SELECT * FROM unnest($2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::boolean[], $11::bigint[], $12::boolean[])
+           AS c(name, tick, exclusive, lease_ms, delivery, ord, from_tick, fingerprint, ahead, max_runs, queue)
        ),
        locked AS (
-         SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, c.ahead, j.paused, j.fencing, now.ms AS now,
+         SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, c.ahead, c.queue, j.lease_queued IS NOT NULL AS has_queued, j.paused, j.fencing, now.ms AS now,
                 c.max_runs IS NOT NULL AND j.runs >= c.max_runs AS completed,
                 j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
-                -- A lease is taken while it lives, and after, while a run waits to be taken over.
-                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR ${UNSTARTED.replace(/lease_/g, 'j.lease_')}) AS taken
+                -- A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
+                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR ${UNSTARTED.replace(/lease_/g, 'j.lease_')}
+                  OR j.lease_queued IS NOT NULL) AS taken
          FROM input c CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j CROSS JOIN (SELECT ${NOW} AS ms) now
          WHERE (j.last_tick IS NULL OR j.last_tick < c.tick) AND (j.fingerprint IS NULL OR j.fingerprint = c.fingerprint)
          ORDER BY j.name
@@ -287,7 +302,9 @@ export class PostgresJobStore implements JobStore {
        asked AS (SELECT *, NOT paused AND ahead AND taken AS later FROM locked),
        outcomes AS (
          SELECT *, NOT later AND NOT paused AND NOT completed AND NOT (exclusive AND taken) AS runs,
-                NOT later AND NOT paused AND NOT completed AND NOT taken AS leases
+                NOT later AND NOT paused AND NOT completed AND NOT taken AS leases,
+                -- Queued behind the run, one tick at most: handed on when its lease ends.
+                NOT later AND NOT paused AND NOT completed AND exclusive AND taken AND queue AND NOT has_queued AS queues
          FROM asked
        ),
        -- The token beside the row (a join of two lists of a thousand rows each would be planned as a loop over both).
@@ -296,7 +313,9 @@ export class PostgresJobStore implements JobStore {
          UPDATE ${this.jobs} j SET
            last_tick = d.tick,
            fencing = COALESCE(d.token, j.fencing),
-           runs = j.runs + CASE WHEN d.runs THEN 1 ELSE 0 END,
+           runs = j.runs + CASE WHEN d.runs OR d.queues THEN 1 ELSE 0 END,
+           -- A tick queued behind a lease that ended without handing it on (a version that does not queue released it) goes.
+           lease_queued = CASE WHEN d.queues THEN d.tick WHEN d.leases THEN NULL ELSE j.lease_queued END,
            lease_owner = CASE WHEN d.leases THEN $1 ELSE j.lease_owner END,
            lease_until = CASE WHEN d.leases THEN d.now + d.lease_ms ELSE j.lease_until END,
            lease_token = CASE WHEN d.leases THEN d.token ELSE j.lease_token END,
@@ -308,12 +327,12 @@ export class PostgresJobStore implements JobStore {
            lease_started = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN false END ELSE j.lease_started END,
            lease_unstarted = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN d.token END ELSE j.lease_unstarted END
          FROM decided d WHERE j.name = d.name AND NOT d.later
-         RETURNING j.name, d.runs, d.leases, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt
+         RETURNING j.name, d.runs, d.leases, d.queues, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt
        )
        SELECT c.ord, COALESCE(x.trigger, x.fingerprint) AS stored_trigger,
               -- The lease a won claim replaced: an expired at-most-once one no sweep gave up yet.
               CASE WHEN k.leases THEN k.old_owner END AS replaced_owner, k.old_tick AS replaced_tick, k.old_attempt AS replaced_attempt,
-              CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.paused THEN 'paused' WHEN k.completed THEN 'completed' ELSE 'busy' END
+              CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.queues THEN 'queued' WHEN k.paused THEN 'paused' WHEN k.completed THEN 'completed' ELSE 'busy' END
                    WHEN l.later THEN 'later'
                    WHEN x.name IS NULL THEN 'gone'
                    WHEN x.fingerprint IS NOT NULL AND x.fingerprint <> c.fingerprint THEN 'superseded'
@@ -336,6 +355,7 @@ export class PostgresJobStore implements JobStore {
         claims.map((c) => c.fingerprint),
         claims.map((c) => c.ahead === true),
         claims.map((c) => c.maxRuns ?? null),
+        claims.map((c) => c.queue === true),
       ],
     );
     return rows.map((row): ClaimOutcome => {
@@ -346,7 +366,7 @@ export class PostgresJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced };
       }
       if (row.status === 'superseded') return { status: 'superseded', trigger: row.stored_trigger as string };
-      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' };
+      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' };
     });
   }
 
@@ -377,19 +397,32 @@ export class PostgresJobStore implements JobStore {
     return rows.map((row) => Boolean(row.held));
   }
 
-  async release(leases: readonly Lease[]): Promise<void> {
-    for (const batch of batches(leases)) await this.releaseBatch(batch);
+  async release(leases: readonly Lease[]): Promise<number> {
+    let handedOn = 0;
+    for (const batch of batches(leases)) handedOn += await this.releaseBatch(batch);
+    return handedOn;
   }
 
-  private async releaseBatch(leases: readonly Lease[]): Promise<void> {
-    await this.query(
+  private async releaseBatch(leases: readonly Lease[]): Promise<number> {
+    // A lease with a tick queued behind it is handed on to that tick (see HANDED_ON) rather than ended.
+    const { rows } = await this.query(
       `WITH locked AS (
-         SELECT j.name FROM unnest($1::text[], $2::bigint[]) AS l(name, token) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = l.name) j
+         SELECT j.name, j.fencing, j.lease_queued AS queued FROM unnest($1::text[], $2::bigint[]) AS l(name, token)
+           CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = l.name) j
          WHERE j.lease_token = l.token AND NOT j.lease_handed ORDER BY j.name FOR UPDATE OF j
-       )
-       UPDATE ${this.jobs} j SET lease_owner = NULL, lease_until = NULL, lease_token = NULL, lease_started = NULL, lease_unstarted = NULL FROM locked k WHERE j.name = k.name`,
-      [leases.map((l) => l.job), leases.map((l) => l.fencingToken)],
+       ),
+       decided AS (SELECT *, CASE WHEN queued IS NOT NULL THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS new_token FROM locked),
+       ended AS (
+         UPDATE ${this.jobs} j SET ${HANDED_ON('d')},
+           lease_owner = CASE WHEN d.queued IS NOT NULL THEN j.lease_owner END,
+           lease_until = CASE WHEN d.queued IS NOT NULL THEN 0 END
+         FROM decided d WHERE j.name = d.name RETURNING j.name, d.queued
+       ),
+       announced AS (${ANNOUNCE_HANDED_ON('ended', '$3')})
+       SELECT (SELECT count(*) FROM ended WHERE queued IS NOT NULL) AS handed, (SELECT count(*) FROM announced) AS announced`,
+      [leases.map((l) => l.job), leases.map((l) => l.fencingToken), this.channel],
     );
+    return Number(rows[0]?.handed ?? 0);
   }
 
   async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
@@ -428,7 +461,7 @@ export class PostgresJobStore implements JobStore {
                 COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token, j.fencing,
                 -- A run that never started is taken over at the attempt it was claimed for.
                 CASE WHEN ${UNSTARTED.replace(/lease_/g, 'j.lease_')} THEN 0 ELSE 1 END AS next_attempt,
-                ${RETAKE.replace(/lease_/g, 'j.lease_')} AS retake
+                ${RETAKE.replace(/lease_/g, 'j.lease_')} AS retake, j.lease_queued AS queued
          FROM unnest($3::text[], $4::boolean[]) AS c(name, mine) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j
          WHERE j.lease_owner IS NOT NULL AND COALESCE(j.lease_until, 0) < ${NOW}
            -- A run to take over is left for an instance that has its job.
@@ -436,22 +469,30 @@ export class PostgresJobStore implements JobStore {
          ORDER BY j.name
          FOR UPDATE OF j SKIP LOCKED
        ),
-       decided AS (SELECT *, CASE WHEN retake THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS new_token FROM expired)
-       UPDATE ${this.jobs} j SET
-         fencing = COALESCE(e.new_token, j.fencing),
-         lease_owner = CASE WHEN e.retake THEN $1 END,
-         lease_until = CASE WHEN e.retake THEN ${NOW} + $2 END,
-         lease_token = e.new_token,
-         lease_tick = CASE WHEN e.retake THEN e.tick END,
-         lease_from = CASE WHEN e.retake THEN e.from_tick END,
-         lease_attempt = CASE WHEN e.retake THEN e.attempt + e.next_attempt END,
-         lease_delivery = CASE WHEN e.retake THEN j.lease_delivery END,
-         lease_handed = false,
-         lease_started = NULL,
-         lease_unstarted = NULL
-       FROM decided e WHERE j.name = e.name
-       RETURNING j.name, e.owner, e.tick, e.from_tick, e.attempt, e.next_attempt, e.token, e.retake, e.new_token`,
-      [instance, leaseMs, names.slice(0, BATCH_SIZE), mine.slice(0, BATCH_SIZE)],
+       -- A run given up with a tick queued behind it is handed on to that tick (see HANDED_ON).
+       decided AS (SELECT *, CASE WHEN retake THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS retaken_token,
+                          CASE WHEN NOT retake AND queued IS NOT NULL THEN GREATEST(nextval('${this.fencing}'), fencing + 1) END AS new_token FROM expired),
+       swept AS (
+         UPDATE ${this.jobs} j SET
+           fencing = COALESCE(e.retaken_token, e.new_token, j.fencing),
+           lease_owner = CASE WHEN e.retake THEN $1 WHEN e.queued IS NOT NULL THEN j.lease_owner END,
+           lease_until = CASE WHEN e.retake THEN ${NOW} + $2 WHEN e.queued IS NOT NULL THEN 0 END,
+           lease_token = COALESCE(e.retaken_token, e.new_token),
+           lease_tick = CASE WHEN e.retake THEN e.tick ELSE e.queued END,
+           lease_from = CASE WHEN e.retake THEN e.from_tick ELSE e.queued END,
+           lease_attempt = CASE WHEN e.retake THEN e.attempt + e.next_attempt WHEN e.queued IS NOT NULL THEN 0 END,
+           lease_delivery = CASE WHEN e.retake OR e.queued IS NOT NULL THEN j.lease_delivery END,
+           lease_handed = NOT e.retake AND e.queued IS NOT NULL,
+           lease_queued = CASE WHEN e.retake THEN e.queued END,
+           lease_started = NULL,
+           lease_unstarted = NULL
+         FROM decided e WHERE j.name = e.name
+         RETURNING j.name, e.owner, e.tick, e.from_tick, e.attempt, e.next_attempt, e.token, e.retake, e.retaken_token AS new_token,
+                   CASE WHEN NOT e.retake THEN e.queued END AS queued
+       ),
+       announced AS (${ANNOUNCE_HANDED_ON('swept', '$5')})
+       SELECT *, (SELECT count(*) FROM announced) AS announced FROM swept`,
+      [instance, leaseMs, names.slice(0, BATCH_SIZE), mine.slice(0, BATCH_SIZE), this.channel],
     );
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];

@@ -65,7 +65,7 @@ export interface RedisJobStoreOptions {
  * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
  * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
  * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, rc the
- * runs claims gave out (for a cluster-wide maxRuns), and
+ * runs claims gave out (for a cluster-wide maxRuns), qk a tick queued behind the lease (overlap 'queue'), and
  * lo/lu/lt/lk/lf/la/ld/lh/ls/lw the lease (owner, until, token, tick, first tick, attempt, delivery,
  * handed back, started: '0' while a lease claimed ahead waits for its run, none once started; and the
  * token of the lease that waits so). A lease is unstarted only while lw is its token: a version that
@@ -83,6 +83,21 @@ const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 100
 const NEXT_TOKEN = `local given = tonumber(redis.call('GET', prefix .. 'fencing')) or 0 local highest = given
   local function nextToken(last) local token = math.max(given + 1, (tonumber(last) or 0) + 1) if token > highest then highest = token end return token end`;
 const SAVE_TOKENS = `if highest > given then redis.call('SET', prefix .. 'fencing', highest) end`;
+/**
+ * Hands a lease that ends on to the tick queued behind it (overlap 'queue'): a lease handed back at
+ * that tick, under a new token, attempt 1 once taken over. After {@link NEXT_TOKEN}; `handedOn`
+ * names the first job, for one announcement ({@link ANNOUNCE_HANDED_ON}).
+ */
+const HAND_ON = `local handedOn = nil local handedCount = 0
+  local function handOn(key, name, queued, last)
+    local token = nextToken(last)
+    redis.call('HSET', key, 'lu', 0, 'lt', token, 'f', token, 'lk', queued, 'lf', queued, 'la', 0, 'lh', '1')
+    redis.call('HDEL', key, 'qk', 'ls', 'lw')
+    redis.call('ZADD', prefix .. 'leases', 0, name)
+    handedOn = handedOn or name
+    handedCount = handedCount + 1
+  end`;
+const ANNOUNCE_HANDED_ON = `if handedOn then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = handedOn, origin = '' })) end`;
 
 const SCRIPTS = {
   // A key that is not a job's hash fails its own entry ('x'), not the batch.
@@ -106,9 +121,9 @@ const SCRIPTS = {
     local prefix = ARGV[1] local instance = ARGV[2] ${NOW} ${NEXT_TOKEN} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
     for i = 1, #claims, 7 do
       local name, at, leaseMs, mode, from, fingerprint, maxRuns = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5], tonumber(claims[i + 6])
-      local tick, exclusive, ahead, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2, 2) == 'a', string.sub(mode, 3)
+      local tick, exclusive, ahead, queue, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2, 2) == 'a', string.sub(mode, 3, 3) == 'q', string.sub(mode, 4)
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'lw', 'rc', 'lt', 'ls')
+      local row = redis.pcall('HMGET', key, 'a', 't', 'p', 'lo', 'lu', 'ld', 'f', 'v', 'lh', 'lk', 'la', 'lw', 'rc', 'lt', 'ls', 'qk')
       local last = type(row) == 'table' and tonumber(row[2])
       if type(row) ~= 'table' or row.err or not row[1] then out[#out + 1] = 'gone'
       elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. (redis.call('HGET', key, 'vd') or row[8])
@@ -116,11 +131,13 @@ const SCRIPTS = {
       elseif maxRuns and (tonumber(row[13]) or 0) >= maxRuns then out[#out + 1] = 'completed' if not last or last < tick then redis.call('HSET', key, 't', at) end
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
-        -- A lease is taken while it lives, and after, while a run waits to be taken over.
-        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or (row[12] ~= false and row[12] == row[14]))
+        -- A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
+        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or (row[12] ~= false and row[12] == row[14]) or row[16])
         if row[3] == '1' then out[#out + 1] = 'paused' redis.call('HSET', key, 't', at)
         -- Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
         elseif ahead and taken then out[#out + 1] = 'later'
+        -- Queued behind the run, one tick at most: handed on when its lease ends (HAND_ON).
+        elseif exclusive and taken and queue and not row[16] then out[#out + 1] = 'queued' redis.call('HSET', key, 't', at, 'qk', at) redis.call('HINCRBY', key, 'rc', 1)
         elseif exclusive and taken then out[#out + 1] = 'busy' redis.call('HSET', key, 't', at)
         else
           local token = nextToken(row[7])
@@ -129,6 +146,8 @@ const SCRIPTS = {
           else
             redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
             if ahead then redis.call('HSET', key, 'ls', '0', 'lw', token) elseif row[12] or row[15] then redis.call('HDEL', key, 'ls', 'lw') end
+            -- Queued behind a lease that ended without handing it on (a version that does not queue released it).
+            if row[16] then redis.call('HDEL', key, 'qk') end
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
             -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
             if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }
@@ -164,17 +183,21 @@ const SCRIPTS = {
     end
     return out`,
   release: `
-    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {}
+    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} ${NEXT_TOKEN} ${HAND_ON}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
-      local row = redis.call('HMGET', key, 'lt', 'lh')
+      local row = redis.call('HMGET', key, 'lt', 'lh', 'qk', 'f')
       if row[1] == leases[i + 1] and row[2] ~= '1' then
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
-        ended[#ended + 1] = leases[i]
+        if row[3] then handOn(key, leases[i], row[3], row[4])
+        else
+          redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
+          ended[#ended + 1] = leases[i]
+        end
       end
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
-    return 1`,
+    ${SAVE_TOKENS} ${ANNOUNCE_HANDED_ON}
+    return handedCount`,
   // The runs whose lease ran out, a page at a time, and whether each is to be taken over; first
   // the revision, whether the instance had been declared dead, and the time. With a check-in (ARGV[4], the
   // instance's JSON), the instance is recorded alive, and those silent for ARGV[5] ms are declared
@@ -210,11 +233,11 @@ const SCRIPTS = {
     return out`,
   // Each named run, if its lease still ran out: taken over when the caller has its job (1), else given up if at-most-once.
   recover: `
-    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} local runs = cjson.decode(ARGV[4]) local out = {}
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} ${HAND_ON} local runs = cjson.decode(ARGV[4]) local out = {}
     for i = 1, #runs, 2 do
       local name = runs[i]
       local key = prefix .. 'job:' .. name
-      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf', 'lw')
+      local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf', 'lw', 'qk')
       local unstarted = type(row) == 'table' and not row.err and row[10] ~= false and row[10] == row[3]
       if type(row) ~= 'table' or row.err or not row[1] then redis.call('ZREM', prefix .. 'leases', name)
       elseif (tonumber(row[2]) or 0) >= now then
@@ -230,13 +253,16 @@ const SCRIPTS = {
           out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
         end
       else
-        redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
-        redis.call('ZREM', prefix .. 'leases', name)
+        if row[11] then handOn(key, name, row[11], row[8])
+        else
+          redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
+          redis.call('ZREM', prefix .. 'leases', name)
+        end
         out[#out + 1] = 'abandoned' out[#out + 1] = name out[#out + 1] = row[4] or 0 out[#out + 1] = row[5] or 1 out[#out + 1] = row[3] or 0
         out[#out + 1] = row[1] out[#out + 1] = row[3] or 0 out[#out + 1] = row[9] or row[4] or 0
       end
     end
-    ${SAVE_TOKENS}
+    ${SAVE_TOKENS} ${ANNOUNCE_HANDED_ON}
     return out`,
   handBack: `
     local prefix = ARGV[1] local instance = ARGV[2] local runs = cjson.decode(ARGV[3]) local out = {} local first = nil
@@ -420,7 +446,7 @@ export class RedisJobStore implements JobStore {
         c.job,
         String(c.tick),
         c.leaseMs,
-        `${c.exclusive ? 'x' : 'o'}${c.ahead ? 'a' : 'n'}${c.delivery}`,
+        `${c.exclusive ? 'x' : 'o'}${c.ahead ? 'a' : 'n'}${c.queue ? 'q' : 'n'}${c.delivery}`,
         c.from === c.tick ? '' : String(c.from),
         c.fingerprint,
         c.maxRuns == null ? '' : String(c.maxRuns),
@@ -433,7 +459,7 @@ export class RedisJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
       }
       if (value.startsWith('s:')) return { status: 'superseded', trigger: value.slice(2) };
-      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' | 'later' | 'completed' };
+      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' | 'later' | 'completed' | 'queued' };
     });
   }
 
@@ -453,8 +479,10 @@ export class RedisJobStore implements JobStore {
     });
   }
 
-  async release(leases: readonly Lease[]): Promise<void> {
-    for (const batch of batches(leases)) await this.script('release', [leasesJson(batch)]);
+  async release(leases: readonly Lease[]): Promise<number> {
+    let handedOn = 0;
+    for (const batch of batches(leases)) handedOn += Number(await this.script('release', [leasesJson(batch)]));
+    return handedOn;
   }
 
   async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {

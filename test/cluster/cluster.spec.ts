@@ -59,6 +59,40 @@ describe.each<StoreKind>(['postgres', 'redis'])('a cluster on %s', (kind) => {
     expect(runs.some((r) => r.instance === 'b-restarted')).toBe(true);
   }, 60_000);
 
+  it("keeps maxRuns and overlap 'queue' across three instances: that many runs in all; one run at a time, a tick that finds it running run once after it", async () => {
+    instances = start(['a', 'b', 'c'], { ...env, LIMITS: '1' });
+    const ready = await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const from = Math.max(...ready.map((r) => r.at)) + 2_000;
+    await sleep(16_000);
+    const to = Date.now() - 3_000;
+    await stopAll(instances);
+    const records = instances.flatMap((instance) => instance.records);
+    // maxRuns 3, counted in the store: three runs in all, and every instance completes the job.
+    expect(records.filter((r) => r.type === 'run' && r.job === 'limited')).toHaveLength(3);
+    for (const instance of instances) expect(instance.records.filter((r) => r.type === 'job.completed' && r.job === 'limited')).toHaveLength(1);
+    // 'queue': the runs (1.2 s each, every second) never overlap, wherever they ran…
+    const runs = records.filter((r) => r.type === 'run' && r.job === 'queued').sort((x, y) => x.at - y.at);
+    const done = new Map(records.filter((r) => r.type === 'done' && r.job === 'queued').map((r) => [r.tick!, r.at]));
+    runs.slice(1).forEach((run, index) =>
+      expect({ tick: run.tick, startedBeforePreviousEnded: run.at < done.get(runs[index].tick!)! }).toEqual({
+        tick: run.tick,
+        startedBeforePreviousEnded: false,
+      }),
+    );
+    // …each tick ran at most once, and every tick in the window either ran or was reported skipped, never both.
+    const ran = runs.map((r) => r.tick!);
+    expect(new Set(ran).size).toBe(ran.length);
+    const skipped = records.filter((r) => r.type === 'skipped' && r.job === 'queued').map((r) => r.tick!);
+    expect(skipped.filter((tick) => ran.includes(tick))).toEqual([]);
+    expect(new Set(skipped).size).toBe(skipped.length);
+    const first = Math.min(...ran.filter((tick) => tick >= from));
+    const window = Array.from({ length: Math.floor((to - first) / 1_000) + 1 }, (_, i) => first + i * 1_000);
+    expect(window.filter((tick) => !ran.includes(tick) && !skipped.includes(tick))).toEqual([]);
+    // …and the ticks that found a run going ran after it: more runs than skipping them would give (one in two).
+    expect(ran.filter((tick) => tick >= first && tick <= to).length).toBeGreaterThan(window.length * 0.6);
+    expect(runs.some((run) => run.at - run.tick! > 150)).toBe(true);
+  }, 60_000);
+
   it('runs an at-least-once job again on another instance, attempt 2, when its instance dies mid-run', async () => {
     instances = start(['a', 'b', 'c'], { ...env, LONG_JOB: '1' });
     await Promise.all(instances.map((instance) => instance.waitFor((r) => r.type === 'ready')));

@@ -382,17 +382,31 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
       expect(cluster.skipped('skip')).toEqual([2_000, 3_000, 5_000, 6_000].map((tick) => [at(tick), 'overlap']));
     });
 
-    it("'queue' behaves as 'skip'", async () => {
+    it("'queue': a tick that finds the job's run holding a lease anywhere runs once after it, on whichever instance takes it; one waits at most", async () => {
       const { cluster, clock, time } = virtual();
-      for (const id of ['a', 'b']) {
+      for (const id of ['a', 'b', 'c']) {
         const member = await cluster.member(id);
-        member.add('queue', new IntervalTrigger(1_000), { overlap: 'queue' }, lasting(clock, 2_500));
+        member.add('queue', new IntervalTrigger(1_000), { overlap: 'queue' }, lasting(clock, 2_400));
         member.scheduler.start();
       }
-      await time.to(at(6_500));
-      // Locally 'queue' would run the tick of 2 s after the first run; in a cluster nothing is held back.
-      expect(cluster.ticks('queue')).toEqual([at(1_000), at(4_000)]);
-      expect(cluster.skipped('queue')).toEqual([2_000, 3_000, 5_000, 6_000].map((tick) => [at(tick), 'overlap']));
+      await time.to(at(7_500));
+      // 1 s runs until 3.4 s; 2 s waits (3 s is skipped: one waits already) and runs from 3.4 s to
+      // 5.8 s; 4 s waits and runs from 5.8 s; 6 s waits behind it, 5 s and 7 s are skipped.
+      expect(cluster.ticks('queue')).toEqual([1_000, 2_000, 4_000].map(at));
+      expect(cluster.skipped('queue')).toEqual([3_000, 5_000, 7_000].map((tick) => [at(tick), 'overlap']));
+      const started = cluster.events('run.started').filter((event) => event.job === 'queue');
+      expect(started.map((event) => [event.scheduledAt.getTime(), event.at.getTime()])).toEqual([
+        [at(1_000), at(1_000)],
+        [at(2_000), at(3_400)],
+        [at(4_000), at(5_800)],
+      ]);
+      expect(cluster.events('run.missed')).toEqual([]);
+      await time.to(at(11_000));
+      expect(cluster.ticks('queue')).toEqual([1_000, 2_000, 4_000, 6_000, 9_000].map(at));
+      expect(cluster.skipped('queue')).toEqual([3_000, 5_000, 7_000, 8_000, 10_000].map((tick) => [at(tick), 'overlap']));
+      // One run at a time, over every instance: each starts when the one before ended.
+      const runs = cluster.events('run.started').filter((event) => event.job === 'queue');
+      expect(runs.map((event) => event.at.getTime() - T0)).toEqual([1_000, 3_400, 5_800, 8_200, 10_600]);
     });
 
     it("'allow' ignores leases", async () => {

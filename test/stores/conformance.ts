@@ -260,6 +260,77 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       expect(await store.claim('i1', [limited(5_000)])).toEqual([{ status: 'busy' }]);
     });
 
+    describe("overlap 'queue'", () => {
+      const queued = (tick: number, extra: Partial<TickClaim> = {}) => claim('a', tick, { queue: true, ...extra });
+      const handedBack = (changes: JobChange[]) => changes.some((change) => change.kind === 'handed-back');
+      const until = async (done: () => boolean) => {
+        for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      };
+
+      it('keeps one tick that finds the run holding the lease, and hands the lease on to it at release: taken over once, at attempt 1', async () => {
+        const other = await harness.open();
+        const changes: JobChange[] = [];
+        const unwatch = await other.watch((change) => changes.push(change));
+        await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+        expect(await store.claim('i1', [queued(1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+        expect(await other.claim('i2', [queued(2_000)])).toEqual([{ status: 'queued' }]);
+        // One at most, as in one instance: the next tick is skipped while one waits.
+        expect(await other.claim('i2', [queued(3_000)])).toEqual([{ status: 'busy' }]);
+        expect(await other.claim('i2', [queued(3_000)])).toEqual([{ status: 'lost' }]);
+        // Nothing to take over while the run holds its lease.
+        expect(await other.recover('i2', 60_000, new Set(['a']))).toEqual({ recovered: [], abandoned: [], more: false });
+        await store.release([{ job: 'a', fencingToken: 1 }]);
+        await until(() => handedBack(changes));
+        expect(changes).toContainEqual({ kind: 'handed-back', job: 'a', origin: '' });
+        // The run handed on holds the job as the one before did: a new tick waits behind it.
+        expect(await other.claim('i2', [queued(4_000)])).toEqual([{ status: 'queued' }]);
+        // Left for an instance that has the job.
+        expect(await other.recover('i2', 60_000, new Set(['b']))).toEqual({ recovered: [], abandoned: [], more: false });
+        const { recovered } = await other.recover('i2', 60_000, new Set(['a']));
+        expect(recovered).toEqual([
+          { job: 'a', tick: 2_000, from: 2_000, attempt: 1, fencingToken: expect.any(Number), previousToken: expect.any(Number), owner: 'i1' },
+        ]);
+        expect(recovered[0].fencingToken).toBeGreaterThan(recovered[0].previousToken);
+        expect(recovered[0].previousToken).toBeGreaterThan(1);
+        // Once: taken, it is not handed out again.
+        expect(await store.recover('i1', 60_000, new Set(['a']))).toEqual({ recovered: [], abandoned: [], more: false });
+        expect(await other.claim('i2', [queued(5_000)])).toEqual([{ status: 'busy' }]);
+        await other.release([{ job: 'a', fencingToken: recovered[0].fencingToken }]);
+        const next = await store.recover('i1', 60_000, new Set(['a']));
+        expect(next.recovered).toEqual([expect.objectContaining({ job: 'a', tick: 4_000, from: 4_000, attempt: 1 })]);
+        await store.release([{ job: 'a', fencingToken: next.recovered[0].fencingToken }]);
+        expect(await other.claim('i2', [queued(6_000)])).toEqual([{ status: 'won', fencingToken: expect.any(Number) }]);
+        await unwatch();
+      });
+
+      it('hands a lease given up on to the tick queued behind it, reporting the run given up', async () => {
+        await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+        await store.claim('i1', [queued(1_000, { leaseMs: 60_000 })]);
+        expect(await store.claim('i2', [queued(2_000)])).toEqual([{ status: 'queued' }]);
+        // The holder dies: its lease is made to run out (as a check-in that declares it dead does).
+        expect(await store.renew('i1', [{ job: 'a', fencingToken: 1 }], -1)).toEqual([true]);
+        // A claim meanwhile does not replace the lease: a tick waits behind it.
+        expect(await store.claim('i2', [queued(3_000)])).toEqual([{ status: 'busy' }]);
+        const sweep = await store.recover('i2', 60_000, new Set(['a']));
+        expect(sweep.abandoned).toEqual([{ job: 'a', tick: 1_000, from: 1_000, attempt: 1, fencingToken: 1, previousToken: 1, owner: 'i1' }]);
+        const again = sweep.recovered.length > 0 ? sweep : await store.recover('i2', 60_000, new Set(['a']));
+        expect(again.recovered).toEqual([expect.objectContaining({ job: 'a', tick: 2_000, from: 2_000, attempt: 1 })]);
+      });
+
+      it('keeps the queued tick behind a run taken over, and counts it for maxRuns', async () => {
+        await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+        await store.claim('i1', [queued(1_000, { delivery: 'at-least-once', maxRuns: 2 })]);
+        expect(await store.claim('i2', [queued(2_000, { delivery: 'at-least-once', maxRuns: 2 })])).toEqual([{ status: 'queued' }]);
+        expect(await store.claim('i2', [queued(3_000, { delivery: 'at-least-once', maxRuns: 2 })])).toEqual([{ status: 'completed' }]);
+        await store.renew('i1', [{ job: 'a', fencingToken: 1 }], -1);
+        const { recovered } = await store.recover('i2', 60_000, new Set(['a']));
+        expect(recovered).toEqual([expect.objectContaining({ job: 'a', tick: 1_000, attempt: 2 })]);
+        await store.release([{ job: 'a', fencingToken: recovered[0].fencingToken }]);
+        const next = await store.recover('i2', 60_000, new Set(['a']));
+        expect(next.recovered).toEqual([expect.objectContaining({ job: 'a', tick: 2_000, attempt: 1 })]);
+      });
+    });
+
     it('renews only the leases it holds', async () => {
       await store.register([
         { name: 'a', anchor: 0, fingerprint: FINGERPRINT },
