@@ -256,8 +256,8 @@ export class ClusterCoordinator implements Coordinator {
           ),
       );
     }
-    // Each batch of starts decided as soon as it is answered, as claims are.
-    for (const starts of batches(this.starts.splice(0))) void this.track(this.begun(starts));
+    const starts = this.starts.splice(0);
+    if (starts.length > 0) void this.track(this.beginAll(starts));
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
     const byJob = new Map<string, PendingClaim>();
     for (const claim of this.pending.splice(0)) {
@@ -275,6 +275,46 @@ export class ClusterCoordinator implements Coordinator {
     // In batches of bounded size, each decided as soon as it is answered: the first runs of a herd
     // do not wait for the last claims.
     await Promise.all(batches([...byJob.values()]).map((asks) => this.claimBatch(asks)));
+  }
+
+  /**
+   * Marks the leases of the runs claimed ahead that are due now started: with one write for all
+   * (`startAll`) those this instance won lately, each of the others with its lease (`start`), in
+   * batches decided as soon as they are answered. A lease won within its time is still this
+   * instance's unless the store declared the instance dead — and then `startAll` is refused, and
+   * each lease is asked about. The store could not be asked: each run is handed back (see {@link begun}).
+   */
+  private async beginAll(starts: readonly PendingStart[]): Promise<void> {
+    const sentAt = this.clock.now();
+    const { leaseMs } = this.timing;
+    const recent: PendingStart[] = [];
+    const others: PendingStart[] = [];
+    let upTo = -Infinity;
+    for (const start of starts) {
+      const confirmedAt = this.leases.confirmedAt(start.job, start.fencingToken);
+      if (confirmedAt === null || sentAt - confirmedAt >= leaseMs / 2) others.push(start);
+      else {
+        recent.push(start);
+        upTo = Math.max(upTo, start.work.tick);
+      }
+    }
+    const singly = (list: readonly PendingStart[]) => Promise.all(batches(list).map((batch) => this.begun(batch)));
+    if (recent.length === 0) return void (await singly(others));
+    const [marked] = await Promise.all([
+      this.calls.ready() ? this.calls.call(() => this.store.startAll(this.instanceId, upTo)).catch(() => null) : null,
+      singly(others),
+    ]);
+    if (marked === null) return recent.forEach(({ job, fencingToken, work, go }) => (this.handBack(job, fencingToken, work), go(false)));
+    if (!marked) return void (await singly(recent));
+    // Still within its time as the mark was answered: the store cannot have taken it back since.
+    const answeredAt = this.clock.now();
+    const late = recent.filter(({ job, fencingToken, go }) => {
+      const confirmedAt = this.leases.confirmedAt(job, fencingToken);
+      if (confirmedAt === null || answeredAt - confirmedAt >= leaseMs) return true;
+      go(true);
+      return false;
+    });
+    if (late.length > 0) await singly(late);
   }
 
   /**

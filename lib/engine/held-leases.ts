@@ -84,6 +84,12 @@ export class HeldLeases {
     if (slot >= 0 && job.holds![slot + 2] !== LOST) job.holds![slot + 2] = at;
   }
 
+  /** When the store last confirmed the lease (as sent by this instance's clock); `null` if it is not held here, or lost. */
+  confirmedAt(job: Job, token: number): number | null {
+    const slot = job.holds ? this.find(job.holds, token) : -1;
+    return slot >= 0 && job.holds![slot + 2] !== LOST ? job.holds![slot + 2] : null;
+  }
+
   /** The store said the lease is another's, or it ran out unconfirmed: nothing more starts under it. */
   lose(job: Job, token: number): void {
     const slot = job.holds ? this.find(job.holds, token) : -1;

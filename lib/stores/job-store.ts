@@ -40,6 +40,16 @@ export interface JobStore {
    * once it runs out: its tick never ran.
    */
   start(instance: string, leases: readonly Lease[]): Promise<boolean[]>;
+  /**
+   * Marks started, with one write whatever their number, every lease `instance` claimed ahead for a
+   * tick at or before `upTo`: a lease claimed ahead is unstarted only while its instance's mark is
+   * below its tick. Unlike {@link start}, it does not check each lease: the caller starts runs on
+   * it only for leases it knows are still its own (won within the lease's time). Refused (`false`,
+   * nothing written) for an instance declared dead within the last {@link DEAD_REMEMBERED_MS}
+   * (leases it claimed may have been taken over as unstarted), and by some stores for one that has
+   * not checked in yet: then start each lease with {@link start}.
+   */
+  startAll(instance: string, upTo: number): Promise<boolean>;
   /** Extends the leases of runs in flight. Returns, in order, whether each lease was still held. */
   renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]>;
   /**
@@ -96,6 +106,12 @@ export interface JobStore {
    */
   configure?(settings: { timeoutMs: number; warn(message: string): void }): void;
 }
+
+/**
+ * How long a store remembers that an instance was declared dead, even after it checks in again: to
+ * tell it, and to refuse its {@link JobStore.startAll} meanwhile.
+ */
+export const DEAD_REMEMBERED_MS = 3_600_000;
 
 /** A job's state in a store. */
 export interface StoredJobState {

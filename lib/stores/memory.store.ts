@@ -1,6 +1,7 @@
 import { BATCH_SIZE } from './batches';
 import {
   CheckIn,
+  DEAD_REMEMBERED_MS,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
@@ -26,13 +27,8 @@ interface StoredLease {
   delivery: string;
   /** Handed back by a stopping instance: taken over whatever the delivery. */
   handed: boolean;
-  /** False while a lease claimed ahead waits for its run to start: taken over whatever the delivery. */
+  /** False while a lease claimed ahead waits for its run to start (unless its owner's startAll covers its tick): taken over whatever the delivery. */
   started: boolean;
-}
-
-/** Whether a lease that ran out is taken over by an instance that has its job (rather than given up). */
-function retaken(lease: StoredLease): boolean {
-  return lease.delivery === 'at-least-once' || lease.handed || !lease.started;
 }
 
 interface Row {
@@ -73,6 +69,10 @@ export class MemoryJobStore implements JobStore {
   /** The instances that checked in, and those declared dead since (until they check in again). */
   private readonly checkIns = new Map<string, InstanceRecord>();
   private readonly reaped = new Set<string>();
+  /** When each instance was last declared dead, kept after it checks in again (see startAll). */
+  private readonly lastReaped = new Map<string, number>();
+  /** Each instance's mark of the ticks it started (startAll). */
+  private readonly startedUpTo = new Map<string, number>();
   /** Changes made to jobs (saved, removed, paused, resumed), counted. */
   private revision = 0;
   private readonly listeners = new Set<(change: JobChange) => void>();
@@ -114,7 +114,7 @@ export class MemoryJobStore implements JobStore {
       if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
       // A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
       const lease = row.lease;
-      const taken = lease !== null && (lease.until > now || retaken(lease) || row.queued !== null);
+      const taken = lease !== null && (lease.until > now || this.retaken(lease) || row.queued !== null);
       // Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
       if (claim.ahead && taken && !row.paused) return { status: 'later' };
       row.lastTick = claim.tick;
@@ -158,6 +158,23 @@ export class MemoryJobStore implements JobStore {
       lease.started = true;
       return true;
     });
+  }
+
+  async startAll(instance: string, upTo: number): Promise<boolean> {
+    const reapedAt = this.lastReaped.get(instance);
+    if (!this.checkIns.has(instance) || (reapedAt !== undefined && reapedAt > this.now() - DEAD_REMEMBERED_MS)) return false;
+    this.startedUpTo.set(instance, Math.max(this.startedUpTo.get(instance) ?? upTo, upTo));
+    return true;
+  }
+
+  /** Whether a lease was claimed ahead and its run has not started. */
+  private unstarted(lease: StoredLease): boolean {
+    return !lease.started && !((this.startedUpTo.get(lease.owner) ?? -Infinity) >= lease.tick);
+  }
+
+  /** Whether a lease that ran out is taken over by an instance that has its job (rather than given up). */
+  private retaken(lease: StoredLease): boolean {
+    return lease.delivery === 'at-least-once' || lease.handed || this.unstarted(lease);
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -214,6 +231,7 @@ export class MemoryJobStore implements JobStore {
     for (const id of dead) {
       this.checkIns.delete(id);
       this.reaped.add(id);
+      this.lastReaped.set(id, now);
     }
     for (const row of this.rows.values()) if (row.lease && dead.has(row.lease.owner)) row.lease.until = Math.min(row.lease.until, 0);
     return wasReaped;
@@ -228,11 +246,11 @@ export class MemoryJobStore implements JobStore {
       // As many as a call of a database store deals with.
       if (recovered.length + abandoned.length === BATCH_SIZE) return { recovered, abandoned, more: true };
       const run = { job, tick: lease.tick, from: lease.from, owner: lease.owner, previousToken: lease.token };
-      if (retaken(lease)) {
+      if (this.retaken(lease)) {
         if (!jobs.has(job)) continue;
         const token = ++this.fencing;
         // A run that never started is at the attempt it was claimed for.
-        const attempt = lease.attempt + (lease.started ? 1 : 0);
+        const attempt = lease.attempt + (this.unstarted(lease) ? 0 : 1);
         row.lease = { ...lease, owner: instance, until: now + leaseMs, token, attempt, handed: false, started: true };
         recovered.push({ ...run, attempt, fencingToken: token });
       } else {

@@ -4,6 +4,7 @@ import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
   CheckIn,
+  DEAD_REMEMBERED_MS,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
@@ -105,10 +106,14 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
   ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS runs bigint NOT NULL DEFAULT 0`,
   // The token of a lease claimed ahead that waits for its run: a lease is unstarted only while this
   // is its token, so that a version that knows nothing of it and claims the job (a new token) does
-  // not leave its run marked unstarted. lease_started is still written, for versions that read only it.
+  // not leave its run marked unstarted. lease_started is no longer written (false): a version that
+  // reads only it would take a run started by startAll for unstarted; it is cleared where found.
   ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_unstarted bigint`,
   // A tick queued behind the lease (overlap 'queue'), handed on when the lease ends.
   ({ jobs }) => `ALTER TABLE ${jobs} ADD COLUMN IF NOT EXISTS lease_queued bigint`,
+  // Each instance's mark of the ticks it started (startAll), and when it was last declared dead
+  // (kept when it checks in again: it marks its starts one by one for an hour).
+  ({ instances }) => `ALTER TABLE ${instances} ADD COLUMN IF NOT EXISTS started_up_to bigint, ADD COLUMN IF NOT EXISTS last_reaped bigint`,
 ];
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
@@ -124,19 +129,25 @@ const HANDED_ON = (d: string) => `
 /** One announcement of the leases a statement handed on (rows of `from` with `queued`), naming the first: whoever hears it sweeps once. */
 const ANNOUNCE_HANDED_ON = (from: string, channel: string) =>
   `SELECT pg_notify(${channel}, json_build_object('kind', 'handed-back', 'job', name, 'origin', '')::text) FROM (SELECT name FROM ${from} WHERE queued IS NOT NULL LIMIT 1) AS first`;
-/** Whether a lease was claimed ahead and its run has not started (see migration 6). */
-const UNSTARTED = `COALESCE(lease_unstarted = lease_token, false)`;
+/**
+ * Whether a lease was claimed ahead and its run has not started: marked unstarted under its own
+ * token (migration 6), and not covered by its instance's mark of the ticks it started (startAll,
+ * migration 8). Of the row `j` (an alias and a dot, or '').
+ */
+const unstarted = (j: string, instances: string) =>
+  `CASE WHEN ${j}lease_unstarted = ${j}lease_token
+     THEN NOT COALESCE((SELECT s.started_up_to >= ${j}lease_tick FROM ${instances} s WHERE s.id = ${j}lease_owner), false) ELSE false END`;
 /** Whether a lease that ran out is taken over by an instance that has its job (at-least-once, handed back, never started), rather than given up. */
-const RETAKE = `(COALESCE(lease_delivery = 'at-least-once', false) OR lease_handed OR ${UNSTARTED})`;
+const retake = (j: string, instances: string) => `(COALESCE(${j}lease_delivery = 'at-least-once', false) OR ${j}lease_handed OR ${unstarted(j, instances)})`;
 
 /**
  * A page of expired leases after `$1` (`$2` of them): name, whether to take it over, and three
  * empty columns (see `checkInAndList`). `also`: other leases to list, as a condition on the row.
  */
-const EXPIRED_PAGE = (jobs: string, also: string) => `
+const EXPIRED_PAGE = ({ jobs, instances }: Tables, also: string) => `
   SELECT name, retake, NULL::bigint AS revision, NULL::bigint AS was_reaped, NULL::bigint AS store_now FROM (
-    SELECT name, ${RETAKE} AS retake FROM ${jobs} WHERE lease_owner IS NOT NULL AND lease_until < ${NOW} AND name > $1
-    UNION SELECT name, ${RETAKE} FROM ${jobs} WHERE ${also} AND name > $1
+    SELECT name, ${retake('', instances)} AS retake FROM ${jobs} WHERE lease_owner IS NOT NULL AND lease_until < ${NOW} AND name > $1
+    UNION SELECT name, ${retake('', instances)} FROM ${jobs} WHERE ${also} AND name > $1
     ORDER BY name LIMIT $2
   ) AS page`;
 
@@ -290,7 +301,7 @@ export class PostgresJobStore implements JobStore {
                 c.max_runs IS NOT NULL AND j.runs >= c.max_runs AS completed,
                 j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
                 -- A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
-                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR ${UNSTARTED.replace(/lease_/g, 'j.lease_')}
+                j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR ${unstarted('j.', this.tables.instances)}
                   OR j.lease_queued IS NOT NULL) AS taken
          FROM input c CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j CROSS JOIN (SELECT ${NOW} AS ms) now
          WHERE (j.last_tick IS NULL OR j.last_tick < c.tick) AND (j.fingerprint IS NULL OR j.fingerprint = c.fingerprint)
@@ -324,7 +335,7 @@ export class PostgresJobStore implements JobStore {
            lease_attempt = CASE WHEN d.leases THEN 1 ELSE j.lease_attempt END,
            lease_delivery = CASE WHEN d.leases THEN d.delivery ELSE j.lease_delivery END,
            lease_handed = CASE WHEN d.leases THEN false ELSE j.lease_handed END,
-           lease_started = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN false END ELSE j.lease_started END,
+           lease_started = CASE WHEN d.leases THEN NULL ELSE j.lease_started END,
            lease_unstarted = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN d.token END ELSE j.lease_unstarted END
          FROM decided d WHERE j.name = d.name AND NOT d.later
          RETURNING j.name, d.runs, d.leases, d.queues, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt
@@ -373,6 +384,17 @@ export class PostgresJobStore implements JobStore {
   async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
     // A lease that ran out (its instance was declared dead, or did not renew it) may be another's at any moment: not started.
     return inBatches(leases, (batch) => this.updateHeld(instance, batch, 'lease_started = NULL, lease_unstarted = NULL', `j.lease_until >= ${NOW}`));
+  }
+
+  async startAll(instance: string, upTo: number): Promise<boolean> {
+    // Refused for an instance declared dead within the hour (its leases may have been taken over as
+    // unstarted meanwhile), or that has not checked in; the row lock orders it with a reaping.
+    const { rows } = await this.query(
+      `UPDATE ${this.tables.instances} SET started_up_to = GREATEST(COALESCE(started_up_to, $2), $2)
+       WHERE id = $1 AND reaped IS NULL AND COALESCE(last_reaped, 0) < ${NOW} - ${DEAD_REMEMBERED_MS} RETURNING id`,
+      [instance, Math.round(upTo)],
+    );
+    return rows.length === 1;
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
@@ -460,12 +482,12 @@ export class PostgresJobStore implements JobStore {
          SELECT j.name, j.lease_owner AS owner, COALESCE(j.lease_tick, 0) AS tick, COALESCE(j.lease_from, j.lease_tick, 0) AS from_tick,
                 COALESCE(j.lease_attempt, 1) AS attempt, COALESCE(j.lease_token, 0) AS token, j.fencing,
                 -- A run that never started is taken over at the attempt it was claimed for.
-                CASE WHEN ${UNSTARTED.replace(/lease_/g, 'j.lease_')} THEN 0 ELSE 1 END AS next_attempt,
-                ${RETAKE.replace(/lease_/g, 'j.lease_')} AS retake, j.lease_queued AS queued
+                CASE WHEN ${unstarted('j.', this.tables.instances)} THEN 0 ELSE 1 END AS next_attempt,
+                ${retake('j.', this.tables.instances)} AS retake, j.lease_queued AS queued
          FROM unnest($3::text[], $4::boolean[]) AS c(name, mine) CROSS JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) j
          WHERE j.lease_owner IS NOT NULL AND COALESCE(j.lease_until, 0) < ${NOW}
            -- A run to take over is left for an instance that has its job.
-           AND (NOT (${RETAKE.replace(/lease_/g, 'j.lease_')}) OR c.mine)
+           AND (NOT (${retake('j.', this.tables.instances)}) OR c.mine)
          ORDER BY j.name
          FOR UPDATE OF j SKIP LOCKED
        ),
@@ -512,7 +534,7 @@ export class PostgresJobStore implements JobStore {
 
   /** A page of the names of expired leases after `after`, and whether each is to be taken over. */
   private listExpired(after: string): Promise<PgResult> {
-    return this.query(`${EXPIRED_PAGE(this.jobs, 'false')}`, [after, BATCH_SIZE]);
+    return this.query(`${EXPIRED_PAGE(this.tables, 'false')}`, [after, BATCH_SIZE]);
   }
 
   /**
@@ -528,11 +550,11 @@ export class PostgresJobStore implements JobStore {
          INSERT INTO ${instances} (id, info, checked_in, reaped) VALUES ($3, $4::jsonb, ${NOW}, NULL)
          ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, checked_in = EXCLUDED.checked_in, reaped = NULL RETURNING id
        ),
-       dead AS (UPDATE ${instances} SET reaped = ${NOW} WHERE reaped IS NULL AND checked_in < ${NOW} - $5 AND id <> $3 RETURNING id),
+       dead AS (UPDATE ${instances} SET reaped = ${NOW}, last_reaped = ${NOW} WHERE reaped IS NULL AND checked_in < ${NOW} - $5 AND id <> $3 RETURNING id),
        reap AS (UPDATE ${this.jobs} SET lease_until = 0 WHERE EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead) RETURNING name),
        -- Instances declared dead are remembered an hour, to tell them if they come back.
        purge AS (DELETE FROM ${instances} WHERE reaped < ${NOW} - 3600000 RETURNING id)
-       ${EXPIRED_PAGE(this.jobs, 'EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead)')}
+       ${EXPIRED_PAGE(this.tables, 'EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead)')}
        UNION ALL SELECT NULL, NULL, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${revision}), (SELECT reaped FROM before), ${NOW}`,
       ['', BATCH_SIZE, instance, JSON.stringify(self), Math.round(deadAfterMs)],
     );

@@ -5,6 +5,7 @@ import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
   CheckIn,
+  DEAD_REMEMBERED_MS,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
@@ -67,13 +68,20 @@ export interface RedisJobStoreOptions {
  * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, rc the
  * runs claims gave out (for a cluster-wide maxRuns), qk a tick queued behind the lease (overlap 'queue'), and
  * lo/lu/lt/lk/lf/la/ld/lh/ls/lw the lease (owner, until, token, tick, first tick, attempt, delivery,
- * handed back, started: '0' while a lease claimed ahead waits for its run, none once started; and the
- * token of the lease that waits so). A lease is unstarted only while lw is its token: a version that
- * knows neither field and claims the job writes a new token, so the stale mark no longer applies to
- * its run. ls is kept for the versions that read only it. `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
+ * handed back; ls: '0' for a lease claimed ahead, from versions that read only it, now cleared
+ * where found and no longer written; lw: the token of a lease claimed ahead). A lease is unstarted
+ * while lw is its token (a version that knows nothing of it and claims the job writes a new token)
+ * and `<prefix>started` (instance → the ticks it started, JobStore.startAll) is below its tick.
+ * `<prefix>dead` holds when instances were declared dead (an hour: it refuses their startAll). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
  */
 const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+/** Whether the lease of a row (`lw`, `lt`, `lo`, `lk` as read) was claimed ahead and its run has not started. */
+const UNSTARTED = `local function unstarted(waiting, token, owner, tick)
+    if waiting == false or waiting ~= token then return false end
+    local mark = tonumber(redis.call('HGET', prefix .. 'started', owner))
+    return not (mark and mark >= (tonumber(tick) or 0))
+  end`;
 /**
  * The next fencing token of a job whose last token is `last`: above it, and above every token the
  * store gave before this script (`<prefix>fencing`, written once at the end with {@link SAVE_TOKENS}),
@@ -118,7 +126,7 @@ const SCRIPTS = {
   // A key that is not a job's hash, or fields that are not numbers, make that claim 'gone' or count
   // as empty: one bad key must not fail the claims of every other job.
   claim: `
-    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} ${NEXT_TOKEN} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
+    local prefix = ARGV[1] local instance = ARGV[2] ${NOW} ${NEXT_TOKEN} ${UNSTARTED} local claims = cjson.decode(ARGV[3]) local out = {} local leases = {}
     for i = 1, #claims, 7 do
       local name, at, leaseMs, mode, from, fingerprint, maxRuns = claims[i], claims[i + 1], claims[i + 2], claims[i + 3], claims[i + 4], claims[i + 5], tonumber(claims[i + 6])
       local tick, exclusive, ahead, queue, delivery = tonumber(at), string.sub(mode, 1, 1) == 'x', string.sub(mode, 2, 2) == 'a', string.sub(mode, 3, 3) == 'q', string.sub(mode, 4)
@@ -132,7 +140,7 @@ const SCRIPTS = {
       elseif last and last >= tick then out[#out + 1] = 'lost'
       else
         -- A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
-        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or (row[12] ~= false and row[12] == row[14]) or row[16])
+        local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or unstarted(row[12], row[14], row[4], row[10]) or row[16])
         if row[3] == '1' then out[#out + 1] = 'paused' redis.call('HSET', key, 't', at)
         -- Made ahead: asked again at the tick rather than skipped (the run in the way may end before).
         elseif ahead and taken then out[#out + 1] = 'later'
@@ -145,7 +153,8 @@ const SCRIPTS = {
           if taken then redis.call('HSET', key, 't', at, 'f', token) out[#out + 1] = token
           else
             redis.call('HSET', key, 't', at, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'lk', at, 'lf', from == '' and at or from, 'la', 1, 'ld', delivery, 'lh', '0')
-            if ahead then redis.call('HSET', key, 'ls', '0', 'lw', token) elseif row[12] or row[15] then redis.call('HDEL', key, 'ls', 'lw') end
+            if row[15] or row[12] then redis.call('HDEL', key, 'ls', 'lw') end
+            if ahead then redis.call('HSET', key, 'lw', token) end
             -- Queued behind a lease that ended without handing it on (a version that does not queue released it).
             if row[16] then redis.call('HDEL', key, 'qk') end
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
@@ -160,6 +169,14 @@ const SCRIPTS = {
     for i = 1, #leases, 4000 do redis.call('ZADD', prefix .. 'leases', unpack(leases, i, math.min(i + 3999, #leases))) end
     ${SAVE_TOKENS}
     return cjson.encode(out)`,
+  // Refused for an instance declared dead within the hour: leases it claimed may have been taken over as unstarted.
+  startAll: `
+    local prefix = ARGV[1] local instance = ARGV[2] local upTo = tonumber(ARGV[3]) ${NOW}
+    local dead = tonumber(redis.call('ZSCORE', prefix .. 'dead', instance))
+    if dead and dead > now - ${DEAD_REMEMBERED_MS} then return 0 end
+    local mark = tonumber(redis.call('HGET', prefix .. 'started', instance))
+    if not mark or mark < upTo then redis.call('HSET', prefix .. 'started', instance, upTo) end
+    return 1`,
   renew: `
     local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} local leases = cjson.decode(ARGV[4]) local out = {}
     for i = 1, #leases, 2 do
@@ -203,7 +220,7 @@ const SCRIPTS = {
   // instance's JSON), the instance is recorded alive, and those silent for ARGV[5] ms are declared
   // dead: their leases run out now.
   expired: `
-    local prefix = ARGV[1] ${NOW} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0, now }
+    local prefix = ARGV[1] ${NOW} ${UNSTARTED} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0, now }
     if ARGV[4] ~= '' then
       local instance, checkins, infos, reaped = ARGV[6], prefix .. 'checkins', prefix .. 'instances', prefix .. 'reaped'
       if redis.call('ZREM', reaped, instance) == 1 then out[2] = 1 end
@@ -215,37 +232,43 @@ const SCRIPTS = {
       end
       if #dead > 0 then
         local isDead = {}
-        for _, id in ipairs(dead) do isDead[id] = true redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) end
+        for _, id in ipairs(dead) do
+          isDead[id] = true redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) redis.call('ZADD', prefix .. 'dead', now, id)
+        end
         for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', now, '+inf', 'LIMIT', 0, 10000)) do
           local key = prefix .. 'job:' .. name
           local owner = redis.call('HGET', key, 'lo')
           if owner and isDead[owner] then redis.call('HSET', key, 'lu', 0) redis.call('ZADD', prefix .. 'leases', 0, name) end
         end
       end
-      -- Instances declared dead are remembered an hour, to tell them if they come back.
-      redis.call('ZREMRANGEBYSCORE', reaped, '-inf', now - 3600000)
+      -- Instances declared dead are remembered an hour, to tell them if they come back (and refuse their
+      -- startAll); then their mark of the ticks they started goes too: their leases have gone long since.
+      redis.call('ZREMRANGEBYSCORE', reaped, '-inf', now - ${DEAD_REMEMBERED_MS})
+      for _, id in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'dead', '-inf', now - ${DEAD_REMEMBERED_MS}, 'LIMIT', 0, 100)) do
+        redis.call('ZREM', prefix .. 'dead', id) redis.call('HDEL', prefix .. 'started', id)
+      end
     end
     for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', '-inf', '(' .. now, 'LIMIT', ARGV[2], ARGV[3])) do
-      local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'ld', 'lh', 'lw', 'lt')
+      local row = redis.pcall('HMGET', prefix .. 'job:' .. name, 'ld', 'lh', 'lw', 'lt', 'lo', 'lk')
       out[#out + 1] = name
-      out[#out + 1] = (type(row) == 'table' and not row.err and (row[1] == 'at-least-once' or row[2] == '1' or (row[3] ~= false and row[3] == row[4]))) and 1 or 0
+      out[#out + 1] = (type(row) == 'table' and not row.err and (row[1] == 'at-least-once' or row[2] == '1' or unstarted(row[3], row[4], row[5], row[6]))) and 1 or 0
     end
     return out`,
   // Each named run, if its lease still ran out: taken over when the caller has its job (1), else given up if at-most-once.
   recover: `
-    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} ${HAND_ON} local runs = cjson.decode(ARGV[4]) local out = {}
+    local prefix = ARGV[1] local instance = ARGV[2] local leaseMs = tonumber(ARGV[3]) ${NOW} ${NEXT_TOKEN} ${HAND_ON} ${UNSTARTED} local runs = cjson.decode(ARGV[4]) local out = {}
     for i = 1, #runs, 2 do
       local name = runs[i]
       local key = prefix .. 'job:' .. name
       local row = redis.pcall('HMGET', key, 'lo', 'lu', 'lt', 'lk', 'la', 'ld', 'lh', 'f', 'lf', 'lw', 'qk')
-      local unstarted = type(row) == 'table' and not row.err and row[10] ~= false and row[10] == row[3]
+      local never = type(row) == 'table' and not row.err and unstarted(row[10], row[3], row[1], row[4])
       if type(row) ~= 'table' or row.err or not row[1] then redis.call('ZREM', prefix .. 'leases', name)
       elseif (tonumber(row[2]) or 0) >= now then
-      elseif row[6] == 'at-least-once' or row[7] == '1' or unstarted then
+      elseif row[6] == 'at-least-once' or row[7] == '1' or never then
         if runs[i + 1] == 1 then
           local token = nextToken(row[8])
           -- A run that never started is at the attempt it was claimed for.
-          local attempt = (tonumber(row[5]) or 1) + (unstarted and 0 or 1)
+          local attempt = (tonumber(row[5]) or 1) + (never and 0 or 1)
           redis.call('HSET', key, 'f', token, 'lo', instance, 'lu', now + leaseMs, 'lt', token, 'la', attempt, 'lh', '0')
           redis.call('HDEL', key, 'ls', 'lw')
           redis.call('ZADD', prefix .. 'leases', now + leaseMs, name)
@@ -469,6 +492,10 @@ export class RedisJobStore implements JobStore {
       const reply = (await this.script('start', [instance, leasesJson(batch)])) as number[];
       return reply.map((held) => held === 1);
     });
+  }
+
+  async startAll(instance: string, upTo: number): Promise<boolean> {
+    return (await this.script('startAll', [instance, Math.round(upTo)])) === 1;
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {

@@ -228,6 +228,39 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
         expect((await store.instances(60_000)).map((instance) => instance.id)).toEqual(['i1', 'i2']);
       });
 
+      it('marks started with startAll every lease an instance claimed ahead up to a tick: given up once it runs out, not taken over; later ticks and other instances stay unstarted', async () => {
+        await store.register(['a', 'b', 'c', 'd'].map((name) => ({ name, anchor: 0, fingerprint: FINGERPRINT })));
+        await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 });
+        await store.recover('i2', 60_000, new Set(), { self: self('i2'), deadAfterMs: 60_000 });
+        const ahead = { ahead: true, leaseMs: -1 };
+        await store.claim('i1', [claim('a', 1_000, ahead), claim('b', 2_000, ahead), claim('d', 500, { ...ahead, delivery: 'at-least-once' })]);
+        await store.claim('i2', [claim('c', 1_000, ahead)]);
+        expect(await store.startAll('i1', 1_000)).toBe(true);
+        // A mark only grows.
+        expect(await store.startAll('i1', 400)).toBe(true);
+        const { recovered, abandoned } = await store.recover('i3', 60_000, new Set(['a', 'b', 'c', 'd']));
+        expect(abandoned).toEqual([expect.objectContaining({ job: 'a', tick: 1_000, owner: 'i1', attempt: 1 })]);
+        const byJob = [...recovered].sort((x, y) => (x.job < y.job ? -1 : 1));
+        expect(byJob.map(({ job, tick, attempt, owner }) => ({ job, tick, attempt, owner }))).toEqual([
+          { job: 'b', tick: 2_000, attempt: 1, owner: 'i1' },
+          { job: 'c', tick: 1_000, attempt: 1, owner: 'i2' },
+          // Started, at-least-once: taken over as a run that failed.
+          { job: 'd', tick: 500, attempt: 2, owner: 'i1' },
+        ]);
+      });
+
+      it('refuses startAll of an instance declared dead, also once it checked in again: its leases are taken over as unstarted', async () => {
+        await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+        await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 });
+        await store.claim('i1', [claim('a', 1_000, { ahead: true })]);
+        await store.recover('i2', 60_000, new Set(['a']), { self: self('i2'), deadAfterMs: NOW_DEAD });
+        expect(await store.startAll('i1', 1_000)).toBe(false);
+        expect((await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 })).reaped).toBe(true);
+        expect(await store.startAll('i1', 1_000)).toBe(false);
+        // Not marked: the lease the sweep above took over (at attempt 1) is the only run of the tick.
+        expect(await store.startAll('i2', 1_000)).toBe(true);
+      });
+
       it('returns a revision with each check-in that changes when a job is saved, paused, resumed or removed', async () => {
         const revision = async () => (await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 })).revision!;
         const first = await revision();
