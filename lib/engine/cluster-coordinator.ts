@@ -269,8 +269,9 @@ export class ClusterCoordinator implements Coordinator {
       const later = other.tick > claim.tick;
       const dropped = later ? claim : other;
       if (!later) byJob.set(claim.job.name, claim);
-      // A claim asked again (its row was locked) and overtaken by a later tick is reported missed.
-      if (dropped.tries > 0) dropped.decide({ outcome: 'unclaimed' });
+      // A claim asked again (its row was locked, or it was made ahead and is asked at its tick) and
+      // overtaken by a later tick is reported missed: the later claim does not cover its tick.
+      if (dropped.tries > 0 || dropped.atTick) dropped.decide({ outcome: 'unclaimed' });
     }
     // In batches of bounded size, each decided as soon as it is answered: the first runs of a herd
     // do not wait for the last claims.
@@ -367,7 +368,12 @@ export class ClusterCoordinator implements Coordinator {
 
   private decide(ask: PendingClaim, outcome: ClaimOutcome | undefined, sentAt: number, ahead: boolean): void {
     const { job, tick, decide } = ask;
-    if (!outcome) return decide({ outcome: 'unclaimed' });
+    if (!outcome || outcome.status === 'unreachable') return decide({ outcome: 'unclaimed' });
+    // Asked in time (ahead, or again at its tick after a claim made ahead), but carried out after a
+    // claim of a later tick of the job (the store answered late: a failover, a stall): whether any
+    // instance had the tick is not known, and it is reported missed. An instance whose claim went
+    // out late (its clock behind, its event loop stalled) says nothing: the cluster was on time.
+    if (outcome.status === 'overtaken' && (ask.atTick || sentAt <= tick)) return decide({ outcome: 'unclaimed' });
     if (outcome.status === 'superseded') return this.supersededBy(job, outcome.trigger);
     if (this.superseded.size > 0) this.superseded.delete(job);
     if (outcome.status === 'won') {
@@ -411,7 +417,11 @@ export class ClusterCoordinator implements Coordinator {
     ask.atTick = true;
     this.clock.setTimer(
       () => {
-        if (this.releasing.has(ask.job.name)) return void this.afterRelease.set(ask.job.name, ask);
+        if (this.releasing.has(ask.job.name)) {
+          // One waits per job: an earlier tick still waiting (the release does not get through) is reported missed.
+          this.afterRelease.get(ask.job.name)?.decide({ outcome: 'unclaimed' });
+          return void this.afterRelease.set(ask.job.name, ask);
+        }
         this.pending.push(ask);
         this.schedule();
       },

@@ -169,14 +169,17 @@ export interface TickClaim {
 
 /**
  * What became of a claim: `won` (run it, with this fencing token), `busy` (this instance took the
- * tick, but a run of the job holds a lease: skip it), `lost` (another instance has this tick or a
- * later one: do nothing), `paused` (paused for every instance), `gone` (no such job in the store),
+ * tick, but a run of the job holds a lease: skip it), `lost` (another instance has this tick: do
+ * nothing), `overtaken` (a later tick of the job was claimed already: this one may have been
+ * claimed by another instance before it, or by none), `paused` (paused for every instance), `gone` (no such job in the store),
  * `locked` (the job's row is locked by another transaction: ask again), `later` (a claim made
  * ahead found a run of the job holding a lease, and did not take the tick: ask again at the tick),
  * `superseded` (the job was registered since with another trigger, `trigger`: not this instance's to run),
  * `completed` (the job ran its `maxRuns` times, counted over every instance), `queued` (this
  * instance took the tick, and a run of the job holds a lease: the tick waits in the store, to run
- * once after that run, see {@link TickClaim.queue}).
+ * once after that run, see {@link TickClaim.queue}), `unreachable` (the part of the store that
+ * holds the job could not be asked, while the rest answered: as if the whole call had failed, the
+ * claim may or may not have been carried out, and the tick is reported missed).
  */
 export type ClaimOutcome =
   | {
@@ -185,7 +188,7 @@ export type ClaimOutcome =
       /** The lease this claim replaced: an at-most-once run whose instance stopped renewing it, given up here (not found by a sweep). */
       replaced?: { tick: number; attempt: number; owner: string };
     }
-  | { status: 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' }
+  | { status: 'busy' | 'lost' | 'overtaken' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' | 'unreachable' }
   | { status: 'superseded'; trigger: string };
 
 /** A run's lease, named by job and fencing token. */

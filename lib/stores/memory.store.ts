@@ -111,7 +111,7 @@ export class MemoryJobStore implements JobStore {
         row.lastTick = Math.max(row.lastTick ?? claim.tick, claim.tick);
         return { status: 'completed' };
       }
-      if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: 'lost' };
+      if (row.lastTick !== null && row.lastTick >= claim.tick) return { status: row.lastTick > claim.tick ? 'overtaken' : 'lost' };
       // A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
       const lease = row.lease;
       const taken = lease !== null && (lease.until > now || this.retaken(lease) || row.queued !== null);

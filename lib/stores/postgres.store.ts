@@ -349,7 +349,8 @@ export class PostgresJobStore implements JobStore {
                    WHEN x.fingerprint IS NOT NULL AND x.fingerprint <> c.fingerprint THEN 'superseded'
                    -- Complete for every instance, whoever asks: not only for the first, who took the tick.
                    WHEN c.max_runs IS NOT NULL AND x.runs >= c.max_runs THEN 'completed'
-                   WHEN x.last_tick IS NOT NULL AND x.last_tick >= c.tick THEN 'lost'
+                   WHEN x.last_tick IS NOT NULL AND x.last_tick > c.tick THEN 'overtaken'
+                   WHEN x.last_tick IS NOT NULL AND x.last_tick = c.tick THEN 'lost'
                    ELSE 'locked' END AS status,
               k.token
        FROM input c LEFT JOIN claimed k ON k.name = c.name LEFT JOIN decided l ON l.name = c.name LEFT JOIN LATERAL (SELECT * FROM ${this.jobs} WHERE name = c.name) x ON true
@@ -377,7 +378,7 @@ export class PostgresJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced };
       }
       if (row.status === 'superseded') return { status: 'superseded', trigger: row.stored_trigger as string };
-      return { status: row.status as 'busy' | 'lost' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' };
+      return { status: row.status as 'busy' | 'lost' | 'overtaken' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' };
     });
   }
 

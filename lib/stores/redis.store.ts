@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
 import { Backoff } from '../engine/backoff';
-import { BATCH_SIZE, batches, inBatches, MAX_SWEEP_PAGES } from './batches';
+import { BATCH_SIZE, MAX_SWEEP_PAGES } from './batches';
 import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './driver';
 import {
   CheckIn,
@@ -21,19 +21,18 @@ import {
   Sweep,
   TickClaim,
 } from './job-store';
+import { RedisKeyspace } from './redis-keyspace';
 
-/** The parts of an `ioredis` client used here. */
-export interface RedisLike {
+/** The commands and events of an `ioredis` client, `Redis` or `Cluster`, used here. */
+export interface RedisCommands {
   evalsha(sha: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
   eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
   publish(channel: string, message: string): Promise<unknown>;
-  subscribe(channel: string): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
   smembers(key: string): Promise<string[]>;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
   ping(): Promise<unknown>;
-  /** A new client with the same options, and `override`. */
-  duplicate(override?: Record<string, unknown>): RedisLike;
   /** Connects a client that is not connected (made with `lazyConnect`, or given up on). */
   connect?(): Promise<unknown>;
   /** `CONFIG GET`, to check `maxmemory-policy`. */
@@ -47,24 +46,73 @@ export interface RedisLike {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   off(event: string, listener: (...args: any[]) => void): unknown;
   status?: string;
+}
+
+/** The parts of an `ioredis` client (`Redis`) used here. */
+export interface RedisLike extends RedisCommands {
+  /** A new client with the same options, and `override`. */
+  duplicate(override?: Record<string, unknown>): RedisLike;
+  /** `false` on a `Redis` client. */
+  isCluster?: boolean;
   /** Its prefix, which the store refuses, and where it connects, to name the server in messages. */
   options?: { keyPrefix?: string; host?: string; port?: number; path?: string; db?: number };
 }
 
-/** Options of {@link RedisJobStore}: a client of yours, or a URL for clients of its own. */
-export interface RedisJobStoreOptions {
-  /** An `ioredis` client to use; it is not closed by the store (a duplicate listens for changes). */
-  client?: RedisLike;
-  /** A Redis URL, for clients the store makes (and closes). */
-  url?: string;
-  /** Prefix of every key, to keep several schedulers in one database. Default `metronome:`. */
-  keyPrefix?: string;
+/** A node of a Redis Cluster: `{ host, port }`, or `'host:port'`. */
+export type RedisClusterNode = { host: string; port: number } | string;
+
+/** The parts of an `ioredis` `Cluster` client used here. */
+export interface RedisClusterLike extends RedisCommands {
+  /** `true` on a `Cluster`: the store then spreads its keys over the cluster's slots. */
+  isCluster: boolean;
+  /** A new client with the same startup nodes (when `startupNodes` is empty) and options, and `override`. */
+  duplicate(startupNodes?: Array<{ host?: string; port?: number } | string | number>, override?: Record<string, unknown>): RedisClusterLike;
+  /** Its prefix (of its own, or of its nodes' connections), which the store refuses. */
+  options?: { keyPrefix?: string; redisOptions?: { keyPrefix?: string } };
 }
 
 /**
+ * Options of {@link RedisJobStore}: a client of yours, a URL, or the nodes of a Redis Cluster for
+ * clients of its own. Exactly one of `url` and `nodes`, or a `client`.
+ */
+export interface RedisJobStoreOptions {
+  /**
+   * An `ioredis` client to use: a `Redis`, or a `Cluster` (then the keys are spread over the
+   * cluster's slots, see docs/clustering.md). It is not closed by the store (a duplicate listens for
+   * changes).
+   */
+  client?: RedisLike | RedisClusterLike;
+  /** A Redis URL, for clients the store makes (and closes). */
+  url?: string;
+  /**
+   * The startup nodes of a Redis Cluster (`{ host, port }` or `'host:port'`), for a `Cluster` client
+   * the store makes (and closes). A few are enough: the client learns the others from them.
+   */
+  nodes?: readonly RedisClusterNode[];
+  /**
+   * With `nodes`: more options of the `Cluster` the store makes (ioredis' `ClusterOptions`, such as
+   * `redisOptions: { password, tls }` or `natMap`). The store's own settings win: `lazyConnect`,
+   * `enableOfflineQueue: false`, and `redisOptions.connectTimeout` and `maxRetriesPerRequest: 1`.
+   */
+  clusterOptions?: Record<string, unknown> & { redisOptions?: Record<string, unknown> };
+  /**
+   * Prefix of every key, to keep several schedulers in one database. Default `metronome:`. On a
+   * Redis Cluster it may not hold `{` or `}`: the store tags the keys itself.
+   */
+  keyPrefix?: string;
+}
+
+/** `ioredis` as the store loads it: the `Redis` class, with `Cluster` on it. */
+type RedisDriver = (new (url: string, options: object) => RedisLike) & {
+  Cluster: new (nodes: Array<{ host: string; port: number }>, options: object) => RedisClusterLike;
+};
+
+/**
  * Each script takes the key prefix as its first argument and names its keys from it, so that the
- * whole batch of a wake-up is one call: the store suits a single Redis server (or a cluster slot).
- * Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
+ * whole batch of a wake-up is one call: the key prefix on a single Redis server, a shard's prefix on
+ * a Redis Cluster (see {@link RedisKeyspace}), whose keys are all in one hash slot. Each call also
+ * names one key of that prefix (KEYS[1], `<prefix>names`), which the scripts do not read: a
+ * `Cluster` client sends the call to the master of its slot. Times come from Redis (`TIME`). A job is a hash under `<prefix>job:<name>`: a anchor, t
  * watermark, p paused, v trigger fingerprint (vd what the trigger is), f last fencing token, d definition, rc the
  * runs claims gave out (for a cluster-wide maxRuns), qk a tick queued behind the lease (overlap 'queue'), and
  * lo/lu/lt/lk/lf/la/ld/lh/ls/lw the lease (owner, until, token, tick, first tick, attempt, delivery,
@@ -96,14 +144,13 @@ const SAVE_TOKENS = `if highest > given then redis.call('SET', prefix .. 'fencin
  * that tick, under a new token, attempt 1 once taken over. After {@link NEXT_TOKEN}; `handedOn`
  * names the first job, for one announcement ({@link ANNOUNCE_HANDED_ON}).
  */
-const HAND_ON = `local handedOn = nil local handedCount = 0
+const HAND_ON = `local handedOn = nil
   local function handOn(key, name, queued, last)
     local token = nextToken(last)
     redis.call('HSET', key, 'lu', 0, 'lt', token, 'f', token, 'lk', queued, 'lf', queued, 'la', 0, 'lh', '1')
     redis.call('HDEL', key, 'qk', 'ls', 'lw')
     redis.call('ZADD', prefix .. 'leases', 0, name)
     handedOn = handedOn or name
-    handedCount = handedCount + 1
   end`;
 const ANNOUNCE_HANDED_ON = `if handedOn then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = handedOn, origin = '' })) end`;
 
@@ -137,7 +184,8 @@ const SCRIPTS = {
       elseif row[8] and row[8] ~= fingerprint then out[#out + 1] = 's:' .. (redis.call('HGET', key, 'vd') or row[8])
       -- Complete for every instance, whoever asks: before the watermark, which the first to ask advances.
       elseif maxRuns and (tonumber(row[13]) or 0) >= maxRuns then out[#out + 1] = 'completed' if not last or last < tick then redis.call('HSET', key, 't', at) end
-      elseif last and last >= tick then out[#out + 1] = 'lost'
+      elseif last and last > tick then out[#out + 1] = 'overtaken'
+      elseif last and last == tick then out[#out + 1] = 'lost'
       else
         -- A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
         local taken = row[4] and ((tonumber(row[5]) or 0) > now or row[6] == 'at-least-once' or row[9] == '1' or unstarted(row[12], row[14], row[4], row[10]) or row[16])
@@ -200,12 +248,13 @@ const SCRIPTS = {
     end
     return out`,
   release: `
-    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} ${NEXT_TOKEN} ${HAND_ON}
+    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} local out = {} ${NEXT_TOKEN} ${HAND_ON}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lt', 'lh', 'qk', 'f')
+      out[#out + 1] = 0
       if row[1] == leases[i + 1] and row[2] ~= '1' then
-        if row[3] then handOn(key, leases[i], row[3], row[4])
+        if row[3] then handOn(key, leases[i], row[3], row[4]) out[#out] = 1
         else
           redis.call('HDEL', key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh', 'ls', 'lw')
           ended[#ended + 1] = leases[i]
@@ -214,36 +263,41 @@ const SCRIPTS = {
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
     ${SAVE_TOKENS} ${ANNOUNCE_HANDED_ON}
-    return handedCount`,
+    return out`,
   // The runs whose lease ran out, a page at a time, and whether each is to be taken over; first
-  // the revision, whether the instance had been declared dead, and the time. With a check-in (ARGV[4], the
-  // instance's JSON), the instance is recorded alive, and those silent for ARGV[5] ms are declared
-  // dead: their leases run out now.
+  // the revision, whether the instance had been declared dead, the time, and the instances this call
+  // declared dead. With a check-in (ARGV[4], the instance's JSON), the instance is recorded alive,
+  // and those silent for ARGV[5] ms are declared dead: their leases run out now. ARGV[7] on are
+  // instances another call declared dead (on a Redis Cluster, the check-in is in another shard):
+  // their leases here run out now too.
   expired: `
-    local prefix = ARGV[1] ${NOW} ${UNSTARTED} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0, now }
+    local prefix = ARGV[1] ${NOW} ${UNSTARTED} local out = { tonumber(redis.call('GET', prefix .. 'revision')) or 0, 0, now, {} }
+    local dead = {}
     if ARGV[4] ~= '' then
       local instance, checkins, infos, reaped = ARGV[6], prefix .. 'checkins', prefix .. 'instances', prefix .. 'reaped'
       if redis.call('ZREM', reaped, instance) == 1 then out[2] = 1 end
       redis.call('ZADD', checkins, now, instance)
       redis.call('HSET', infos, instance, ARGV[4])
-      local dead = {}
       for _, id in ipairs(redis.call('ZRANGEBYSCORE', checkins, '-inf', '(' .. (now - tonumber(ARGV[5])), 'LIMIT', 0, 100)) do
         if id ~= instance then dead[#dead + 1] = id end
       end
-      if #dead > 0 then
-        local isDead = {}
-        for _, id in ipairs(dead) do
-          isDead[id] = true redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) redis.call('ZADD', prefix .. 'dead', now, id)
-        end
-        for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', now, '+inf', 'LIMIT', 0, 10000)) do
-          local key = prefix .. 'job:' .. name
-          local owner = redis.call('HGET', key, 'lo')
-          if owner and isDead[owner] then redis.call('HSET', key, 'lu', 0) redis.call('ZADD', prefix .. 'leases', 0, name) end
-        end
-      end
-      -- Instances declared dead are remembered an hour, to tell them if they come back (and refuse their
-      -- startAll); then their mark of the ticks they started goes too: their leases have gone long since.
+      for _, id in ipairs(dead) do redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) out[4][#out[4] + 1] = id end
+      -- Instances declared dead are remembered an hour, to tell them if they come back.
       redis.call('ZREMRANGEBYSCORE', reaped, '-inf', now - ${DEAD_REMEMBERED_MS})
+    end
+    for i = 7, #ARGV do dead[#dead + 1] = ARGV[i] end
+    if #dead > 0 then
+      local isDead = {}
+      -- Recorded in this shard with its leases' expiry, at once: it refuses their startAll for an hour.
+      for _, id in ipairs(dead) do isDead[id] = true redis.call('ZADD', prefix .. 'dead', now, id) end
+      for _, name in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leases', now, '+inf', 'LIMIT', 0, 10000)) do
+        local key = prefix .. 'job:' .. name
+        local owner = redis.call('HGET', key, 'lo')
+        if owner and isDead[owner] then redis.call('HSET', key, 'lu', 0) redis.call('ZADD', prefix .. 'leases', 0, name) end
+      end
+    end
+    -- After the hour, an instance's mark of the ticks it started goes too: its leases have gone long since.
+    if ARGV[2] == '0' then
       for _, id in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'dead', '-inf', now - ${DEAD_REMEMBERED_MS}, 'LIMIT', 0, 100)) do
         redis.call('ZREM', prefix .. 'dead', id) redis.call('HDEL', prefix .. 'started', id)
       end
@@ -356,7 +410,8 @@ const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => 
 >;
 
 /**
- * A store on Redis (driver `ioredis`). A claim is one Lua script for every tick of a wake-up:
+ * A store on Redis (driver `ioredis`), one server or a Redis Cluster. A claim is one Lua script for
+ * every tick of a wake-up (on a cluster, one per shard of the ticks' jobs, at once):
  * compare-and-advance of each job's watermark and its run's lease, atomically. Leases use the
  * server's clock. Changes are announced with pub/sub.
  */
@@ -364,12 +419,13 @@ export class RedisJobStore implements JobStore {
   readonly kind = 'redis';
   readonly shared = true;
   /** The client given, or the store's own once made (see {@link client}). */
-  private clientInstance: RedisLike | null;
-  /** How to make a client of its own: `ioredis` and the URL. */
-  private readonly ownClientOf: { Redis: new (url: string, options: object) => RedisLike; url: string } | null;
+  private clientInstance: RedisLike | RedisClusterLike | null;
+  /** How to make a client of its own: a `Redis` for a URL, a `Cluster` for nodes. */
+  private readonly ownClientOf: ((timeoutMs: number) => RedisLike | RedisClusterLike) | null;
   private readonly ownClient: boolean;
-  private readonly prefix: string;
-  /** Host and port (and database), for messages. */
+  /** Where the keys are: under the prefix, or in the shards of a Redis Cluster. */
+  private readonly keys: RedisKeyspace;
+  /** Host and port (and database), or a cluster's startup nodes, for messages. */
   private readonly address: string;
   /** How long a call may take (see {@link configure}). */
   private timeoutMs = 5_000;
@@ -386,25 +442,59 @@ export class RedisJobStore implements JobStore {
     if (!/^[A-Za-z0-9_:{}.-]{1,64}$/.test(prefix)) {
       throw new StoreUnavailableError('redis', `keyPrefix ${JSON.stringify(prefix)} is not a safe prefix (letters, digits and _ : { } . -, up to 64)`);
     }
-    if (!options.client && !options.url) throw new StoreUnavailableError('redis', 'give it a client or a url');
-    this.prefix = prefix;
-    if (options.client) {
-      if (options.client.options?.keyPrefix) {
+    const { client, url, nodes } = options;
+    if (!client && url === undefined && nodes === undefined)
+      throw new StoreUnavailableError('redis', 'give it a client, a url or the nodes of a Redis Cluster');
+    if (url !== undefined && nodes !== undefined) {
+      throw new StoreUnavailableError('redis', 'give it a url (one Redis server) or nodes (a Redis Cluster), not both');
+    }
+    if (client && nodes !== undefined) throw new StoreUnavailableError('redis', 'give it a client or nodes, not both');
+    if (options.clusterOptions && nodes === undefined)
+      throw new StoreUnavailableError('redis', 'clusterOptions go with nodes, for the Cluster the store makes');
+    const cluster = client ? isCluster(client) : nodes !== undefined;
+    if (cluster && /[{}]/.test(prefix)) {
+      throw new StoreUnavailableError(
+        'redis',
+        `keyPrefix ${JSON.stringify(prefix)} holds { or }: on a Redis Cluster the store puts a hash tag of its own in every key, after the prefix`,
+      );
+    }
+    this.keys = cluster ? RedisKeyspace.cluster(prefix) : RedisKeyspace.single(prefix);
+    if (client) {
+      const keyPrefix = isCluster(client) ? (client.options?.keyPrefix ?? client.options?.redisOptions?.keyPrefix) : client.options?.keyPrefix;
+      if (keyPrefix) {
         throw new StoreUnavailableError(
           'redis',
-          `the client has a keyPrefix (${JSON.stringify(options.client.options.keyPrefix)}), which its scripts cannot see; give the prefix to RedisJobStore as keyPrefix instead`,
+          `the client has a keyPrefix (${JSON.stringify(keyPrefix)}), which its scripts cannot see; give the prefix to RedisJobStore as keyPrefix instead`,
         );
       }
-      this.clientInstance = options.client;
+      this.clientInstance = client;
       this.ownClientOf = null;
       this.ownClient = false;
-    } else {
-      const Redis = loadDriver<new (url: string, options: object) => RedisLike>('ioredis', 'redis');
+      this.address = isCluster(client) ? redisClusterAddress(startupNodesOf(client)) : redisAddress(client.options ?? {});
+    } else if (nodes !== undefined) {
+      const startupNodes = parseClusterNodes(nodes);
+      const { Cluster } = loadDriver<RedisDriver>('ioredis', 'redis');
+      const extra = options.clusterOptions ?? {};
       this.clientInstance = null;
-      this.ownClientOf = { Redis, url: options.url! };
+      // Fail fast while a node is out of reach: a claim that waits for the reconnection would run
+      // late. It connects in connect(), and reconnects by itself after.
+      this.ownClientOf = (timeoutMs) =>
+        new Cluster(startupNodes, {
+          ...extra,
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          redisOptions: { ...extra.redisOptions, connectTimeout: timeoutMs, maxRetriesPerRequest: 1 },
+        });
       this.ownClient = true;
+      this.address = redisClusterAddress(startupNodes);
+    } else {
+      const Redis = loadDriver<RedisDriver>('ioredis', 'redis');
+      this.clientInstance = null;
+      // Fail fast while disconnected, as above.
+      this.ownClientOf = (timeoutMs) => new Redis(url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: timeoutMs });
+      this.ownClient = true;
+      this.address = redisUrlAddress(url!);
     }
-    this.address = options.client ? redisAddress(options.client.options ?? {}) : redisUrlAddress(options.url!);
   }
 
   /**
@@ -433,13 +523,18 @@ export class RedisJobStore implements JobStore {
   }
 
   async register(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
-    return inBatches(jobs, (batch) => this.registerBatch(batch));
+    return this.keys.byShard(
+      jobs,
+      (job) => job.name,
+      (prefix, batch) => this.registerBatch(prefix, batch),
+    );
   }
 
-  private async registerBatch(jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
+  private async registerBatch(prefix: string, jobs: ReadonlyArray<JobRegistration>): Promise<Array<StoredJobState | null>> {
     if (jobs.length === 0) return [];
     const reply = (await this.script(
       'register',
+      prefix,
       jobs.flatMap((job) => [job.name, job.anchor, job.fingerprint, job.trigger ?? job.fingerprint]),
     )) as string[];
     return jobs.map(({ name }, index) =>
@@ -455,10 +550,17 @@ export class RedisJobStore implements JobStore {
   }
 
   async claim(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
-    return inBatches(claims, (batch) => this.claimBatch(instance, batch));
+    // The claims of a shard out of reach are reported unclaimed (`unreachable`), not asked again:
+    // a call that failed may have been carried out, and asked again it would come back `lost`.
+    return this.keys.byShard(
+      claims,
+      (claim) => claim.job,
+      (prefix, batch) => this.claimBatch(prefix, instance, batch),
+      { answer: { status: 'unreachable' } },
+    );
   }
 
-  private async claimBatch(instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
+  private async claimBatch(prefix: string, instance: string, claims: readonly TickClaim[]): Promise<ClaimOutcome[]> {
     if (claims.length === 0) return [];
     // A batch goes as one JSON argument and comes back as one JSON string: thousands of separate
     // arguments and replies cost more to encode and decode than the claims cost Redis.
@@ -474,7 +576,7 @@ export class RedisJobStore implements JobStore {
         c.fingerprint,
         c.maxRuns == null ? '' : String(c.maxRuns),
       );
-    const reply = JSON.parse((await this.script('claim', [instance, JSON.stringify(args)])) as string) as Array<string | number | unknown[]>;
+    const reply = JSON.parse((await this.script('claim', prefix, [instance, JSON.stringify(args)])) as string) as Array<string | number | unknown[]>;
     return reply.map((value): ClaimOutcome => {
       if (typeof value === 'number') return { status: 'won', fencingToken: value };
       if (Array.isArray(value)) {
@@ -482,104 +584,179 @@ export class RedisJobStore implements JobStore {
         return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
       }
       if (value.startsWith('s:')) return { status: 'superseded', trigger: value.slice(2) };
-      return { status: value as 'busy' | 'lost' | 'paused' | 'gone' | 'later' | 'completed' | 'queued' };
+      return { status: value as 'busy' | 'lost' | 'overtaken' | 'paused' | 'gone' | 'later' | 'completed' | 'queued' };
     });
   }
 
   async start(instance: string, leases: readonly Lease[]): Promise<boolean[]> {
-    return inBatches(leases, async (batch) => {
-      if (batch.length === 0) return [];
-      const reply = (await this.script('start', [instance, leasesJson(batch)])) as number[];
-      return reply.map((held) => held === 1);
-    });
+    return this.keys.byShard(
+      leases,
+      (lease) => lease.job,
+      async (prefix, batch) => {
+        if (batch.length === 0) return [];
+        const reply = (await this.script('start', prefix, [instance, leasesJson(batch)])) as number[];
+        return reply.map((held) => held === 1);
+      },
+    );
   }
 
   async startAll(instance: string, upTo: number): Promise<boolean> {
-    return (await this.script('startAll', [instance, Math.round(upTo)])) === 1;
+    // On a Redis Cluster, in every shard (each keeps the marks and the instances declared dead of its own leases).
+    const marked = await Promise.all(this.keys.shards.map((prefix) => this.script('startAll', prefix, [instance, Math.round(upTo)])));
+    return marked.every((answer) => answer === 1);
   }
 
   async renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]> {
-    return inBatches(leases, async (batch) => {
-      if (batch.length === 0) return [];
-      const reply = (await this.script('renew', [instance, leaseMs, leasesJson(batch)])) as number[];
-      return reply.map((held) => held === 1);
-    });
+    return this.keys.byShard(
+      leases,
+      (lease) => lease.job,
+      async (prefix, batch) => {
+        if (batch.length === 0) return [];
+        const reply = (await this.script('renew', prefix, [instance, leaseMs, leasesJson(batch)])) as number[];
+        return reply.map((held) => held === 1);
+      },
+    );
   }
 
   async release(leases: readonly Lease[]): Promise<number> {
-    let handedOn = 0;
-    for (const batch of batches(leases)) handedOn += Number(await this.script('release', [leasesJson(batch)]));
-    return handedOn;
+    const handedOn = await this.keys.byShard(
+      leases,
+      (lease) => lease.job,
+      async (prefix, batch) => (batch.length > 0 ? ((await this.script('release', prefix, [leasesJson(batch)])) as number[]) : []),
+    );
+    return handedOn.reduce((sum, handed) => sum + handed, 0);
   }
 
   async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
     // The runs to deal with, a page of expired leases at a time: those given up whoever has their
     // job, and those to take over of the jobs here. Leases left for other instances are passed.
-    // The first page checks in.
-    const candidates: Array<string | number> = [];
+    // The first page checks in: on one server, the check-in and the first page are one call.
+    const self = checkIn ? JSON.stringify(checkIn.self) : '';
+    const [control, ...others] = this.keys.shards as [string, ...string[]];
+    const first = await this.expired(control, instance, jobs, self, checkIn?.deadAfterMs ?? 0, []);
+    // On a Redis Cluster, the check-in is in the control shard, and every other shard is read at
+    // once after it, told which instances the check-in declared dead, for their leases there to run
+    // out now too. If this instance dies in between, those leases run out by their own time.
+    const pages = [first, ...(await Promise.all(others.map((prefix) => this.expired(prefix, instance, jobs, '', 0, first.dead))))];
+    const seen: Pick<Sweep, 'reaped' | 'revision' | 'storeNow'> =
+      // Each shard's revision only grows: their sum changes whenever one of them does.
+      self === '' ? {} : { revision: pages.reduce((sum, page) => sum + page.revision, 0), reaped: first.reaped, storeNow: first.storeNow };
+    // At most BATCH_SIZE runs in one sweep, over every shard.
+    let room = BATCH_SIZE * 2;
     let more = false;
-    let seen: Pick<Sweep, 'reaped' | 'revision' | 'storeNow'> = {};
-    for (let page = 0; page < MAX_SWEEP_PAGES && candidates.length < BATCH_SIZE * 2; page++) {
-      const self = page === 0 && checkIn ? JSON.stringify(checkIn.self) : '';
-      const reply = (await this.script('expired', [page * BATCH_SIZE, BATCH_SIZE, self, checkIn?.deadAfterMs ?? 0, instance])) as Array<string | number>;
-      if (self !== '') seen = { revision: Number(reply[0]), reaped: reply[1] === 1, storeNow: Number(reply[2]) };
-      for (let i = 3; i < reply.length; i += 2) {
-        const name = String(reply[i]);
-        const mine = jobs.has(name);
-        if (reply[i + 1] === 0 || mine) candidates.push(name, mine ? 1 : 0);
-      }
-      more = reply.length === BATCH_SIZE * 2 + 3;
-      if (!more) break;
-    }
-    if (candidates.length === 0) return { recovered: [], abandoned: [], more, ...seen };
-    more ||= candidates.length > BATCH_SIZE * 2;
-    const reply = (await this.script('recover', [instance, leaseMs, JSON.stringify(candidates.slice(0, BATCH_SIZE * 2))])) as Array<string | number>;
+    const taken = pages.map((page) => {
+      const candidates = page.candidates.slice(0, room);
+      room -= candidates.length;
+      more ||= page.more || candidates.length < page.candidates.length;
+      return candidates;
+    });
+    if (room === BATCH_SIZE * 2) return { recovered: [], abandoned: [], more, ...seen };
+    const replies = await Promise.all(
+      taken.map((candidates, shard) =>
+        candidates.length === 0
+          ? []
+          : (this.script('recover', this.keys.shards[shard]!, [instance, leaseMs, JSON.stringify(candidates)]) as Promise<Array<string | number>>),
+      ),
+    );
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
-    for (let i = 0; i < reply.length; i += 8) {
-      const run: ExpiredRun = {
-        job: String(reply[i + 1]),
-        tick: Number(reply[i + 2]),
-        attempt: Number(reply[i + 3]),
-        fencingToken: Number(reply[i + 4]),
-        owner: String(reply[i + 5]),
-        previousToken: Number(reply[i + 6]),
-        from: Number(reply[i + 7]),
-      };
-      (reply[i] === 'recovered' ? recovered : abandoned).push(run);
+    for (const reply of replies) {
+      for (let i = 0; i < reply.length; i += 8) {
+        const run: ExpiredRun = {
+          job: String(reply[i + 1]),
+          tick: Number(reply[i + 2]),
+          attempt: Number(reply[i + 3]),
+          fencingToken: Number(reply[i + 4]),
+          owner: String(reply[i + 5]),
+          previousToken: Number(reply[i + 6]),
+          from: Number(reply[i + 7]),
+        };
+        (reply[i] === 'recovered' ? recovered : abandoned).push(run);
+      }
     }
     return { recovered, abandoned, more, ...seen };
   }
 
+  /**
+   * The expired leases of one shard (all of them on one server) that this sweep is to deal with, a
+   * page at a time, as `name, 1 | 0` (whether to take it over): past those left for other
+   * instances, until there are `BATCH_SIZE` of them, and `more` if others may wait. The first page
+   * checks in when `self` is not empty, and makes the leases of `dead` instances run out; it also
+   * gives the shard's revision, the store's time, whether this instance had been declared dead, and
+   * whom this check-in declared dead.
+   */
+  private async expired(
+    prefix: string,
+    instance: string,
+    jobs: JobSet,
+    self: string,
+    deadAfterMs: number,
+    dead: readonly string[],
+  ): Promise<{ candidates: Array<string | number>; more: boolean; revision: number; reaped: boolean; storeNow: number; dead: string[] }> {
+    const candidates: Array<string | number> = [];
+    let more = false;
+    let head = { revision: 0, reaped: false, storeNow: 0, dead: [] as string[] };
+    for (let page = 0; page < MAX_SWEEP_PAGES && candidates.length < BATCH_SIZE * 2; page++) {
+      const firstPage = page === 0;
+      const reply = (await this.script('expired', prefix, [
+        page * BATCH_SIZE,
+        BATCH_SIZE,
+        firstPage ? self : '',
+        deadAfterMs,
+        instance,
+        ...(firstPage ? dead : []),
+      ])) as Array<string | number | string[]>;
+      if (firstPage) head = { revision: Number(reply[0]), reaped: reply[1] === 1, storeNow: Number(reply[2]), dead: (reply[3] as string[]).map(String) };
+      for (let i = 4; i < reply.length; i += 2) {
+        const name = String(reply[i]);
+        const mine = jobs.has(name);
+        if (reply[i + 1] === 0 || mine) candidates.push(name, mine ? 1 : 0);
+      }
+      more = reply.length === BATCH_SIZE * 2 + 4;
+      if (!more) break;
+    }
+    return { candidates, more, ...head };
+  }
+
   async instances(deadAfterMs: number): Promise<InstanceRecord[]> {
-    const reply = (await this.script('instances', [deadAfterMs])) as string[];
+    // The check-ins are in the control shard.
+    const reply = (await this.script('instances', this.keys.control, [deadAfterMs])) as string[];
     const records: InstanceRecord[] = [];
     for (let i = 0; i < reply.length; i += 3) records.push(instanceRecord(reply[i], reply[i + 1], Number(reply[i + 2])));
     return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
-    return inBatches(runs, (batch) => this.handBackBatch(instance, batch));
+    return this.keys.byShard(
+      runs,
+      (run) => run.job,
+      (prefix, batch) => this.handBackBatch(prefix, instance, batch),
+    );
   }
 
-  private async handBackBatch(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
+  private async handBackBatch(prefix: string, instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]> {
     if (runs.length === 0) return [];
     const flat: string[] = [];
     for (const run of runs) flat.push(run.job, String(run.fencingToken), String(run.tick), String(run.from), String(run.attempt));
-    const reply = (await this.script('handBack', [instance, JSON.stringify(flat)])) as number[];
+    const reply = (await this.script('handBack', prefix, [instance, JSON.stringify(flat)])) as number[];
     return reply.map((handed) => handed === 1);
   }
 
   async setPaused(job: string, paused: boolean, origin: string): Promise<void> {
-    await this.script('setPaused', [job, paused ? '1' : '0', JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin })]);
+    await this.script('setPaused', this.keys.prefixOf(job), [job, paused ? '1' : '0', JSON.stringify({ kind: paused ? 'paused' : 'resumed', job, origin })]);
   }
 
   async remove(job: string, origin: string): Promise<void> {
-    await this.script('remove', [job, JSON.stringify({ kind: 'removed', job, origin })]);
+    await this.script('remove', this.keys.prefixOf(job), [job, JSON.stringify({ kind: 'removed', job, origin })]);
   }
 
   async saveDefinition(definition: StoredJobDefinition, anchor: number, origin: string): Promise<void> {
-    await this.script('save', [definition.name, anchor, JSON.stringify(definition), JSON.stringify({ kind: 'saved', job: definition.name, origin })]);
+    await this.script('save', this.keys.prefixOf(definition.name), [
+      definition.name,
+      anchor,
+      JSON.stringify(definition),
+      JSON.stringify({ kind: 'saved', job: definition.name, origin }),
+    ]);
   }
 
   async loadDefinitions(): Promise<Array<{ name: string; definition: unknown; paused: boolean }>> {
@@ -599,7 +776,10 @@ export class RedisJobStore implements JobStore {
   }
 
   async watch(listener: (change: JobChange) => void): Promise<() => Promise<void>> {
-    const channel = `${this.prefix}changes`;
+    // Each shard announces on a channel of its own (one on a single server). A cluster client's
+    // plain PUBLISH reaches every node, so a subscriber on any node hears every shard.
+    const channels = this.keys.shards.map((prefix) => `${prefix}changes`);
+    const ours = new Set(channels);
     let stopped = false;
     let retry: ReturnType<typeof setTimeout> | undefined;
     // Tries again after 200 ms, doubling to 5 s; the periodic resync covers what is missed meanwhile.
@@ -609,13 +789,13 @@ export class RedisJobStore implements JobStore {
     // A client in subscriber mode can do nothing else: listen on a duplicate. It subscribes on
     // every connection, here rather than by the driver, so that a subscription that fails (a
     // connection lost meanwhile, a refusal) is tried again.
-    const subscriber = this.client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: false });
+    const subscriber = duplicateSubscriber(this.client);
     const subscribe = async (): Promise<void> => {
       cancel(retry);
       retry = undefined;
       if (stopped) return;
       try {
-        await within(subscriber.subscribe(channel), this.timeoutMs);
+        await within(subscriber.subscribe(...channels), this.timeoutMs);
         backoff.reset();
         subscribed();
       } catch {
@@ -636,7 +816,7 @@ export class RedisJobStore implements JobStore {
     subscriber.on('error', () => undefined);
     subscriber.on('ready', () => void subscribe());
     subscriber.on('message', (from: string, message: string) => {
-      if (from !== channel) return;
+      if (!ours.has(from)) return;
       try {
         listener(JSON.parse(message) as JobChange);
       } catch {
@@ -666,29 +846,31 @@ export class RedisJobStore implements JobStore {
    * A key that cannot be read as a job's hash has no definition, for the caller to reject.
    */
   private async rows(which: 'definitions' | 'paused'): Promise<Array<{ name: string; paused: boolean; definition?: string }>> {
-    // A page at a time (a definition is up to 80 KiB: fewer of them); SSCAN may give a name twice.
+    // A page at a time (a definition is up to 80 KiB: fewer of them), each shard's pages one after
+    // another, the shards at once; SSCAN may give a name twice.
     const found = new Map<string, { name: string; paused: boolean; definition?: string }>();
-    let cursor = '0';
-    do {
-      const reply = (await this.script('rows', [which, cursor, which === 'definitions' ? 100 : BATCH_SIZE])) as string[];
-      cursor = String(reply[0]);
-      for (let i = 1; i < reply.length; i += 3) {
-        const row = { name: reply[i], paused: reply[i + 1] === '1' };
-        found.set(row.name, which === 'definitions' && reply[i + 1] !== 'x' ? { ...row, definition: reply[i + 2] } : row);
-      }
-    } while (cursor !== '0');
+    await Promise.all(
+      this.keys.shards.map(async (prefix) => {
+        let cursor = '0';
+        do {
+          const reply = (await this.script('rows', prefix, [which, cursor, which === 'definitions' ? 100 : BATCH_SIZE])) as string[];
+          cursor = String(reply[0]);
+          for (let i = 1; i < reply.length; i += 3) {
+            const row = { name: reply[i], paused: reply[i + 1] === '1' };
+            found.set(row.name, which === 'definitions' && reply[i + 1] !== 'x' ? { ...row, definition: reply[i + 2] } : row);
+          }
+        } while (cursor !== '0');
+      }),
+    );
     return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** The client: the one given, or the store's own, made on first use with the time limit of {@link configure}. */
-  private get client(): RedisLike {
+  private get client(): RedisLike | RedisClusterLike {
     if (this.clientInstance) return this.clientInstance;
     // Closed before it was ever used: no client is made any more.
     if (this.closed) throw new StoreUnavailableError('redis', 'the store is closed');
-    const { Redis, url } = this.ownClientOf!;
-    // Fail fast while disconnected: a claim that waits for the reconnection would run late. It
-    // connects in connect(), and reconnects by itself after.
-    const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: this.timeoutMs });
+    const client = this.ownClientOf!(this.timeoutMs);
     client.on('error', () => undefined);
     return (this.clientInstance = client);
   }
@@ -698,7 +880,7 @@ export class RedisJobStore implements JobStore {
    * hash is evicted loses its watermark, and a tick can run twice. A server that refuses `CONFIG`
    * (managed Redis often does) is not asked again, and nothing is said.
    */
-  private async checkEvictionPolicy(client: RedisLike): Promise<void> {
+  private async checkEvictionPolicy(client: RedisCommands): Promise<void> {
     if (!client.config) return void (this.policyChecked = true);
     try {
       const reply = await within(client.config('GET', 'maxmemory-policy'), this.timeoutMs);
@@ -715,14 +897,22 @@ export class RedisJobStore implements JobStore {
     }
   }
 
-  /** Runs a script by its hash, sending it once when Redis does not know it yet. */
-  private script(name: ScriptName, args: Array<string | number>): Promise<unknown> {
+  /**
+   * Runs a script on the keys under `prefix` by its hash, sending it once when Redis does not know it
+   * yet: at first use, and on a Redis Cluster after a failover, for a promoted replica has not seen
+   * the scripts. A cluster client follows `MOVED` by itself, and retries `TRYAGAIN` and
+   * `CLUSTERDOWN` a few times; what still fails is a {@link StoreUnavailableError}, tried again at
+   * the next wake-up.
+   */
+  private script(name: ScriptName, prefix: string, args: Array<string | number>): Promise<unknown> {
     return this.run(async () => {
+      const client = this.client;
+      const key = RedisKeyspace.routingKey(prefix);
       try {
-        return await this.client.evalsha(SHAS[name], 0, this.prefix, ...args);
+        return await client.evalsha(SHAS[name], 1, key, prefix, ...args);
       } catch (error) {
         if (!String((error as Error).message).includes('NOSCRIPT')) throw error;
-        return this.client.eval(SCRIPTS[name], 0, this.prefix, ...args);
+        return client.eval(SCRIPTS[name], 1, key, prefix, ...args);
       }
     });
   }
@@ -743,7 +933,7 @@ export class RedisJobStore implements JobStore {
  * reconnections, and after `timeoutMs` otherwise; then, with `restartStalled`, a connection made
  * that never became ready (a server that accepts and says nothing) is dropped for a fresh one.
  */
-function ready(client: RedisLike, timeoutMs: number, restartStalled: boolean): Promise<void> {
+function ready(client: RedisCommands, timeoutMs: number, restartStalled: boolean): Promise<void> {
   if (client.status === 'ready' || client.status === undefined) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     const settle = (error?: unknown) => {
@@ -769,6 +959,60 @@ function ready(client: RedisLike, timeoutMs: number, restartStalled: boolean): P
 function redisAddress(options: NonNullable<RedisLike['options']>): string {
   if (options.path) return options.path;
   return `${options.host ?? 'localhost'}:${options.port ?? 6379}${options.db ? `/${options.db}` : ''}`;
+}
+
+/** Whether a client is an `ioredis` `Cluster`. */
+function isCluster(client: RedisLike | RedisClusterLike): client is RedisClusterLike {
+  return client.isCluster === true;
+}
+
+/**
+ * A client for `watch` to subscribe with: a client in subscriber mode can do nothing else. It
+ * connects at once and fails fast; a `Redis` does not subscribe again by itself on a new
+ * connection (`watch` does, on every `ready`). A `Cluster`'s subscriber connection moves to another
+ * node when its node goes, and subscribes there again by itself; `watch` subscribes on `ready` too.
+ */
+function duplicateSubscriber(client: RedisLike | RedisClusterLike): RedisCommands {
+  if (isCluster(client)) return client.duplicate([], { lazyConnect: false, enableOfflineQueue: false });
+  return client.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: false });
+}
+
+/** The startup nodes of an `ioredis` `Cluster`, which it keeps but does not type as public: for messages only. */
+function startupNodesOf(client: RedisClusterLike): unknown[] {
+  const nodes: unknown = Reflect.get(client, 'startupNodes');
+  return Array.isArray(nodes) ? nodes : [];
+}
+
+/** `cluster host:port,host:port,…` of a Redis Cluster's startup nodes, for messages: never a user or password. */
+function redisClusterAddress(nodes: readonly unknown[]): string {
+  const named = nodes.map((node) => {
+    if (typeof node === 'number') return redisAddress({ port: node });
+    if (typeof node === 'string') return /^[a-z]+:\/\//i.test(node) ? redisUrlAddress(node) : node.replace(/^[^@]*@/, '');
+    const { host, port } = (node ?? {}) as { host?: unknown; port?: unknown };
+    return redisAddress({ host: typeof host === 'string' ? host : undefined, port: typeof port === 'number' ? port : undefined });
+  });
+  if (named.length === 0) return 'a Redis Cluster';
+  return `cluster ${named.slice(0, 3).join(',')}${named.length > 3 ? ',…' : ''}`;
+}
+
+/** The nodes given as `{ host, port }` or `'host:port'`, as `{ host, port }`; a node that is neither is refused. */
+function parseClusterNodes(nodes: readonly RedisClusterNode[]): Array<{ host: string; port: number }> {
+  if (!Array.isArray(nodes) || nodes.length === 0) throw new StoreUnavailableError('redis', 'nodes must list at least one node of the Redis Cluster');
+  return nodes.map((node, index) => {
+    const parsed =
+      typeof node === 'string'
+        ? (() => {
+            const at = node.lastIndexOf(':');
+            return { host: node.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(at + 1)) };
+          })()
+        : { host: (node as { host?: unknown })?.host, port: (node as { port?: unknown })?.port };
+    const { host, port } = parsed;
+    // Not echoed: a URL given here by mistake may hold a password.
+    if (typeof host !== 'string' || !/^[^\s/@]+$/.test(host) || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new StoreUnavailableError('redis', `nodes[${index}] is not a node of a Redis Cluster: give { host, port } or 'host:port'`);
+    }
+    return { host, port };
+  });
 }
 
 /** The same for a Redis URL. */

@@ -323,6 +323,44 @@ describe('instances sharing a store', () => {
   });
 });
 
+describe('a tick claimed ahead and asked again at its time', () => {
+  it('is reported missed when the answers came back after a later tick was claimed: run or reported, never lost without a word', async () => {
+    const clockHolder: { clock?: VirtualClock } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => clockHolder.clock!.now() });
+    // The answers to the claims made ahead of 3 s come back 1.2 s late (the store was slow to
+    // answer, as in a failover): by then another instance has claimed 4 s.
+    const slow: JobStore = Object.assign(Object.create(memory) as JobStore, {
+      claim: async (instance: string, batch: Parameters<JobStore['claim']>[1]) => {
+        const answer = await memory.claim(instance, batch);
+        if (!batch.some((claim) => claim.ahead && claim.tick === T0 + 3_000)) return answer;
+        return new Promise<typeof answer>((resolve) => clockHolder.clock!.setTimer(() => resolve(answer), 1_200));
+      },
+    });
+    const { clock, instances, runs, events, add } = cluster(2, slow, 250);
+    clockHolder.clock = clock;
+    for (const scheduler of instances) {
+      // Each run holds the lease 900 ms: a claim made ahead of the next tick finds it held ('later').
+      add(scheduler, 'slow-answers', new IntervalTrigger(1_000), {}, () => new Promise<void>((resolve) => clock.setTimer(resolve, 900)));
+      scheduler.start();
+    }
+    // To just before 7 s: the run of 6 s has ended.
+    await clock.advanceAsync(6_950);
+    const ran = ticksOf(runs, 'slow-answers');
+    const reported = new Set<number>();
+    for (const event of events) {
+      if (event.type === 'run.missed')
+        for (let tick = event.scheduledAt.getTime(); tick <= event.lastScheduledAt.getTime(); tick += 1_000) reported.add(tick - T0);
+      if (event.type === 'run.skipped' || event.type === 'run.lost') reported.add(event.scheduledAt.getTime() - T0);
+    }
+    expect(ran).not.toContain(3_000);
+    expect(reported.has(3_000)).toBe(true);
+    expect(new Set(ran).size).toBe(ran.length);
+    for (let tick = 1_000; tick <= 6_000; tick += 1_000)
+      expect({ tick, accounted: ran.includes(tick) || reported.has(tick) }).toEqual({ tick, accounted: true });
+    for (const scheduler of instances) await scheduler.shutdown();
+  });
+});
+
 /** A store that can be made unreachable, or slow, at will. */
 function flakyStore(clock: () => VirtualClock) {
   const memory = new MemoryJobStore({ shared: true, now: () => clock().now() });

@@ -14,7 +14,8 @@ export interface StoreHarness {
 /** The fingerprint the jobs of these tests are registered and claimed with. */
 const FINGERPRINT = 'every 1000 ms';
 
-const claim = (job: string, tick: number, extra: Partial<TickClaim> = {}): TickClaim => ({
+/** A claim of `tick` as the tests make it: exclusive, at-most-once, with a minute-long lease. */
+export const claim = (job: string, tick: number, extra: Partial<TickClaim> = {}): TickClaim => ({
   job,
   tick,
   from: tick,
@@ -72,7 +73,7 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
       await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
       expect(await store.claim('i1', [claim('a', 1_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 1 }]);
       expect(await other.claim('i2', [claim('a', 1_000, { exclusive: false })])).toEqual([{ status: 'lost' }]);
-      expect(await other.claim('i2', [claim('a', 500, { exclusive: false })])).toEqual([{ status: 'lost' }]);
+      expect(await other.claim('i2', [claim('a', 500, { exclusive: false })])).toEqual([{ status: 'overtaken' }]);
       expect(await other.claim('i2', [claim('a', 2_000, { exclusive: false })])).toEqual([{ status: 'won', fencingToken: 2 }]);
       expect((await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]))[0]!.lastTick).toBe(2_000);
     });
@@ -83,8 +84,9 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
         { name: 'b', anchor: 0, fingerprint: FINGERPRINT },
       ]);
       await store.claim('i1', [claim('b', 5_000)]);
+      // Tokens only grow per job: on a Redis Cluster, jobs of other shards count from their own.
       expect(await store.claim('i1', [claim('a', 5_000), claim('missing', 5_000), claim('b', 5_000)])).toEqual([
-        { status: 'won', fencingToken: 2 },
+        { status: 'won', fencingToken: expect.any(Number) },
         { status: 'gone' },
         { status: 'lost' },
       ]);

@@ -1,5 +1,6 @@
-import Redis, { Cluster } from 'ioredis';
-import { CLUSTER_SLOTS, ClusterMaster, OwnRedisCluster, close, keyInSlot, keySlot, startRedisCluster } from '../support/redis-cluster';
+import { Cluster } from 'ioredis';
+import { CLUSTER_SLOTS, ClusterMaster, OwnRedisCluster, keyInSlot, keySlot, startRedisCluster } from '../support/redis-cluster';
+import { onNode } from '../support/redis-cluster-store';
 
 /**
  * The Redis Cluster harness (test/support/redis-cluster.ts) gives what the cluster tests of the
@@ -8,18 +9,6 @@ import { CLUSTER_SLOTS, ClusterMaster, OwnRedisCluster, close, keyInSlot, keySlo
  * writes on. Outcomes only: how long the cluster takes to form or to fail over is not asserted.
  */
 const TIMEOUT_MS = 60_000;
-
-/** A direct connection to one node, for what a `Cluster` client would route elsewhere. */
-async function onNode<T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await use(redis);
-  } finally {
-    close(redis);
-  }
-}
 
 /** The master among `masters` that serves `slot`. */
 function masterOf(masters: ClusterMaster[], slot: number): ClusterMaster | undefined {
