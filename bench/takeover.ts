@@ -73,7 +73,11 @@ async function main(): Promise<void> {
     process.stdout.write(`RESULT ${JSON.stringify({ takeoverMs: retried.at - killedAt, attempt: retried.attempt, runs })}\n`);
   } finally {
     for (const child of children.values()) child.kill('SIGTERM');
-    await Promise.all([...children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.on('exit', resolve)))));
+    await Promise.all(
+      [...children.values()].map(
+        (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.on('exit', resolve))),
+      ),
+    );
     await drop(kind, namespace);
   }
 }
