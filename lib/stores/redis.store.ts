@@ -219,9 +219,10 @@ const SCRIPTS = {
     return cjson.encode(out)`,
   // Refused for an instance declared dead within the hour: leases it claimed may have been taken over as unstarted.
   startAll: `
-    local prefix = ARGV[1] local instance = ARGV[2] local upTo = tonumber(ARGV[3]) ${NOW}
-    local dead = tonumber(redis.call('ZSCORE', prefix .. 'dead', instance))
-    if dead and dead > now - ${DEAD_REMEMBERED_MS} then return 0 end
+    local prefix = ARGV[1] local instance = ARGV[2] local upTo = tonumber(ARGV[3])
+    -- Until the record goes (with the instance's mark: see expired), whatever its age: a mark made
+    -- meanwhile would be deleted with it, and the leases it covers taken for unstarted.
+    if redis.call('ZSCORE', prefix .. 'dead', instance) then return 0 end
     local mark = tonumber(redis.call('HGET', prefix .. 'started', instance))
     if not mark or mark < upTo then redis.call('HSET', prefix .. 'started', instance, upTo) end
     return 1`,

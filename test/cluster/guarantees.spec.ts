@@ -220,6 +220,42 @@ describe.each<RealStore>(['PostgresJobStore', 'RedisJobStore'])('docs/clustering
       });
     }
 
+    it('an instance cut off after claiming ahead, declared dead meanwhile, does not start the run when it comes back: the instance that took it over ran it, once', async () => {
+      const cluster = real();
+      // Dead after 900 ms without a check-in, well before its 3 s lease would run out: only the
+      // store's refusal of its start mark stops it. Calls wait at most 5 s (the cut-off ends before).
+      const timing = { leaseMs: 3_000, syncEveryMs: 300, checkInMs: 300, claimAheadMs: 150, timeoutMs: 5_000 };
+      const members = [await cluster.member('a', { cluster: timing }), await cluster.member('b', { cluster: timing })];
+      const job = 'cut-off-ahead';
+      for (const member of members) {
+        member.add(job, new IntervalTrigger(1_000));
+        member.scheduler.start();
+      }
+      await until('a first run', () => cluster.runs.length > 0);
+      // The first instance to win a tick ahead is cut off from the store until after that tick:
+      // its start mark, check-ins and renewals wait, and the other declares it dead.
+      const cut = await new Promise<{ member: Member; tick: number }>((resolve) => {
+        for (const member of members) {
+          member.link.onClaimed = (claims, outcomes) => {
+            outcomes.forEach((outcome, index) => {
+              if (outcome.status !== 'won' || !claims[index].ahead) return;
+              for (const other of members) other.link.onClaimed = null;
+              member.link.stall();
+              resolve({ member, tick: claims[index].tick });
+            });
+          };
+        }
+      });
+      const other = members.find((member) => member !== cut.member)!;
+      await until('the tick taken over', () => cluster.runs.some((run) => run.tick === cut.tick));
+      cut.member.link.resume();
+      // It hears, refuses itself the one-write start (declared dead), and asks about the lease: another's.
+      await until('the cut-off instance back', () => cut.member.of('run.started').some((event) => event.scheduledAt.getTime() > cut.tick + 1_000), 10_000);
+      expect(cluster.runs.filter((run) => run.tick === cut.tick)).toEqual([expect.objectContaining({ instance: other.id, attempt: 1 })]);
+      const ticks = cluster.ticks(job);
+      expect(new Set(ticks).size).toBe(ticks.length);
+    });
+
     it("a job paused in the moment before its claimed tick reports that run skipped (run.skipped, reason 'paused')", async () => {
       const { cluster, time } = virtual();
       const won: Array<{ member: Member; tick: number }> = [];
