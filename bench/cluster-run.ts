@@ -18,8 +18,8 @@ import { lateness, sleep } from './common';
 export type { ClusterKind };
 
 const INSTANCES = 3;
-const PG_URL = process.env.METRONOME_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.METRONOME_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const PG_URL = process.env.METRONOME_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.METRONOME_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** The cluster's `claimAheadMs`, or `'default'` for the library's own (no option given). */
 export type ClaimAheadSetting = number | 'default';
@@ -133,7 +133,7 @@ async function addSchedulers(namespace: string, n: number, pattern: string): Pro
 }
 
 /** Drops what the run left in the store. */
-async function dropNamespace(kind: ClusterKind, namespace: string): Promise<void> {
+export async function dropNamespace(kind: ClusterKind, namespace: string): Promise<void> {
   if (kind === 'postgres') {
     const pool = new Pool({ connectionString: PG_URL });
     await pool.query(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`);

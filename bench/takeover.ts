@@ -9,12 +9,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Pool } from 'pg';
-import Redis from 'ioredis';
+import { dropNamespace, PG_URL, REDIS_URL } from './cluster-run';
+import { report } from './common';
 
 const ROOT = join(__dirname, '..');
-const PG_URL = process.env.METRONOME_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.METRONOME_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 interface RunRecord {
   instance: string;
@@ -45,7 +43,7 @@ function instance(name: string, env: Record<string, string>, onRecord: (record: 
   return child;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<object> {
   const kind = process.argv[2];
   if (kind !== 'redis' && kind !== 'postgres') throw new Error('usage: takeover.js <redis|postgres>');
   const namespace = kind === 'redis' ? `bench-takeover-${randomBytes(4).toString('hex')}:` : `bench_takeover_${randomBytes(4).toString('hex')}`;
@@ -70,7 +68,7 @@ async function main(): Promise<void> {
   try {
     const retried = await Promise.race([again, timeout]);
     const runs = records.filter((r) => r.type === 'run' && r.job === 'long' && r.tick === first!.tick).length;
-    process.stdout.write(`RESULT ${JSON.stringify({ takeoverMs: retried.at - killedAt, attempt: retried.attempt, runs })}\n`);
+    return { takeoverMs: retried.at - killedAt, attempt: retried.attempt, runs };
   } finally {
     for (const child of children.values()) child.kill('SIGTERM');
     await Promise.all(
@@ -78,27 +76,8 @@ async function main(): Promise<void> {
         (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.on('exit', resolve))),
       ),
     );
-    await drop(kind, namespace);
+    await dropNamespace(kind, namespace);
   }
 }
 
-async function drop(kind: 'redis' | 'postgres', namespace: string): Promise<void> {
-  if (kind === 'postgres') {
-    const pool = new Pool({ connectionString: PG_URL });
-    await pool.query(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`);
-    await pool.end();
-    return;
-  }
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${namespace}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${String((error as Error).stack ?? error)}\n`);
-    process.exit(1);
-  },
-);
+report(main());

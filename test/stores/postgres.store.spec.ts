@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import { StoreUnavailableError } from '../../lib';
 import { PostgresJobStore } from '../../lib/stores/postgres.store';
 import { PG_URL, uniqueName } from '../support/services';
-import { describeJobStore } from './conformance';
+import { claim, describeJobStore } from './conformance';
 
 describeJobStore('PostgresJobStore', () => {
   const schema = uniqueName('metronome_test');
@@ -54,15 +54,6 @@ describe('PostgresJobStore', () => {
     const locker = await pool.connect();
     await locker.query('BEGIN');
     await locker.query(`UPDATE "${schema}"."jobs" SET paused = false WHERE name = 'a'`);
-    const claim = (job: string, tick: number) => ({
-      job,
-      tick,
-      from: tick,
-      fingerprint: 'every 1000 ms',
-      exclusive: true,
-      leaseMs: 60_000,
-      delivery: 'at-most-once' as const,
-    });
     expect(await store.claim('i1', [claim('a', 1_000), claim('b', 1_000)])).toEqual([{ status: 'locked' }, { status: 'won', fencingToken: 1 }]);
     await locker.query('COMMIT');
     locker.release();
@@ -80,17 +71,7 @@ describe('PostgresJobStore', () => {
     const store = new PostgresJobStore({ connectionString: PG_URL, schema });
     await store.connect();
     await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
-    const claim = {
-      job: 'job',
-      tick: 1_000,
-      from: 1_000,
-      fingerprint: 'every 1000 ms',
-      exclusive: true,
-      leaseMs: 60_000,
-      delivery: 'at-most-once' as const,
-      ahead: true,
-    };
-    expect(await store.claim('new', [claim])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.claim('new', [claim('job', 1_000, { ahead: true })])).toEqual([{ status: 'won', fencingToken: 1 }]);
     const pool = new Pool({ connectionString: PG_URL });
     await pool.query(
       `UPDATE "${schema}"."jobs" SET last_tick = 2000, fencing = 2, lease_owner = 'old', lease_until = 1, lease_token = 2, lease_tick = 2000,

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { StoreUnavailableError } from '../../lib';
 import { RedisJobStore } from '../../lib/stores/redis.store';
 import { REDIS_URL, uniqueName } from '../support/services';
-import { describeJobStore } from './conformance';
+import { claim, describeJobStore } from './conformance';
 
 /** Deletes every key under a prefix. */
 async function deleteKeys(prefix: string): Promise<void> {
@@ -58,16 +58,8 @@ describe('RedisJobStore', () => {
     await redis.hset(`${keyPrefix}job:torn`, 'lo', 'someone', 'lu', 'not a number');
     await redis.set(`${keyPrefix}job:string`, 'not a hash');
     await redis.sadd(`${keyPrefix}names`, 'string');
-    const claim = (job: string) => ({
-      job,
-      tick: 1_000,
-      from: 1_000,
-      fingerprint: 'every 1000 ms',
-      exclusive: true,
-      leaseMs: 60_000,
-      delivery: 'at-most-once' as const,
-    });
-    expect(await store.claim('i1', [claim('string'), claim('torn'), claim('good')])).toEqual([
+    const at1s = (job: string) => claim(job, 1_000);
+    expect(await store.claim('i1', [at1s('string'), at1s('torn'), at1s('good')])).toEqual([
       { status: 'gone' },
       { status: 'won', fencingToken: 1, replaced: { tick: 0, attempt: 1, owner: 'someone' } },
       { status: 'won', fencingToken: 1 },
@@ -87,17 +79,7 @@ describe('RedisJobStore', () => {
     const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
     await store.connect();
     await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
-    const claim = {
-      job: 'job',
-      tick: 1_000,
-      from: 1_000,
-      fingerprint: 'every 1000 ms',
-      exclusive: true,
-      leaseMs: 60_000,
-      delivery: 'at-most-once' as const,
-      ahead: true,
-    };
-    expect(await store.claim('new', [claim])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.claim('new', [claim('job', 1_000, { ahead: true })])).toEqual([{ status: 'won', fencingToken: 1 }]);
     const redis = new Redis(REDIS_URL);
     const key = `${keyPrefix}job:job`;
     await redis.hdel(key, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh');
