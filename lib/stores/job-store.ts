@@ -45,9 +45,10 @@ export interface JobStore {
    * tick at or before `upTo`: a lease claimed ahead is unstarted only while its instance's mark is
    * below its tick. Unlike {@link start}, it does not check each lease: the caller starts runs on
    * it only for leases it knows are still its own (won within the lease's time). Refused (`false`,
-   * nothing written) for an instance declared dead within the last {@link DEAD_REMEMBERED_MS}
-   * (leases it claimed may have been taken over as unstarted), and by some stores for one that has
-   * not checked in yet: then start each lease with {@link start}.
+   * nothing written) for an instance declared dead for at least {@link DEAD_REMEMBERED_MS} after
+   * (leases it claimed may have been taken over as unstarted; a store may refuse it for as long as
+   * it keeps the record of that death, which is at least that long), and by some stores for one
+   * that has not checked in yet: then start each lease with {@link start}.
    */
   startAll(instance: string, upTo: number): Promise<boolean>;
   /** Extends the leases of runs in flight. Returns, in order, whether each lease was still held. */
