@@ -17,7 +17,9 @@ export type SchedulerErrorCode =
   | 'SCHEDULER_SHUTDOWN'
   | 'WORKER_TARGET_INVALID'
   | 'WORKER_EXITED'
-  | 'RESCHEDULE_REFUSED';
+  | 'RESCHEDULE_REFUSED'
+  | 'INVALID_TIME'
+  | 'CLOCK_BACKWARDS';
 
 /** Base class of every error this module throws on purpose. */
 export abstract class SchedulerError extends Error {
@@ -186,6 +188,39 @@ export class RescheduleRefusedError extends SchedulerError {
         '(a decorator, addCronJob, or addJob without persist), so the other instances would keep the old schedule. ' +
         "To reschedule it for every instance, add it with addJob({ ..., persist: true }); to run and reschedule it on each instance on its own, give it scope: 'instance'.",
     );
+  }
+}
+
+/**
+ * A duration or an instant given to the testing clock cannot be read: a string such as `"1x"`, a
+ * number that is not finite, a date that does not parse. The message names where and the value.
+ */
+export class InvalidTimeError extends SchedulerError {
+  readonly code = 'INVALID_TIME' as const;
+  constructor(
+    /** Where the value was given, e.g. `ScheduleTestingClock.advanceBy`. */
+    readonly where: string,
+    /** The value that was refused. */
+    readonly value: unknown,
+    /** What is wrong with it, e.g. `is not a duration; ...`. */
+    readonly reason: string,
+  ) {
+    super(`Invalid time given to ${where}: ${describeValue(value)} ${reason}`);
+  }
+}
+
+/** The testing clock was asked to move back in time; it only moves forward. */
+export class ClockBackwardsError extends SchedulerError {
+  readonly code = 'CLOCK_BACKWARDS' as const;
+  constructor(
+    /** The call that asked, e.g. `ScheduleTestingClock.advanceTo`. */
+    readonly where: string,
+    /** Where the clock is. */
+    readonly now: Date,
+    /** Where it was asked to go. */
+    readonly target: Date,
+  ) {
+    super(`${where} cannot move time back from ${now.toISOString()} to ${target.toISOString()}: the clock only moves forward.`);
   }
 }
 

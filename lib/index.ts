@@ -26,6 +26,8 @@ export {
   WorkerTargetError,
   WorkerExitedError,
   RescheduleRefusedError,
+  InvalidTimeError,
+  ClockBackwardsError,
 } from './errors';
 export type { SchedulerErrorCode } from './errors';
 export { NO_SCHEDULER_FOUND, DUPLICATE_SCHEDULER } from './compat/messages';
@@ -33,6 +35,11 @@ export type * from './events';
 export { systemClock, MAX_TIMER_DELAY } from './engine/clock';
 export type { Clock, TimerHandle, TimerOptions } from './engine/clock';
 export { VirtualClock } from './engine/virtual-clock';
+export { ScheduleTestingModule } from './testing/schedule-testing.module';
+export { ScheduleTestingClock } from './testing/schedule-testing-clock';
+export type { ScheduleTestingOptions } from './testing/schedule-testing-options.interface';
+export type { TestingDuration } from './testing/duration';
+export type { TestingInstant } from './testing/instant';
 export { JobContext } from './engine/job-context';
 export type { JobInfo, RunRecord, RunOutcome } from './engine/job';
 export type { JobOptions, MisfireOptions, RetryOptions, OverlapPolicy, MisfirePolicy, DeliveryGuarantee, JobScope } from './engine/job-options';

@@ -1,18 +1,20 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { AppScheduler } from './application/app-scheduler';
+import { Clock } from './engine/clock';
 import { JobTargets } from './discovery/job-targets';
 import { InvalidScheduleError } from './errors';
 import { ScheduleExplorer } from './discovery/schedule.explorer';
 import { ScheduleModuleAsyncOptions, ScheduleModuleOptions, ScheduleModuleOptionsFactory } from './interfaces/schedule-module-options.interface';
 import { SchedulerRegistry } from './registry/scheduler.registry';
-import { SCHEDULE_MODULE_OPTIONS } from './schedule.constants';
+import { SCHEDULE_CLOCK, SCHEDULE_MODULE_OPTIONS } from './schedule.constants';
 
-/** One scheduling per application, shared by every import of the module. */
+/** One scheduling per application, shared by every import of the module; on the clock of `ScheduleTestingModule` when one is imported. */
 const appSchedulerProvider: Provider = {
   provide: AppScheduler,
-  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined, targets: JobTargets) => AppScheduler.for(modules, options, targets),
-  inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS, JobTargets],
+  useFactory: (modules: ModulesContainer, options: ScheduleModuleOptions | undefined, targets: JobTargets, clock: Clock | undefined) =>
+    AppScheduler.for(modules, options, targets, clock),
+  inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS, JobTargets, { token: SCHEDULE_CLOCK, optional: true }],
 };
 
 /**

@@ -1,6 +1,8 @@
 import {
+  ClockBackwardsError,
   DuplicateJobError,
   InvalidScheduleError,
+  InvalidTimeError,
   JobNotFoundError,
   JobTargetNotAllowedError,
   LeaseLostError,
@@ -45,6 +47,16 @@ describe('errors', () => {
       'Cannot reschedule job "sync" on this instance alone: with a shared store it is a cluster-wide job that each instance defines for itself ' +
         '(a decorator, addCronJob, or addJob without persist), so the other instances would keep the old schedule. ' +
         "To reschedule it for every instance, add it with addJob({ ..., persist: true }); to run and reschedule it on each instance on its own, give it scope: 'instance'.",
+    ],
+    [
+      new InvalidTimeError('ScheduleTestingClock.advanceBy', '1x', 'is not a duration.'),
+      'INVALID_TIME',
+      'Invalid time given to ScheduleTestingClock.advanceBy: "1x" is not a duration.',
+    ],
+    [
+      new ClockBackwardsError('ScheduleTestingClock.advanceTo', new Date('2026-01-01T00:01:00Z'), new Date('2026-01-01T00:00:00Z')),
+      'CLOCK_BACKWARDS',
+      'ScheduleTestingClock.advanceTo cannot move time back from 2026-01-01T00:01:00.000Z to 2026-01-01T00:00:00.000Z: the clock only moves forward.',
     ],
   ] as const)('%s', (error, code, message) => {
     expect(error).toBeInstanceOf(SchedulerError);

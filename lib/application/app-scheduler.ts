@@ -1,6 +1,7 @@
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JobTargets } from '../discovery/job-targets';
 import { errorMessage } from '../errors';
+import { Clock } from '../engine/clock';
 import { clusterTiming } from '../engine/cluster-timing';
 import { logEvents } from '../engine/log-events';
 import { Scheduler } from '../engine/scheduler';
@@ -42,10 +43,11 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private constructor(
     readonly options: ResolvedModuleOptions,
     targets: JobTargets,
+    clock: Clock | undefined,
   ) {
     this.store = options.store ?? new MemoryJobStore();
     this.scheduler = new Scheduler({
-      clock: options.clock,
+      clock: clock ?? options.clock,
       shutdownTimeout: options.shutdownTimeout,
       defaults: options.defaults,
       store: this.store,
@@ -66,8 +68,9 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * The scheduling of the application that `modules` (Nest's `ModulesContainer`) belongs to, made
    * on first call. When `forRoot()` is imported twice with different options, the first call wins.
+   * `clock`, when given (by `ScheduleTestingModule`), replaces the options' clock.
    */
-  static for(modules: object, options: ScheduleModuleOptions | undefined, targets: JobTargets): AppScheduler {
+  static for(modules: object, options: ScheduleModuleOptions | undefined, targets: JobTargets, clock?: Clock): AppScheduler {
     let app = AppScheduler.byApplication.get(modules);
     if (app && app.given !== options && !sameOptions(app.given, options)) {
       app.logger.warn(
@@ -75,7 +78,7 @@ export class AppScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       );
     }
     if (!app) {
-      app = new AppScheduler(resolveModuleOptions(options), targets);
+      app = new AppScheduler(resolveModuleOptions(options), targets, clock);
       app.given = options;
       AppScheduler.byApplication.set(modules, app);
     }

@@ -94,6 +94,17 @@ export class VirtualClock implements Clock {
   }
 
   /**
+   * Fires the earliest timer if it is due by `until`, with `now()` moved to its due time (never
+   * back). Returns whether a timer fired. Its callback runs synchronously.
+   */
+  fireNext(until: number): boolean {
+    const timer = this.earliest();
+    if (!timer || timer.due > until) return false;
+    this.fire(timer);
+    return true;
+  }
+
+  /**
    * Moves time forward without firing anything, as when a process is suspended or the event loop
    * is blocked: timers that fell due fire late, at the next `advance`.
    */

@@ -3,27 +3,27 @@ import { NestFactory } from '@nestjs/core';
 import { Transport } from '@nestjs/microservices';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Cron, Interval, ScheduleModule, SchedulerRegistry, Timeout, VirtualClock } from '../../lib';
+import { Cron, Interval, JobContext, ScheduleModule, ScheduleTestingClock, ScheduleTestingModule, SchedulerRegistry, Timeout } from '../../lib';
 import { T0 } from '../support/nest';
 
 /**
- * The same application on every kind of Nest host. Time comes from a VirtualClock, so the
+ * The same application on every kind of Nest host. Time comes from the testing clock, so the
  * platforms' own timers and sockets run on real time undisturbed.
  */
-function appModule(clock: VirtualClock, fired: string[]) {
+function appModule(fired: string[]) {
   @Injectable()
   class Jobs {
     @Cron('* * * * * *', { name: 'cron' })
-    cron() {
-      fired.push(`cron@${clock.now() - T0}`);
+    cron({ firedAt }: JobContext) {
+      fired.push(`cron@${firedAt.getTime() - T0}`);
     }
     @Interval('interval', 1_500)
-    interval() {
-      fired.push(`interval@${clock.now() - T0}`);
+    interval({ firedAt }: JobContext) {
+      fired.push(`interval@${firedAt.getTime() - T0}`);
     }
     @Timeout('timeout', 2_500)
-    timeout() {
-      fired.push(`timeout@${clock.now() - T0}`);
+    timeout({ firedAt }: JobContext) {
+      fired.push(`timeout@${firedAt.getTime() - T0}`);
     }
   }
   @Controller()
@@ -33,9 +33,11 @@ function appModule(clock: VirtualClock, fired: string[]) {
       return { ok: true };
     }
   }
-  @Module({ imports: [ScheduleModule.forRoot({ clock })], providers: [Jobs], controllers: [Health] })
+  @Module({ imports: [ScheduleModule.forRoot()], providers: [Jobs], controllers: [Health] })
   class AppModule {}
-  return AppModule;
+  @Module({ imports: [AppModule, ScheduleTestingModule.forRoot({ now: T0 })] })
+  class TestedModule {}
+  return TestedModule;
 }
 
 const EXPECTED = ['cron@1000', 'cron@2000', 'cron@3000', 'interval@1500', 'interval@3000', 'timeout@2500'];
@@ -87,11 +89,11 @@ const hosts: Array<[string, Host]> = [
 
 describe.each(hosts)('on %s', (_label, host) => {
   it('jobs fire the same, and stop with the app', async () => {
-    const clock = new VirtualClock(T0);
     const fired: string[] = [];
-    const { app, request } = await host(appModule(clock, fired));
+    const { app, request } = await host(appModule(fired));
     if (request) await expect(request()).resolves.toEqual({ ok: true });
-    await clock.advanceAsync(3_000);
+    const clock = app.get(ScheduleTestingClock);
+    await clock.advanceBy('3s');
     expect(fired.sort()).toEqual(EXPECTED);
     const registry = app.get(SchedulerRegistry);
     await app.close();

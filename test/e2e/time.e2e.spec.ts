@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { Cron, JobContext, SchedulerRegistry, Timeout, VirtualClock } from '../../lib';
+import { Cron, JobContext, ScheduleTestingClock, ScheduleTestingModule, SchedulerRegistry, Timeout } from '../../lib';
 import { startApp, T0 } from '../support/nest';
 
 const DAY = 86_400_000;
 
-describe('daylight saving time, through the whole module on a VirtualClock', () => {
+describe('daylight saving time, through the whole module on the testing clock', () => {
   const cases: Array<[zone: string, expression: string, from: string, expected: string]> = [
     ['America/New_York', '0 30 2 * * *', '2026-03-07T12:00:00Z', '2026-03-08T07:00:00.000Z'],
     ['America/New_York', '0 30 1 * * *', '2026-10-31T12:00:00Z', '2026-11-01T05:30:00.000Z'],
@@ -15,20 +15,21 @@ describe('daylight saving time, through the whole module on a VirtualClock', () 
   ];
 
   it.each(cases)('%s "%s" from %s fires exactly once on the day of the change, at %s, then daily', async (zone, expression, from, expected) => {
-    const clock = new VirtualClock(Date.parse(from));
     const fired: string[] = [];
     @Injectable()
     class Jobs {
+      constructor(private readonly clock: ScheduleTestingClock) {}
       @Cron(expression, { timeZone: zone })
       run(context: JobContext) {
-        expect(clock.now()).toBe(context.scheduledAt.getTime());
+        expect(this.clock.now()).toBe(context.scheduledAt.getTime());
         fired.push(context.scheduledAt.toISOString());
       }
     }
-    const { app } = await startApp([Jobs], { clock });
-    await clock.advanceAsync(DAY);
+    const { app } = await startApp([Jobs], {}, { imports: [ScheduleTestingModule.forRoot({ now: from })] });
+    const clock = app.get(ScheduleTestingClock);
+    await clock.advanceBy('1d');
     expect(fired).toEqual([expected]);
-    await clock.advanceAsync(DAY);
+    await clock.advanceBy('1d');
     expect(fired).toHaveLength(2);
     await app.close();
   });
@@ -62,18 +63,17 @@ describe('a @Timeout longer than 2^31-1 ms', () => {
     await app.close();
   });
 
-  it('fires once, 40 days after start, on a VirtualClock that refuses longer delays than Node', async () => {
-    const clock = new VirtualClock(T0);
+  it('fires once, 40 days after start, on the testing clock, which refuses longer delays than Node as VirtualClock does', async () => {
     const fired: number[] = [];
     @Injectable()
     class Jobs {
       @Timeout(40 * DAY)
-      far() {
-        fired.push(clock.now() - T0);
+      far({ firedAt }: JobContext) {
+        fired.push(firedAt.getTime() - T0);
       }
     }
-    const { app } = await startApp([Jobs], { clock });
-    await clock.advanceAsync(41 * DAY);
+    const { app } = await startApp([Jobs], {}, { imports: [ScheduleTestingModule.forRoot({ now: T0 })] });
+    await app.get(ScheduleTestingClock).advanceBy('41d');
     expect(fired).toEqual([40 * DAY]);
     await app.close();
   });

@@ -9,6 +9,7 @@ describe('the package entry', () => {
     expect(Object.keys(entry).sort()).toEqual(
       [
         'Cron',
+        'ClockBackwardsError',
         'CronExpression',
         'CronJob',
         'CronTime',
@@ -16,6 +17,7 @@ describe('the package entry', () => {
         'DuplicateJobError',
         'Interval',
         'InvalidScheduleError',
+        'InvalidTimeError',
         'JobContext',
         'JobCtx',
         'JobHandler',
@@ -31,6 +33,8 @@ describe('the package entry', () => {
         'RunTimeoutError',
         'ScheduleExplorer',
         'ScheduleModule',
+        'ScheduleTestingClock',
+        'ScheduleTestingModule',
         'SchedulerAlreadyRunningError',
         'SchedulerError',
         'SchedulerNotRunningError',

@@ -149,6 +149,8 @@ function expectReadmeExamples(seen: Report): void {
   expect(groups.persistent.notes.exportCalls).toEqual([['csv']]);
   expect(runs('persistent')).toMatchObject({ 'PersistentExamples.rollup': 24, 'weekly-export': 1 });
 
+  expect(seen.testingModule.notes).toEqual({ built: ['2026-03-08T01:00:00.000Z'], now: '2026-03-09T00:00:00.000Z' });
+  expect(seen.testingModule.jobs['ReportsService.nightly']).toMatchObject({ runs: 1, lastOutcome: 'succeeded', nextRunAt: '2026-03-09T01:00:00.000Z' });
   expect(seen.fakeTimers.notes.built).toEqual(['2026-03-08T01:00:00.000Z']);
   expect(seen.calledDirectly).toHaveLength(1);
   expect(seen.modules).toEqual({ asyncConfig: 'started and closed', shutdownTimeout: 'started and closed' });

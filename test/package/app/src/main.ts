@@ -17,7 +17,7 @@ import { ReportsService } from './quick-start';
 import { RegistryTour } from './registry';
 import { CleanupService, ControlTour } from './run-time-control';
 import { ShutdownTimeoutModule } from './shutdown';
-import { calledDirectly, onFakeTimers } from './testing';
+import { calledDirectly, onFakeTimers, onTestingClock } from './testing';
 
 /** The examples on a virtual clock, by group: each group runs in an application of its own. */
 const groups: Record<string, Group> = {
@@ -85,6 +85,7 @@ async function main(output: string): Promise<void> {
   for (const [name, group] of Object.entries(groups)) seen[name] = await onVirtualClock(group);
   const report: Report = {
     groups: seen,
+    testingModule: await onTestingClock(),
     fakeTimers: await onFakeTimers(),
     calledDirectly: await calledDirectly(),
     modules: { asyncConfig: await startAndClose(AsyncConfigModule), shutdownTimeout: await startAndClose(ShutdownTimeoutModule) },

@@ -19,6 +19,8 @@ export interface GroupSeen {
 export interface Report {
   /** The groups of examples run on a virtual clock, by name. */
   groups: Record<string, GroupSeen>;
+  /** The README's application on the testing module's clock. */
+  testingModule: GroupSeen;
   /** The README's application on fake timers. */
   fakeTimers: GroupSeen;
   /** What a handler called directly built. */
