@@ -19,7 +19,8 @@ export type SchedulerErrorCode =
   | 'WORKER_EXITED'
   | 'RESCHEDULE_REFUSED'
   | 'INVALID_TIME'
-  | 'CLOCK_BACKWARDS';
+  | 'CLOCK_BACKWARDS'
+  | 'DASHBOARD_OPTIONS_INVALID';
 
 /** Base class of every error this module throws on purpose. */
 export abstract class SchedulerError extends Error {
@@ -188,6 +189,21 @@ export class RescheduleRefusedError extends SchedulerError {
         '(a decorator, addCronJob, or addJob without persist), so the other instances would keep the old schedule. ' +
         "To reschedule it for every instance, add it with addJob({ ..., persist: true }); to run and reschedule it on each instance on its own, give it scope: 'instance'.",
     );
+  }
+}
+
+/** An option of `ScheduleDashboardModule.forRoot()` is invalid. The message names the option and the value. */
+export class DashboardOptionsError extends SchedulerError {
+  readonly code = 'DASHBOARD_OPTIONS_INVALID' as const;
+  constructor(
+    /** The option that holds the bad value, e.g. `path`. */
+    readonly option: string,
+    /** The value that was refused. */
+    readonly value: unknown,
+    /** What is wrong with it. */
+    readonly reason: string,
+  ) {
+    super(`Invalid ${option} in the ScheduleDashboardModule options: ${describeValue(value)} ${reason}`);
   }
 }
 

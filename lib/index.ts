@@ -28,6 +28,7 @@ export {
   RescheduleRefusedError,
   InvalidTimeError,
   ClockBackwardsError,
+  DashboardOptionsError,
 } from './errors';
 export type { SchedulerErrorCode } from './errors';
 export { NO_SCHEDULER_FOUND, DUPLICATE_SCHEDULER } from './compat/messages';
@@ -66,3 +67,4 @@ export type {
 } from './stores/job-store';
 export type { InstanceInfo } from './interfaces/instance-info.interface';
 export type { TriggerKind } from './triggers/trigger';
+export * from './dashboard';

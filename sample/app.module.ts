@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { RedisJobStore, ScheduleModule } from 'nestjs-metronome';
+import { RedisJobStore, ScheduleDashboardModule, ScheduleModule } from 'nestjs-metronome';
+import { DashboardGuard } from './dashboard.guard';
 import { DynamicJobs } from './dynamic-jobs.service';
 import { ReportsService } from './reports.service';
 
@@ -19,6 +20,11 @@ const store =
       store,
       instanceId: process.env.INSTANCE,
     }),
+    // The dashboard at /dashboard: behind a password (METRONOME_DASHBOARD_PASSWORD), or open to
+    // anyone who can reach the sample with METRONOME_DASHBOARD_OPEN=1 (on your own machine only).
+    ScheduleDashboardModule.forRoot(
+      process.env.METRONOME_DASHBOARD_OPEN === '1' ? { path: '/dashboard', allowUnauthenticated: true } : { path: '/dashboard', guard: DashboardGuard },
+    ),
   ],
   providers: [ReportsService, DynamicJobs],
 })

@@ -6,9 +6,10 @@ import { join } from 'node:path';
  * default redis://127.0.0.1:6379). Each line starts with the instance that wrote it: every tick of
  * a job is run by one of them. Ctrl-C stops all three gracefully.
  */
-const instances = ['a', 'b', 'c'].map((name) => {
+const instances = ['a', 'b', 'c'].map((name, index) => {
   const child = spawn(process.execPath, [join(__dirname, 'main.js')], {
-    env: { ...process.env, METRONOME_STORE: 'redis', INSTANCE: name, FORCE_COLOR: '1' },
+    // Each on a port of its own: 3001, 3002, 3003 (each serves the dashboard of the cluster).
+    env: { ...process.env, METRONOME_STORE: 'redis', INSTANCE: name, PORT: String(3001 + index), FORCE_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {

@@ -1,5 +1,6 @@
 import {
   ClockBackwardsError,
+  DashboardOptionsError,
   DuplicateJobError,
   InvalidScheduleError,
   InvalidTimeError,
@@ -57,6 +58,11 @@ describe('errors', () => {
       new ClockBackwardsError('ScheduleTestingClock.advanceTo', new Date('2026-01-01T00:01:00Z'), new Date('2026-01-01T00:00:00Z')),
       'CLOCK_BACKWARDS',
       'ScheduleTestingClock.advanceTo cannot move time back from 2026-01-01T00:01:00.000Z to 2026-01-01T00:00:00.000Z: the clock only moves forward.',
+    ],
+    [
+      new DashboardOptionsError('path', '/', 'must name a path below the root, e.g. "/scheduler".'),
+      'DASHBOARD_OPTIONS_INVALID',
+      'Invalid path in the ScheduleDashboardModule options: "/" must name a path below the root, e.g. "/scheduler".',
     ],
   ] as const)('%s', (error, code, message) => {
     expect(error).toBeInstanceOf(SchedulerError);

@@ -1,0 +1,2 @@
+/** The injection token of the dashboard's resolved options. */
+export const DASHBOARD_OPTIONS = Symbol('DASHBOARD_OPTIONS');

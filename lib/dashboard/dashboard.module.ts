@@ -1,0 +1,62 @@
+import { Controller, DynamicModule, Module, Provider, Type, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { AppScheduler } from '../application/app-scheduler';
+import { SchedulerRegistry } from '../registry/scheduler.registry';
+import { DASHBOARD_OPTIONS } from './dashboard.constants';
+import { DashboardController } from './dashboard.controller';
+import { DashboardOffNotice } from './dashboard-off';
+import { ResolvedDashboardOptions, resolveDashboardOptions, ScheduleDashboardOptions } from './dashboard-options';
+import { MutationGuard } from './dashboard-security';
+import { DASHBOARD_RUN_SOURCE, LocalRunSource } from './run-source';
+import { SecurityHeadersInterceptor } from './security-headers';
+
+/** The runs of this instance, with its `instanceId`. */
+const localRunSource: Provider = {
+  provide: DASHBOARD_RUN_SOURCE,
+  useFactory: (registry: SchedulerRegistry, moduleRef: ModuleRef) =>
+    new LocalRunSource(registry, moduleRef.get(AppScheduler, { strict: false }).options.instanceId),
+  inject: [SchedulerRegistry, ModuleRef],
+};
+
+/**
+ * A web dashboard of the scheduler: every job with its schedule, next and last run, state and
+ * recent runs, the live instances, and the actions pause, resume, run now and remove; updated
+ * live over server-sent events, with a JSON API behind it. Import it next to `ScheduleModule`:
+ *
+ * ```ts
+ * ScheduleDashboardModule.forRoot({ path: '/scheduler', guard: AdminGuard })
+ * ```
+ *
+ * It is off unless a `guard` is given or `allowUnauthenticated: true` is set. Every change is a
+ * POST that must come from the page's own origin with its CSRF token. Works on Express and Fastify.
+ * See docs/dashboard.md.
+ * @publicApi
+ */
+@Module({})
+export class ScheduleDashboardModule {
+  /**
+   * The dashboard at `options.path` (default `/scheduler`). Throws `DashboardOptionsError`
+   * naming the option when an option is invalid.
+   */
+  static forRoot(options: ScheduleDashboardOptions = {}): DynamicModule {
+    const resolved = resolveDashboardOptions(options);
+    if (!resolved.guard && !resolved.allowUnauthenticated) {
+      return { module: ScheduleDashboardModule, providers: [DashboardOffNotice] };
+    }
+    return {
+      module: ScheduleDashboardModule,
+      imports: resolved.imports,
+      controllers: [dashboardController(resolved)],
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, localRunSource, MutationGuard, SecurityHeadersInterceptor],
+    };
+  }
+}
+
+/** The dashboard's controller at the path given, behind the guard given: Nest reads both from decorators, so the class is made here. */
+function dashboardController(options: ResolvedDashboardOptions): Type<DashboardController> {
+  class ScheduleDashboardController extends DashboardController {}
+  Controller(options.path)(ScheduleDashboardController);
+  UseInterceptors(SecurityHeadersInterceptor)(ScheduleDashboardController);
+  if (options.guard) UseGuards(options.guard)(ScheduleDashboardController);
+  return ScheduleDashboardController;
+}
