@@ -59,6 +59,19 @@ export interface StoreRecoveredEvent extends EventBase {
   /** How long it was unavailable, in ms. */
   downMs: number;
 }
+/**
+ * Records of finished runs were dropped without reaching the shared store's run history: the
+ * store could not be reached for longer than the records kept meanwhile could wait (at most
+ * 1,000 wait; the oldest go first), or the scheduler stopped before they could be written. The
+ * runs themselves happened, and each is still in its job's local history (`JobInfo.history`).
+ */
+export interface HistoryDroppedEvent extends EventBase {
+  type: 'history.dropped';
+  /** How many records were dropped. */
+  count: number;
+  /** `buffer-full`: more waited than are kept; `stopped`: the scheduler stopped before they were written. */
+  reason: 'buffer-full' | 'stopped';
+}
 
 /**
  * This instance's clock is off from the shared store's by more than a second, as measured at a
@@ -195,6 +208,7 @@ export type SchedulerEvent =
   | SchedulerResumedEvent
   | StoreUnavailableEvent
   | StoreRecoveredEvent
+  | HistoryDroppedEvent
   | ClockSkewedEvent
   | JobAddedEvent
   | JobRemovedEvent

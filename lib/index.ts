@@ -64,7 +64,13 @@ export type {
   CheckIn,
   InstanceCheckIn,
   InstanceRecord,
+  ReleasedLease,
+  FinishedRun,
+  RunPage,
 } from './stores/job-store';
 export type { InstanceInfo } from './interfaces/instance-info.interface';
+export type { RunHistoryEntry } from './interfaces/run-history.interface';
+export { RunFeed } from './application/run-feed';
+export type { RunFeedOptions } from './application/run-feed';
 export type { TriggerKind } from './triggers/trigger';
 export * from './dashboard';

@@ -2,6 +2,7 @@ import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { AppScheduler } from './application/app-scheduler';
 import { Clock } from './engine/clock';
+import { RunFeed } from './application/run-feed';
 import { JobTargets } from './discovery/job-targets';
 import { InvalidScheduleError } from './errors';
 import { ScheduleExplorer } from './discovery/schedule.explorer';
@@ -16,6 +17,9 @@ const appSchedulerProvider: Provider = {
     AppScheduler.for(modules, options, targets, clock),
   inject: [ModulesContainer, SCHEDULE_MODULE_OPTIONS, JobTargets, { token: SCHEDULE_CLOCK, optional: true }],
 };
+
+/** The feed of finished runs, one per application. */
+const runFeedProvider: Provider = { provide: RunFeed, useFactory: (app: AppScheduler) => new RunFeed(app), inject: [AppScheduler] };
 
 /**
  * Scheduling for the application: import `ScheduleModule.forRoot()` once, in the root module.
@@ -38,8 +42,8 @@ export class ScheduleModule {
       global: true,
       module: ScheduleModule,
       imports,
-      providers: [...optionsProviders, appSchedulerProvider, SchedulerRegistry, ScheduleExplorer, JobTargets],
-      exports: [SchedulerRegistry],
+      providers: [...optionsProviders, appSchedulerProvider, SchedulerRegistry, ScheduleExplorer, JobTargets, runFeedProvider],
+      exports: [SchedulerRegistry, RunFeed],
     };
   }
 

@@ -6,11 +6,12 @@ import { ClaimAhead } from './claim-ahead';
 import { ClockSkew } from './clock-skew';
 import { ClusterTiming, MISSED_CHECK_INS } from './cluster-timing';
 import { ClusterRegistrations, RegistrationHost } from './cluster-registration';
-import { ClaimDecision, Coordinator } from './coordinator';
+import { ClaimDecision, Coordinator, EndedRun } from './coordinator';
 import { EventHub } from './event-hub';
 import { fingerprint } from './fingerprint';
 import { HeldLeases } from './held-leases';
 import { Job } from './job';
+import { RunRecords, UnsentRun } from './run-records';
 import { StoreCalls } from './store-calls';
 
 /** How the cluster coordinator reaches back into the scheduler. */
@@ -93,6 +94,8 @@ export class ClusterCoordinator implements Coordinator {
   private startedAt = 0;
   private readonly store: JobStore;
   private readonly claimAhead: ClaimAhead;
+  /** Records of finished runs on their way to the store's run history (see {@link finished}). */
+  private readonly records: RunRecords;
 
   constructor(
     /** Calls to the shared store, with their outages tracked. */
@@ -107,6 +110,7 @@ export class ClusterCoordinator implements Coordinator {
     this.registrations = new ClusterRegistrations(calls, clock, host);
     this.claimAhead = new ClaimAhead(instanceId, timing.claimAheadMs);
     this.skew = new ClockSkew(events, clock);
+    this.records = new RunRecords(events, clock);
   }
 
   /** How long before `tick` a tick of `job` is claimed (see {@link ClaimAhead}). */
@@ -128,7 +132,8 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * Stops the timers, waits for the store calls still out (a claim won now is handed back), hands
-   * back the work that did not start, and sends the releases still due. Leases of runs still going
+   * back the work that did not start, and sends the releases still due, with the records of
+   * finished runs (those that cannot be sent are dropped, and said so). Leases of runs still going
    * (abandoned by a shutdown that timed out) are left to run out: an at-least-once run is then
    * taken over elsewhere.
    */
@@ -156,7 +161,40 @@ export class ClusterCoordinator implements Coordinator {
         );
     }
     const releases = this.releases.splice(0);
-    if (releases.length > 0) await this.calls.call(() => this.store.release(releases)).catch(() => undefined);
+    const { leases, carried, alone } = this.records.take(releases);
+    if (releases.length > 0) await this.calls.call(() => this.store.release(leases)).catch(() => this.records.putBack(carried));
+    if (alone.length > 0) await this.sendRuns(alone);
+    this.records.dropAll();
+  }
+
+  /**
+   * A run of a cluster-wide job ended: its record goes to the store's run history, with the
+   * release of its lease when that is sent in the same flush (the run was the last to hold it),
+   * else alone, in one call for every record of the flush.
+   */
+  finished(job: Job, run: EndedRun): void {
+    const { scheduledAt, startedAt, durationMs, attempt, outcome, error, fencingToken } = run;
+    const record = {
+      job: job.name,
+      instance: this.instanceId,
+      scheduledAt,
+      startedAt,
+      durationMs,
+      attempt,
+      outcome,
+      ...(error === undefined ? {} : { error }),
+    };
+    // Under the token the lease has now: its run may have started under one it had before it was taken over here.
+    this.records.add(record, fencingToken === undefined ? undefined : this.leases.current(job, fencingToken));
+    this.schedule();
+  }
+
+  /** Writes records of finished runs that ride with no release; those that fail wait for the next flush. */
+  private async sendRuns(runs: readonly UnsentRun[]): Promise<void> {
+    const recordRuns = this.store.recordRuns?.bind(this.store);
+    if (!recordRuns) return;
+    if (!this.calls.ready()) return this.records.putBack(runs);
+    await this.calls.call(() => recordRuns(runs.map(({ run }) => run))).catch(() => this.records.putBack(runs));
   }
 
   place(job: Job, from: number, fromWatermark: boolean): void {
@@ -240,22 +278,28 @@ export class ClusterCoordinator implements Coordinator {
       );
     }
     const releases = this.releases.splice(0);
+    // The records of finished runs ride with the releases of their leases; the others go alone.
+    const { leases, carried, alone } = this.records.take(releases);
     if (releases.length > 0) {
       // A release that fails is kept for later: dropping it would leave the job busy, or let an
       // at-least-once run that finished be taken over and run again.
       void this.track(
         this.calls
-          .call(() => this.store.release(releases))
+          .call(() => this.store.release(leases))
           .then(
             (handedOn) => {
               this.released(releases);
               // Handed on to ticks queued behind them (overlap 'queue'): taken over now, here or by whoever hears first.
               if (handedOn > 0) this.sweepSoon();
             },
-            () => void this.releases.push(...releases),
+            () => {
+              this.releases.push(...releases);
+              this.records.putBack(carried);
+            },
           ),
       );
     }
+    if (alone.length > 0) void this.track(this.sendRuns(alone));
     const starts = this.starts.splice(0);
     if (starts.length > 0) void this.track(this.beginAll(starts));
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.
@@ -458,7 +502,7 @@ export class ClusterCoordinator implements Coordinator {
 
   private async heartbeat(): Promise<void> {
     // Work handed back, and releases, that failed (the store was away) go again with each heartbeat.
-    if (this.releases.length > 0 || this.handBacks.length > 0) this.schedule();
+    if (this.releases.length > 0 || this.handBacks.length > 0 || this.records.size > 0) this.schedule();
     const active = this.leases.active();
     if (active.length === 0) return;
     const sentAt = this.clock.now();

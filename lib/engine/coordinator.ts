@@ -1,4 +1,4 @@
-import { Job } from './job';
+import { Job, RunOutcome } from './job';
 import { LearnedLead } from './start-batches';
 
 /** What became of a tick asked of the coordinator. */
@@ -63,6 +63,24 @@ export interface Coordinator {
    * (another took the tick over) or the store could not be asked (the work is then handed back).
    */
   begin(job: Job, fencingToken: number, work: { tick: number; from: number; attempt: number }, go: (started: boolean) => void): void;
+  /**
+   * A run of the job ended (its outcome is known: it settled, or timed out). A coordinator that
+   * keeps a run history in the store sends it with the release of its lease; others have none.
+   */
+  finished?(job: Job, run: EndedRun): void;
+}
+
+/** A run that ended, as the runner tells its job's coordinator (for a run history the store keeps). */
+export interface EndedRun {
+  scheduledAt: number;
+  startedAt: number;
+  durationMs: number;
+  attempt: number;
+  outcome: RunOutcome;
+  /** The error's message, when it failed. */
+  error?: string;
+  /** The lease it ran under; none for a run made with `triggerJob`. */
+  fencingToken?: number;
 }
 
 /** How a coordinator reaches back into the scheduler. */

@@ -19,6 +19,7 @@ const LOGGED: readonly SchedulerEventType[] = [
   'job.superseded',
   'store.unavailable',
   'store.recovered',
+  'history.dropped',
   'clock.skewed',
   'scheduler.stopped',
 ];
@@ -80,6 +81,11 @@ export function logEvents(scheduler: Scheduler, logger: SchedulerLogger): () => 
         break;
       case 'store.recovered':
         logger.warn(`The job store (${event.store}) is back after ${event.downMs} ms; claiming resumed.`);
+        break;
+      case 'history.dropped':
+        logger.warn(
+          `${event.count} record${event.count === 1 ? '' : 's'} of finished runs did not reach the job store's run history (${event.reason === 'stopped' ? 'the scheduler stopped first' : 'it could not be reached, and no more wait'}); each run is still in its job's local history.`,
+        );
         break;
       case 'clock.skewed':
         logger.warn(

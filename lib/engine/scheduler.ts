@@ -58,12 +58,15 @@ export class Scheduler {
     this.events = new EventHub(onListenerError);
     this.queue = new TimerQueue(this.clock, () => this.onWake());
     this.waker = new QueueWaker(this.queue);
+    // A run history is kept only in a shared store that keeps one: otherwise nothing is made per run.
+    const keepsHistory = Boolean(options.store?.shared && (options.store.historySize ?? 0) > 0);
     this.runner = new Runner(this.clock, this.queue, this.events, {
       accepting: () => this.currentState === 'running',
       paused: (job) => job.paused || this.paused,
       complete: (job, reason) => this.complete(job, reason),
       lease: (job, fencingToken, change) => this.coordinator(job).hold(job, fencingToken, change),
       owns: (job, fencingToken) => this.coordinator(job).owns(job, fencingToken),
+      finished: keepsHistory ? (job, run) => this.coordinator(job).finished?.(job, run) : null,
     });
     this.starts = new StartBatches(this.clock, this.queue, {
       running: () => this.currentState === 'running',

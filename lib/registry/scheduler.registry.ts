@@ -9,6 +9,10 @@ import { assertKnownJobOptionKeys } from '../engine/job-options';
 import { assertJobName } from '../engine/job-name';
 import { JobTargets } from '../discovery/job-targets';
 import { InstanceInfo } from '../interfaces/instance-info.interface';
+import { RunHistoryEntry } from '../interfaces/run-history.interface';
+import { assertHistoryLimit, historyEntry, historyInStore, localHistory, readHistory } from '../application/run-history';
+import { HISTORY_SIZE } from '../engine/job';
+import { clusterTiming } from '../engine/cluster-timing';
 import { assertCloneableArgs, assertJsonArgs } from '../application/job-args';
 import { AddJobDefinition } from '../interfaces/job-definition.interface';
 import { SchedulerEvent } from '../events';
@@ -245,6 +249,28 @@ export class SchedulerRegistry {
         runningJobs,
       })),
     );
+  }
+
+  /**
+   * The last runs of a job, newest first: who ran it (instance id), when it was due and started,
+   * how long it took, its attempt, outcome and error. With a shared store that keeps a run history
+   * (`historySize` above 0, the default), a cluster-wide job's runs are read from the store, made
+   * by every instance: at most the store's `historySize`, the default. Otherwise, and for a job with
+   * `scope: 'instance'`, this instance's own (`JobInfo.history`): at most 10.
+   *
+   * Rejects with `JobNotFoundError` when no job has that name, `InvalidScheduleError` for a
+   * `limit` that is not a whole number from 1, and the store's `StoreUnavailableError` when it
+   * cannot be asked.
+   */
+  async runHistory(name: string, limit?: number): Promise<RunHistoryEntry[]> {
+    const { scheduler, store, options } = this.app;
+    const job = scheduler.status(name);
+    if (!job) throw new JobNotFoundError(name);
+    assertHistoryLimit(name, limit);
+    if (!historyInStore(store, job)) return localHistory(scheduler.info(name), options.instanceId, Math.min(limit ?? HISTORY_SIZE, HISTORY_SIZE));
+    const size = store.historySize!;
+    const runs = await readHistory(store, () => store.runHistory!(name, Math.min(limit ?? size, size)), clusterTiming(options.cluster).timeoutMs);
+    return runs.map(historyEntry);
   }
 
   /** Runs a job now, under its overlap policy; resolves when that run settles. */

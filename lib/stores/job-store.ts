@@ -1,4 +1,6 @@
 import { DeliveryGuarantee } from '../engine/job-options';
+import type { RunOutcome } from '../engine/job';
+import { StoreUnavailableError } from '../errors';
 
 /**
  * Where jobs live when an application runs as several instances. A store keeps, for every job, the
@@ -58,8 +60,12 @@ export interface JobStore {
    * is not ended but handed back at that tick, under a new token, attempt 1, and announced
    * (`handed-back`): an instance that has the job takes it over at its next sweep. Returns how
    * many leases were handed on so.
+   *
+   * The records a lease carries ({@link ReleasedLease.runs}) are written to the run history in the
+   * same call (see {@link recordRuns}), whether or not the lease was still under that token: a run
+   * that happened is recorded; only the release is fenced.
    */
-  release(leases: readonly Lease[]): Promise<number>;
+  release(leases: readonly ReleasedLease[]): Promise<number>;
   /**
    * Deals with leases that ran out (their instance died or hung) and runs handed back: an
    * at-least-once run, a handed-back one, or one that never started, of a job in `jobs` (the jobs `instance` can run) is
@@ -83,6 +89,30 @@ export interface JobStore {
    * was handed back (false: the lease was no longer this instance's).
    */
   handBack(instance: string, runs: readonly HandedBackRun[]): Promise<boolean[]>;
+
+  /**
+   * How many finished runs of each job the store keeps in its run history (its `historySize`
+   * option). 0, or absent (a store of an older interface): it keeps none, and none are sent to it.
+   */
+  readonly historySize?: number;
+  /**
+   * Writes finished runs to the run history, in one call whatever their number (in batches of at
+   * most `BATCH_SIZE`): the runs that no lease release carries (a run made with `triggerJob`, a run
+   * of a lease that is not released yet). Each job keeps its last {@link historySize} runs; an
+   * error's text is cut to {@link RUN_ERROR_MAX} characters. Optional, with {@link runHistory} and
+   * {@link runsSince}.
+   */
+  recordRuns?(runs: readonly FinishedRun[]): Promise<void>;
+  /** The last `limit` runs of a job recorded by any instance, newest first (at most {@link historySize}). */
+  runHistory?(job: string, limit: number): Promise<FinishedRun[]>;
+  /**
+   * The runs recorded since `cursor`, oldest first, at most `limit` (at most `BATCH_SIZE`), and the
+   * cursor to ask from next time: every run recorded by any instance is returned once, by the
+   * calls that follow one another from one cursor. `null` starts from now: no runs, and the cursor
+   * of the present. The cursor is opaque; the feed is bounded (see the store's docs), so a reader
+   * that falls far behind misses the oldest runs, and a cursor of another store starts from now.
+   */
+  runsSince?(cursor: string | null, limit: number): Promise<RunPage>;
 
   /** Pauses or resumes a job for every instance. */
   setPaused(job: string, paused: boolean, origin: string): Promise<void>;
@@ -196,6 +226,101 @@ export type ClaimOutcome =
 export interface Lease {
   job: string;
   fencingToken: number;
+}
+
+/** A lease to release, with the records of the runs made under it that end with it (see {@link JobStore.release}). */
+export interface ReleasedLease extends Lease {
+  runs?: readonly FinishedRun[];
+}
+
+/** A finished run, as the run history keeps it: which instance ran it, when, how long, and how it ended. */
+export interface FinishedRun {
+  job: string;
+  /** The id of the instance that ran it. */
+  instance: string;
+  /** The tick it ran for, ms since the epoch. */
+  scheduledAt: number;
+  /** When it started, ms since the epoch, by its instance's clock. */
+  startedAt: number;
+  durationMs: number;
+  attempt: number;
+  outcome: RunOutcome;
+  /** The error's message, when it failed; at most {@link RUN_ERROR_MAX} characters. */
+  error?: string;
+}
+
+/** A page of the run feed (see {@link JobStore.runsSince}). */
+export interface RunPage {
+  /** Oldest first. */
+  runs: FinishedRun[];
+  /** Where the next call goes on from. */
+  cursor: string;
+}
+
+/** How many finished runs of each job a store keeps by default (its `historySize` option). */
+export const DEFAULT_HISTORY_SIZE = 20;
+
+/** The most characters of an error's message a run record keeps. */
+export const RUN_ERROR_MAX = 500;
+
+/** The most runs a store's feed keeps (per shard of a Redis Cluster) for {@link JobStore.runsSince}, beyond each job's history. */
+export const RUN_FEED_MAX = 10_000;
+
+/** Checks a store's `historySize` option: a whole number from 0 (no history) to 1,000. */
+export function historySizeOption(store: string, value: number | undefined): number {
+  if (value === undefined) return DEFAULT_HISTORY_SIZE;
+  if (!Number.isInteger(value) || value < 0 || value > 1_000) {
+    throw new StoreUnavailableError(store, `historySize ${JSON.stringify(value)} is not a whole number from 0 to 1000`);
+  }
+  return value;
+}
+
+/**
+ * A run as a store writes it: the error's message cut to {@link RUN_ERROR_MAX} characters (never
+ * in the middle of a surrogate pair), without NUL characters, which PostgreSQL's text refuses.
+ */
+export function boundedRun(run: FinishedRun): FinishedRun {
+  if (run.error === undefined) return run;
+  let error = run.error.split('\u0000').join('\uFFFD');
+  if (error.length > RUN_ERROR_MAX) {
+    const cut = /[\uD800-\uDBFF]/.test(error[RUN_ERROR_MAX - 1]) ? RUN_ERROR_MAX - 1 : RUN_ERROR_MAX;
+    error = error.slice(0, cut);
+  }
+  return error === run.error ? run : { ...run, error };
+}
+
+/** The records of `runs` a store keeps of one call: the newest `size` of each job, in their order (oldest first). */
+export function newestOfEachJob(runs: readonly FinishedRun[], size: number): FinishedRun[] {
+  const counts = new Map<string, number>();
+  const kept: FinishedRun[] = [];
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const run = runs[i];
+    const count = counts.get(run.job) ?? 0;
+    if (count >= size) continue;
+    counts.set(run.job, count + 1);
+    kept.push(boundedRun(run));
+  }
+  return kept.reverse();
+}
+
+const OUTCOMES: ReadonlySet<string> = new Set<RunOutcome>(['succeeded', 'failed', 'timed-out']);
+
+/** A run record read back from a store, or `null` if what is there is not one (written by another version, or damaged). */
+export function readRun(value: Partial<Record<keyof FinishedRun, unknown>>): FinishedRun | null {
+  const { job, instance, scheduledAt, startedAt, durationMs, attempt, outcome, error } = value;
+  const numbers = [scheduledAt, startedAt, durationMs, attempt].map(Number);
+  if (typeof job !== 'string' || typeof outcome !== 'string' || !OUTCOMES.has(outcome) || numbers.some((n) => !Number.isFinite(n))) return null;
+  const run: FinishedRun = {
+    job,
+    instance: typeof instance === 'string' ? instance : '',
+    scheduledAt: numbers[0],
+    startedAt: numbers[1],
+    durationMs: numbers[2],
+    attempt: numbers[3],
+    outcome: outcome as RunOutcome,
+  };
+  if (typeof error === 'string') run.error = error;
+  return run;
 }
 
 /** The jobs an instance has: a `Set` of names, or anything that answers for a name. */

@@ -1,6 +1,13 @@
 import { BATCH_SIZE } from './batches';
 import {
+  boundedRun,
   CheckIn,
+  FinishedRun,
+  historySizeOption,
+  newestOfEachJob,
+  ReleasedLease,
+  RUN_FEED_MAX,
+  RunPage,
   DEAD_REMEMBERED_MS,
   ClaimOutcome,
   ExpiredRun,
@@ -55,6 +62,8 @@ export interface MemoryJobStoreOptions {
   shared?: boolean;
   /** The store's clock for leases. Default `Date.now`. */
   now?: () => number;
+  /** How many finished runs of each job the run history keeps (with `shared: true`). Default 20; 0 keeps none. */
+  historySize?: number;
 }
 
 /**
@@ -79,10 +88,17 @@ export class MemoryJobStore implements JobStore {
   private readonly now: () => number;
   /** Fencing tokens of every job come from one counter: they grow across a job's removal and re-adding. */
   private fencing = 0;
+  readonly historySize: number;
+  /** Each job's last runs, oldest first. */
+  private readonly histories = new Map<string, FinishedRun[]>();
+  /** The runs recorded, numbered, for {@link runsSince}: the last {@link RUN_FEED_MAX}. */
+  private readonly feed: Array<{ id: number; run: FinishedRun }> = [];
+  private recorded = 0;
 
   constructor(options: MemoryJobStoreOptions = {}) {
     this.shared = options.shared ?? false;
     this.now = options.now ?? Date.now;
+    this.historySize = historySizeOption('memory', options.historySize);
   }
 
   async connect(): Promise<void> {}
@@ -187,13 +203,47 @@ export class MemoryJobStore implements JobStore {
     });
   }
 
-  async release(leases: readonly Lease[]): Promise<number> {
+  async release(leases: readonly ReleasedLease[]): Promise<number> {
     let handedOn = 0;
-    for (const { job, fencingToken } of leases) {
+    for (const { job, fencingToken, runs } of leases) {
       const row = this.rows.get(job);
       if (row?.lease?.token === fencingToken && !row.lease.handed && this.endLease(job, row)) handedOn++;
+      if (runs?.length) this.record(runs);
     }
     return handedOn;
+  }
+
+  async recordRuns(runs: readonly FinishedRun[]): Promise<void> {
+    this.record(runs);
+  }
+
+  async runHistory(job: string, limit: number): Promise<FinishedRun[]> {
+    const history = this.histories.get(job) ?? [];
+    const count = Math.min(history.length, Math.max(0, Math.floor(limit)));
+    return history
+      .slice(history.length - count)
+      .reverse()
+      .map((run) => ({ ...run }));
+  }
+
+  async runsSince(cursor: string | null, limit: number): Promise<RunPage> {
+    const after = cursor === null || !/^\d+$/.test(cursor) || Number(cursor) > this.recorded ? this.recorded : Number(cursor);
+    const page = this.feed.filter((entry) => entry.id > after).slice(0, Math.max(0, Math.min(limit, BATCH_SIZE)));
+    return { runs: page.map((entry) => ({ ...entry.run })), cursor: String(page.length > 0 ? page[page.length - 1].id : after) };
+  }
+
+  /** Keeps runs in their jobs' histories (the last {@link historySize} of each) and in the feed. */
+  private record(runs: readonly FinishedRun[]): void {
+    if (this.historySize === 0) return;
+    for (const given of newestOfEachJob(runs, this.historySize)) {
+      const run = { ...boundedRun(given) };
+      let history = this.histories.get(run.job);
+      if (!history) this.histories.set(run.job, (history = []));
+      history.push(run);
+      if (history.length > this.historySize) history.splice(0, history.length - this.historySize);
+      this.feed.push({ id: ++this.recorded, run });
+      if (this.feed.length > RUN_FEED_MAX) this.feed.splice(0, this.feed.length - RUN_FEED_MAX);
+    }
   }
 
   /**
@@ -283,6 +333,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   async remove(job: string, origin: string): Promise<void> {
+    this.histories.delete(job);
     if (this.rows.delete(job)) this.announce({ kind: 'removed', job, origin });
   }
 

@@ -5,6 +5,12 @@ import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './
 import {
   CheckIn,
   DEAD_REMEMBERED_MS,
+  FinishedRun,
+  historySizeOption,
+  newestOfEachJob,
+  readRun,
+  ReleasedLease,
+  RunPage,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
@@ -56,6 +62,11 @@ export interface PostgresJobStoreOptions {
   schema?: string;
   /** A prefix for the table names, to keep several schedulers in one schema. Default none. */
   tablePrefix?: string;
+  /**
+   * How many finished runs of each job the run history keeps (table `runs`, written with the
+   * release of each run's lease). Default 20; 0 keeps none, and nothing is written.
+   */
+  historySize?: number;
 }
 
 /** The store's tables and sequence, as quoted names. */
@@ -69,6 +80,10 @@ interface Tables {
   revision: string;
   /** The index of leases by expiry, as a bare name (it lives in the table's schema). */
   leaseIndex: string;
+  /** The run history: finished runs, numbered in the order they were written. */
+  runs: string;
+  /** The index of the run history by job, as a bare name. */
+  runsIndex: string;
 }
 
 /** Versioned schema changes, applied in order, once each, under an advisory lock. */
@@ -114,7 +129,75 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
   // Each instance's mark of the ticks it started (startAll), and when it was last declared dead
   // (kept when it checks in again: it marks its starts one by one for an hour).
   ({ instances }) => `ALTER TABLE ${instances} ADD COLUMN IF NOT EXISTS started_up_to bigint, ADD COLUMN IF NOT EXISTS last_reaped bigint`,
+  // The run history, written with the release of each run's lease; the last runs of each job are kept.
+  // Versions before it never read nor write it.
+  ({ runs, runsIndex }) => `
+    CREATE TABLE IF NOT EXISTS ${runs} (
+      id bigserial PRIMARY KEY,
+      job text NOT NULL,
+      instance text NOT NULL,
+      scheduled_at double precision NOT NULL,
+      started_at double precision NOT NULL,
+      duration_ms double precision NOT NULL,
+      attempt integer NOT NULL,
+      outcome text NOT NULL,
+      error text
+    );
+    CREATE INDEX IF NOT EXISTS ${runsIndex} ON ${runs} (job, id)`,
 ];
+
+/**
+ * Statements (CTEs) that write run records — eight arrays from parameter `$p` on, then the
+ * history's size — and trim each job's history to its newest runs: those of this statement and
+ * the ones before (which the statement's own DELETE does not see, hence the union). Two
+ * statements writing the same job at once may each keep a few more; the next write trims them.
+ */
+const RECORD_RUNS = ({ runs }: Tables, p: number) => `
+  run_input AS (
+    SELECT * FROM unnest($${p}::text[], $${p + 1}::text[], $${p + 2}::float8[], $${p + 3}::float8[], $${p + 4}::float8[], $${p + 5}::int[], $${p + 6}::text[], $${p + 7}::text[])
+      WITH ORDINALITY AS r(job, instance, scheduled_at, started_at, duration_ms, attempt, outcome, error, ord)
+  ),
+  recorded AS (
+    INSERT INTO ${runs} (job, instance, scheduled_at, started_at, duration_ms, attempt, outcome, error)
+    SELECT job, instance, scheduled_at, started_at, duration_ms, attempt, outcome, error FROM run_input ORDER BY ord RETURNING id, job
+  ),
+  trimmed AS (
+    DELETE FROM ${runs} o USING (
+      SELECT t.job, (SELECT min(n.id) FROM (
+          (SELECT r.id FROM recorded r WHERE r.job = t.job)
+          UNION ALL (SELECT x.id FROM ${runs} x WHERE x.job = t.job ORDER BY x.id DESC LIMIT $${p + 8})
+          ORDER BY id DESC LIMIT $${p + 8}) AS n) AS keep_from
+      FROM (SELECT DISTINCT job FROM recorded) AS t
+    ) k WHERE o.job = k.job AND o.id < k.keep_from RETURNING o.id
+  )`;
+
+/** The values of {@link RECORD_RUNS}, in order. */
+function recordValues(runs: readonly FinishedRun[], historySize: number): unknown[] {
+  return [
+    runs.map((run) => run.job),
+    runs.map((run) => run.instance),
+    runs.map((run) => run.scheduledAt),
+    runs.map((run) => run.startedAt),
+    runs.map((run) => run.durationMs),
+    runs.map((run) => Math.round(run.attempt)),
+    runs.map((run) => run.outcome),
+    runs.map((run) => run.error ?? null),
+    historySize,
+  ];
+}
+
+/** The run feed's position: the last id read, and ids skipped below it that may still show up (see `runsSince`). */
+interface FeedCursor {
+  /** The last id read. */
+  a: number;
+  /** Ids below it not found yet, each with when it was first missed (the database's clock). */
+  g: Array<[number, number]>;
+}
+
+/** How many missing ids a cursor looks for again at most. */
+const MAX_GAPS = 100;
+/** How long a missing id is looked for, in ms: far longer than any statement that writes runs may take. */
+const GAP_MS = 60_000;
 
 const NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 /**
@@ -160,6 +243,7 @@ const EXPIRED_PAGE = ({ jobs, instances }: Tables, also: string) => `
 export class PostgresJobStore implements JobStore {
   readonly kind = 'postgres';
   readonly shared = true;
+  readonly historySize: number;
   /** The pool given, or the store's own once made (see {@link pool}). */
   private poolInstance: PgPoolLike | null;
   /** How to make a pool of its own: `pg`'s `Pool` and the connection string. */
@@ -203,7 +287,10 @@ export class PostgresJobStore implements JobStore {
       instances: `"${schema}"."${prefix}instances"`,
       revision: `"${schema}"."${prefix}revision"`,
       leaseIndex: `"${prefix}jobs_lease_until"`,
+      runs: `"${schema}"."${prefix}runs"`,
+      runsIndex: `"${prefix}runs_job"`,
     };
+    this.historySize = historySizeOption('postgres', options.historySize);
     this.meta = `"${schema}"."${prefix}meta"`;
     this.channel = `${schema}_${prefix}changes`.slice(0, 63);
     if (options.pool) {
@@ -420,13 +507,16 @@ export class PostgresJobStore implements JobStore {
     return rows.map((row) => Boolean(row.held));
   }
 
-  async release(leases: readonly Lease[]): Promise<number> {
+  async release(leases: readonly ReleasedLease[]): Promise<number> {
     let handedOn = 0;
     for (const batch of batches(leases)) handedOn += await this.releaseBatch(batch);
     return handedOn;
   }
 
-  private async releaseBatch(leases: readonly Lease[]): Promise<number> {
+  private async releaseBatch(leases: readonly ReleasedLease[]): Promise<number> {
+    // The runs the leases carry are written in the same statement (whether or not each lease was
+    // still under its token), as many as one call takes.
+    const runs = this.historySize === 0 ? [] : newestOfEachJob(leases.flatMap((lease) => lease.runs ?? []).slice(-BATCH_SIZE), this.historySize);
     // A lease with a tick queued behind it is handed on to that tick (see HANDED_ON) rather than ended.
     const { rows } = await this.query(
       `WITH locked AS (
@@ -441,11 +531,68 @@ export class PostgresJobStore implements JobStore {
            lease_until = CASE WHEN d.queued IS NOT NULL THEN 0 END
          FROM decided d WHERE j.name = d.name RETURNING j.name, d.queued
        ),
-       announced AS (${ANNOUNCE_HANDED_ON('ended', '$3')})
+       announced AS (${ANNOUNCE_HANDED_ON('ended', '$3')})${runs.length > 0 ? `, ${RECORD_RUNS(this.tables, 4)}` : ''}
        SELECT (SELECT count(*) FROM ended WHERE queued IS NOT NULL) AS handed, (SELECT count(*) FROM announced) AS announced`,
-      [leases.map((l) => l.job), leases.map((l) => l.fencingToken), this.channel],
+      [leases.map((l) => l.job), leases.map((l) => l.fencingToken), this.channel, ...(runs.length > 0 ? recordValues(runs, this.historySize) : [])],
     );
     return Number(rows[0]?.handed ?? 0);
+  }
+
+  async recordRuns(runs: readonly FinishedRun[]): Promise<void> {
+    if (this.historySize === 0) return;
+    for (const batch of batches(runs)) {
+      const kept = newestOfEachJob(batch, this.historySize);
+      if (kept.length > 0)
+        await this.query(`WITH ${RECORD_RUNS(this.tables, 1)} SELECT count(*) AS recorded FROM recorded`, recordValues(kept, this.historySize));
+    }
+  }
+
+  async runHistory(job: string, limit: number): Promise<FinishedRun[]> {
+    const count = Math.min(Math.max(0, Math.floor(limit)), this.historySize);
+    if (count === 0) return [];
+    const { rows } = await this.query(
+      `SELECT job, instance, scheduled_at, started_at, duration_ms, attempt, outcome, error FROM ${this.tables.runs} WHERE job = $1 ORDER BY id DESC LIMIT $2`,
+      [job, count],
+    );
+    return rows.flatMap((row) => readRow(row) ?? []);
+  }
+
+  /**
+   * The runs written since the cursor, in the order of their ids. A statement that writes runs
+   * takes its ids as it runs and may commit after one that took later ids: an id missing below the
+   * last one read is looked for again by the next calls (up to {@link MAX_GAPS} of them, for
+   * {@link GAP_MS}), so that a run committed late is still returned, once. Ids missing because a
+   * job's history was trimmed are looked for in vain for that time.
+   */
+  async runsSince(cursor: string | null, limit: number): Promise<RunPage> {
+    const count = Math.min(Math.max(1, Math.floor(limit)), BATCH_SIZE);
+    const from = cursor === null ? null : parseCursor(cursor);
+    if (from === null) {
+      const { rows } = await this.query(`SELECT COALESCE(max(id), 0) AS head FROM ${this.tables.runs}`);
+      return { runs: [], cursor: JSON.stringify({ a: Number(rows[0]?.head ?? 0), g: [] } satisfies FeedCursor) };
+    }
+    const { rows } = await this.query(
+      `WITH now AS (SELECT ${NOW} AS ms)
+       SELECT now.ms AS now, r.* FROM now LEFT JOIN LATERAL (
+         SELECT id, job, instance, scheduled_at, started_at, duration_ms, attempt, outcome, error FROM ${this.tables.runs}
+         WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id LIMIT $3
+       ) AS r ON true`,
+      [from.a, from.g.map(([id]) => id), count],
+    );
+    const now = Number(rows[0]?.now ?? 0);
+    const found = rows.filter((row) => row.id !== null);
+    const foundIds = new Set(found.map((row) => Number(row.id)));
+    // Ids still missing below the last one read: those looked for before, and those passed over now.
+    let gaps = from.g.filter(([id, since]) => !foundIds.has(id) && now - since < GAP_MS);
+    let after = from.a;
+    for (const row of found) {
+      const id = Number(row.id);
+      if (id <= after) continue;
+      for (let gap = Math.max(after + 1, id - MAX_GAPS); gap < id; gap++) gaps.push([gap, now]);
+      after = id;
+    }
+    if (gaps.length > MAX_GAPS) gaps = gaps.sort(([a], [b]) => a - b).slice(-MAX_GAPS);
+    return { runs: found.flatMap((row) => readRow(row) ?? []), cursor: JSON.stringify({ a: after, g: gaps } satisfies FeedCursor) };
   }
 
   async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
@@ -616,11 +763,12 @@ export class PostgresJobStore implements JobStore {
   }
 
   async remove(job: string, origin: string): Promise<void> {
-    await this.query(`WITH gone AS (DELETE FROM ${this.jobs} WHERE name = $1 RETURNING name) SELECT pg_notify($2, $3), ${this.bump} FROM gone`, [
-      job,
-      this.channel,
-      JSON.stringify({ kind: 'removed', job, origin }),
-    ]);
+    // The job's run history goes with it.
+    await this.query(
+      `WITH history AS (DELETE FROM ${this.tables.runs} WHERE job = $1), gone AS (DELETE FROM ${this.jobs} WHERE name = $1 RETURNING name)
+       SELECT pg_notify($2, $3), ${this.bump} FROM gone`,
+      [job, this.channel, JSON.stringify({ kind: 'removed', job, origin })],
+    );
   }
 
   async saveDefinition(definition: StoredJobDefinition, anchor: number, origin: string): Promise<void> {
@@ -819,6 +967,32 @@ export class PostgresJobStore implements JobStore {
     } catch (error) {
       throw unavailable('postgres', this.address, error);
     }
+  }
+}
+
+/** A run record of the `runs` table, or `null` if the row is not one. */
+function readRow(row: Record<string, unknown>): FinishedRun | null {
+  return readRun({
+    job: row.job,
+    instance: row.instance,
+    scheduledAt: row.scheduled_at,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    attempt: row.attempt,
+    outcome: row.outcome,
+    error: row.error ?? undefined,
+  });
+}
+
+/** A cursor of the run feed, or `null` if it is not one (another store's): the feed then starts from now. */
+function parseCursor(cursor: string): FeedCursor | null {
+  try {
+    const parsed = JSON.parse(cursor) as Partial<FeedCursor>;
+    if (!Number.isSafeInteger(parsed.a) || !Array.isArray(parsed.g)) return null;
+    const gaps = parsed.g.filter((gap): gap is [number, number] => Array.isArray(gap) && Number.isSafeInteger(gap[0]) && Number.isFinite(gap[1]));
+    return { a: parsed.a!, g: gaps.slice(-MAX_GAPS) };
+  } catch {
+    return null;
   }
 }
 

@@ -6,6 +6,13 @@ import { cancel, later, loadDriver, MAX_DELAY_MS, unavailable, within } from './
 import {
   CheckIn,
   DEAD_REMEMBERED_MS,
+  FinishedRun,
+  historySizeOption,
+  newestOfEachJob,
+  readRun,
+  ReleasedLease,
+  RUN_FEED_MAX,
+  RunPage,
   ClaimOutcome,
   ExpiredRun,
   HandedBackRun,
@@ -100,6 +107,12 @@ export interface RedisJobStoreOptions {
    * Redis Cluster it may not hold `{` or `}`: the store tags the keys itself.
    */
   keyPrefix?: string;
+  /**
+   * How many finished runs of each job the run history keeps (a list per job, written with the
+   * release of each run's lease). Default 20; 0 keeps none, and nothing is written. Each record
+   * takes about 150 bytes, and up to 500 more for an error's message.
+   */
+  historySize?: number;
 }
 
 /** `ioredis` as the store loads it: the `Redis` class, with `Cluster` on it. */
@@ -122,6 +135,8 @@ type RedisDriver = (new (url: string, options: object) => RedisLike) & {
  * and `<prefix>started` (instance → the ticks it started, JobStore.startAll) is below its tick.
  * `<prefix>dead` holds when instances were declared dead (an hour: it refuses their startAll). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
+ * The run history: `<prefix>runs:<name>`, a list of each job's last runs (as JSON, newest first), and
+ * `<prefix>feed`, a stream of every run recorded, capped at about {@link RUN_FEED_MAX} entries.
  */
 const NOW = `local time = redis.call('TIME') local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 /** Whether the lease of a row (`lw`, `lt`, `lo`, `lk` as read) was claimed ahead and its run has not started. */
@@ -151,6 +166,19 @@ const HAND_ON = `local handedOn = nil
     redis.call('HDEL', key, 'qk', 'ls', 'lw')
     redis.call('ZADD', prefix .. 'leases', 0, name)
     handedOn = handedOn or name
+  end`;
+/**
+ * Writes run records (`list`: name, JSON, name, JSON…) to each job's history, trimmed to its last
+ * `size`, and to the feed. A key that is not a list fails its own record, never the call (nor the
+ * release it rides with).
+ */
+const RECORD_RUNS = `local function recordRuns(list, size)
+    for i = 1, #list, 2 do
+      local key = prefix .. 'runs:' .. list[i]
+      local pushed = redis.pcall('LPUSH', key, list[i + 1])
+      if type(pushed) == 'number' and pushed > size then redis.call('LTRIM', key, 0, size - 1) end
+      redis.call('XADD', prefix .. 'feed', 'MAXLEN', '~', ${RUN_FEED_MAX}, '*', 'r', list[i + 1])
+    end
   end`;
 const ANNOUNCE_HANDED_ON = `if handedOn then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = handedOn, origin = '' })) end`;
 
@@ -248,8 +276,9 @@ const SCRIPTS = {
       else out[#out + 1] = 0 end
     end
     return out`,
+  // ARGV[3]: the run records the leases carry (see RECORD_RUNS), written whether or not each lease was still under its token; ARGV[4] the history's size.
   release: `
-    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} local out = {} ${NEXT_TOKEN} ${HAND_ON}
+    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} local out = {} ${NEXT_TOKEN} ${HAND_ON} ${RECORD_RUNS}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lt', 'lh', 'qk', 'f')
@@ -263,7 +292,32 @@ const SCRIPTS = {
       end
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
+    if ARGV[3] and ARGV[3] ~= '' then recordRuns(cjson.decode(ARGV[3]), tonumber(ARGV[4])) end
     ${SAVE_TOKENS} ${ANNOUNCE_HANDED_ON}
+    return out`,
+  record: `
+    local prefix = ARGV[1] ${RECORD_RUNS}
+    recordRuns(cjson.decode(ARGV[2]), tonumber(ARGV[3]))
+    return 1`,
+  // A job's last ARGV[3] runs, newest first; none when its key is not a list.
+  history: `
+    local prefix = ARGV[1]
+    local runs = redis.pcall('LRANGE', prefix .. 'runs:' .. ARGV[2], 0, tonumber(ARGV[3]) - 1)
+    if type(runs) ~= 'table' or runs.err then return {} end
+    return runs`,
+  // The feed after ARGV[2] (an entry id; from it, inclusive: the caller asks from the one after the last it read), ARGV[3] at most:
+  // id, record, id, record… Without ARGV[2], the id of the last entry (0-0 if none): the present.
+  feed: `
+    local prefix = ARGV[1] local out = {}
+    if ARGV[2] == '' then
+      local last = redis.call('XREVRANGE', prefix .. 'feed', '+', '-', 'COUNT', 1)
+      return { last[1] and last[1][1] or '0-0' }
+    end
+    for _, entry in ipairs(redis.call('XRANGE', prefix .. 'feed', ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))) do
+      local fields = entry[2] local record = nil
+      for i = 1, #fields, 2 do if fields[i] == 'r' then record = fields[i + 1] end end
+      out[#out + 1] = entry[1] out[#out + 1] = record or ''
+    end
     return out`,
   // The runs whose lease ran out, a page at a time, and whether each is to be taken over; first
   // the revision, whether the instance had been declared dead, the time, and the instances this call
@@ -386,6 +440,8 @@ const SCRIPTS = {
     return 1`,
   remove: `
     local prefix = ARGV[1]
+    -- The job's run history goes with it.
+    redis.call('DEL', prefix .. 'runs:' .. ARGV[2])
     if redis.call('DEL', prefix .. 'job:' .. ARGV[2]) == 0 then return 0 end
     redis.call('SREM', prefix .. 'names', ARGV[2])
     redis.call('ZREM', prefix .. 'leases', ARGV[2])
@@ -419,6 +475,7 @@ const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => 
 export class RedisJobStore implements JobStore {
   readonly kind = 'redis';
   readonly shared = true;
+  readonly historySize: number;
   /** The client given, or the store's own once made (see {@link client}). */
   private clientInstance: RedisLike | RedisClusterLike | null;
   /** How to make a client of its own: a `Redis` for a URL, a `Cluster` for nodes. */
@@ -443,6 +500,7 @@ export class RedisJobStore implements JobStore {
     if (!/^[A-Za-z0-9_:{}.-]{1,64}$/.test(prefix)) {
       throw new StoreUnavailableError('redis', `keyPrefix ${JSON.stringify(prefix)} is not a safe prefix (letters, digits and _ : { } . -, up to 64)`);
     }
+    this.historySize = historySizeOption('redis', options.historySize);
     const { client, url, nodes } = options;
     if (!client && url === undefined && nodes === undefined)
       throw new StoreUnavailableError('redis', 'give it a client, a url or the nodes of a Redis Cluster');
@@ -619,13 +677,68 @@ export class RedisJobStore implements JobStore {
     );
   }
 
-  async release(leases: readonly Lease[]): Promise<number> {
+  async release(leases: readonly ReleasedLease[]): Promise<number> {
     const handedOn = await this.keys.byShard(
       leases,
       (lease) => lease.job,
-      async (prefix, batch) => (batch.length > 0 ? ((await this.script('release', prefix, [leasesJson(batch)])) as number[]) : []),
+      async (prefix, batch) => {
+        if (batch.length === 0) return [];
+        // The runs the leases carry, in the same script: a lease's job and its runs are in one shard.
+        const runs = this.historySize === 0 ? [] : batch.flatMap((lease) => lease.runs ?? []);
+        const records = runs.length > 0 ? [runsJson(newestOfEachJob(runs.slice(-BATCH_SIZE), this.historySize)), this.historySize] : [];
+        return (await this.script('release', prefix, [leasesJson(batch), ...records])) as number[];
+      },
     );
     return handedOn.reduce((sum, handed) => sum + handed, 0);
+  }
+
+  async recordRuns(runs: readonly FinishedRun[]): Promise<void> {
+    if (this.historySize === 0 || runs.length === 0) return;
+    await this.keys.byShard(
+      runs,
+      (run) => run.job,
+      async (prefix, batch) => {
+        await this.script('record', prefix, [runsJson(newestOfEachJob(batch, this.historySize)), this.historySize]);
+        return batch.map(() => true);
+      },
+    );
+  }
+
+  async runHistory(job: string, limit: number): Promise<FinishedRun[]> {
+    const count = Math.min(Math.max(0, Math.floor(limit)), this.historySize);
+    if (count === 0) return [];
+    const reply = (await this.script('history', this.keys.prefixOf(job), [job, count])) as string[];
+    return reply.flatMap((json) => parseRun(json) ?? []);
+  }
+
+  /**
+   * The runs recorded since the cursor: the cursor holds the id of the last entry read in each
+   * shard's feed (one on a single server), and each call reads every shard after its own, merged
+   * in the order of the entries' times.
+   */
+  async runsSince(cursor: string | null, limit: number): Promise<RunPage> {
+    const count = Math.min(Math.max(1, Math.floor(limit)), BATCH_SIZE);
+    const { shards } = this.keys;
+    const from = cursor === null ? null : parseFeedCursor(cursor, shards.length);
+    if (from === null) {
+      const heads = await Promise.all(shards.map(async (prefix) => String(((await this.script('feed', prefix, ['', 0])) as string[])[0])));
+      return { runs: [], cursor: JSON.stringify(heads) };
+    }
+    const pages = await Promise.all(
+      shards.map(async (prefix, shard) => {
+        const reply = (await this.script('feed', prefix, [nextEntryId(from[shard]!), count])) as string[];
+        const entries: Array<{ id: string; at: [number, number]; shard: number; run: FinishedRun | null }> = [];
+        for (let i = 0; i < reply.length; i += 2) entries.push({ id: String(reply[i]), at: entryTime(String(reply[i])), shard, run: parseRun(reply[i + 1]) });
+        return entries;
+      }),
+    );
+    const taken = pages
+      .flat()
+      .sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.shard - b.shard)
+      .slice(0, count);
+    const next = [...from];
+    for (const entry of taken) next[entry.shard] = entry.id;
+    return { runs: taken.flatMap((entry) => entry.run ?? []), cursor: JSON.stringify(next) };
   }
 
   async recover(instance: string, leaseMs: number, jobs: JobSet, checkIn?: CheckIn): Promise<Sweep> {
@@ -1025,6 +1138,69 @@ function redisUrlAddress(url: string): string {
   } catch {
     // A socket path, or ioredis' own shorthand: without anything that looks like credentials.
     return url.replace(/\/\/[^@/]*@/, '//');
+  }
+}
+
+/** Run records as one JSON argument: name, record as JSON, name… (the record's keys short: Redis keeps many). */
+function runsJson(runs: readonly FinishedRun[]): string {
+  const flat: string[] = [];
+  for (const run of runs) {
+    const record: Record<string, unknown> = {
+      j: run.job,
+      i: run.instance,
+      s: run.scheduledAt,
+      t: run.startedAt,
+      d: run.durationMs,
+      a: run.attempt,
+      o: run.outcome,
+    };
+    if (run.error !== undefined) record.e = run.error;
+    flat.push(run.job, JSON.stringify(record));
+  }
+  return JSON.stringify(flat);
+}
+
+/** A run record as {@link runsJson} wrote it, or `null` if it is not one (written by another version, or damaged). */
+function parseRun(json: unknown): FinishedRun | null {
+  if (typeof json !== 'string') return null;
+  try {
+    const record = JSON.parse(json) as Record<string, unknown>;
+    if (record === null || typeof record !== 'object') return null;
+    return readRun({
+      job: record.j,
+      instance: record.i,
+      scheduledAt: record.s,
+      startedAt: record.t,
+      durationMs: record.d,
+      attempt: record.a,
+      outcome: record.o,
+      error: record.e,
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** A stream entry id as [ms, sequence]. */
+function entryTime(id: string): [number, number] {
+  const [ms, seq] = id.split('-');
+  return [Number(ms) || 0, Number(seq) || 0];
+}
+
+/** The id just after `id`: where a read of the feed goes on from (XRANGE includes its start). */
+function nextEntryId(id: string): string {
+  const [ms, seq] = entryTime(id);
+  return `${ms}-${seq + 1}`;
+}
+
+/** A feed cursor (one entry id per shard), or `null` if it is not one of this store's: the feed then starts from now. */
+function parseFeedCursor(cursor: string, shards: number): string[] | null {
+  try {
+    const ids = JSON.parse(cursor) as unknown;
+    if (!Array.isArray(ids) || ids.length !== shards || !ids.every((id) => typeof id === 'string' && /^\d+-\d+$/.test(id))) return null;
+    return ids as string[];
+  } catch {
+    return null;
   }
 }
 

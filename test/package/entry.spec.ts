@@ -30,6 +30,7 @@ describe('the package entry', () => {
         'PostgresJobStore',
         'RedisJobStore',
         'RescheduleRefusedError',
+        'RunFeed',
         'RunTimeoutError',
         'ScheduleExplorer',
         'ScheduleModule',

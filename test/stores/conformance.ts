@@ -1,4 +1,4 @@
-import { JobChange, JobStore, StoredJobDefinition, TickClaim } from '../../lib/stores/job-store';
+import { FinishedRun, JobChange, JobStore, RUN_ERROR_MAX, StoredJobDefinition, TickClaim } from '../../lib/stores/job-store';
 
 /**
  * The behaviour every JobStore must have, run against each (memory, PostgreSQL, Redis). `open`
@@ -23,6 +23,18 @@ export const claim = (job: string, tick: number, extra: Partial<TickClaim> = {})
   exclusive: true,
   leaseMs: 60_000,
   delivery: 'at-most-once',
+  ...extra,
+});
+
+/** The record of a run of `job` at `tick`, made by `instance`. */
+export const finished = (job: string, tick: number, extra: Partial<FinishedRun> = {}): FinishedRun => ({
+  job,
+  instance: 'i1',
+  scheduledAt: tick,
+  startedAt: tick + 3,
+  durationMs: 25.5,
+  attempt: 1,
+  outcome: 'succeeded',
   ...extra,
 });
 
@@ -515,6 +527,125 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
         { status: 'won', fencingToken: expect.any(Number) },
         { status: 'won', fencingToken: expect.any(Number) },
       ]);
+    });
+
+    describe('run history', () => {
+      /** The store's history API, present in every store of this package. */
+      const history = (of: JobStore) => ({
+        size: of.historySize!,
+        record: (runs: FinishedRun[]) => of.recordRuns!(runs),
+        last: (job: string, limit = 1_000) => of.runHistory!(job, limit),
+        since: (cursor: string | null, limit = 1_000) => of.runsSince!(cursor, limit),
+      });
+
+      it('keeps a run with the release of its lease, in the same call, and releases as before', async () => {
+        const other = await harness.open();
+        await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+        const [won] = await store.claim('i1', [claim('a', 1_000)]);
+        const token = won.status === 'won' ? won.fencingToken : 0;
+        const run = finished('a', 1_000, { outcome: 'failed', error: 'boom', attempt: 2, durationMs: 1_250 });
+        expect(await store.release([{ job: 'a', fencingToken: token, runs: [run] }])).toBe(0);
+        expect(await history(other).last('a')).toEqual([run]);
+        // The lease is gone: the next tick is won.
+        expect(await other.claim('i2', [claim('a', 2_000)])).toEqual([{ status: 'won', fencingToken: expect.any(Number) }]);
+      });
+
+      it('keeps the run of a release that is no longer under its token, leaving the lease of the instance that holds it', async () => {
+        await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
+        await store.claim('i1', [claim('a', 1_000, { leaseMs: -1 })]);
+        // Given up and won again by i2 while i1 still ran: i1's release is fenced, its run is recorded.
+        const [again] = await store.claim('i2', [claim('a', 2_000)]);
+        const token = again.status === 'won' ? again.fencingToken : 0;
+        await store.release([{ job: 'a', fencingToken: token - 1, runs: [finished('a', 1_000)] }]);
+        expect(await store.renew('i2', [{ job: 'a', fencingToken: token }], 60_000)).toEqual([true]);
+        expect((await history(store).last('a')).map((run) => run.scheduledAt)).toEqual([1_000]);
+      });
+
+      it('hands a lease on to the tick queued behind it while keeping the run it carries', async () => {
+        await store.register([{ name: 'q', anchor: 0, fingerprint: FINGERPRINT }]);
+        const [won] = await store.claim('i1', [claim('q', 1_000, { queue: true })]);
+        expect(await store.claim('i2', [claim('q', 2_000, { queue: true })])).toEqual([{ status: 'queued' }]);
+        const token = won.status === 'won' ? won.fencingToken : 0;
+        expect(await store.release([{ job: 'q', fencingToken: token, runs: [finished('q', 1_000)] }])).toBe(1);
+        expect((await store.recover('i2', 60_000, new Set(['q']))).recovered).toEqual([expect.objectContaining({ job: 'q', tick: 2_000, attempt: 1 })]);
+        expect(await history(store).last('q')).toEqual([finished('q', 1_000)]);
+      });
+
+      it("keeps each job's last runs, newest first, from every instance; a limit returns fewer", async () => {
+        const other = await harness.open();
+        const { size } = history(store);
+        expect(size).toBeGreaterThanOrEqual(20);
+        const runs = Array.from({ length: size + 5 }, (_, i) => finished('busy', (i + 1) * 1_000, { instance: i % 2 === 0 ? 'i1' : 'i2' }));
+        // Some alone, some with releases (of leases no longer held), from two instances.
+        await history(store).record(runs.slice(0, 10));
+        await other.release([{ job: 'busy', fencingToken: 999, runs: runs.slice(10, 12) }]);
+        await history(other).record(runs.slice(12));
+        await history(store).record([finished('quiet', 500)]);
+        const kept = await history(other).last('busy');
+        expect(kept).toEqual(runs.slice(-size).reverse());
+        expect(await history(store).last('busy', 3)).toEqual(runs.slice(-3).reverse());
+        expect(await history(store).last('quiet')).toEqual([finished('quiet', 500)]);
+        expect(await history(store).last('never-ran')).toEqual([]);
+      });
+
+      it(`cuts an error's message to ${RUN_ERROR_MAX} characters`, async () => {
+        const long = `${'x'.repeat(RUN_ERROR_MAX - 1)}\u{1F600}${'y'.repeat(600)}`;
+        await history(store).record([
+          finished('e', 1_000, { outcome: 'failed', error: long }),
+          finished('e', 2_000, { outcome: 'failed', error: 'nul\u0000inside' }),
+        ]);
+        const [second, first] = await history(store).last('e');
+        // Not in the middle of a surrogate pair; NUL characters (which PostgreSQL's text refuses) replaced.
+        expect(first.error).toBe('x'.repeat(RUN_ERROR_MAX - 1));
+        expect(second.error).toBe('nul\uFFFDinside');
+        expect(first.outcome).toBe('failed');
+      });
+
+      it('gives every run recorded since a cursor once, each job in order, a page at a time, from every instance', async () => {
+        const other = await harness.open();
+        await history(store).record([finished('before', 1)]);
+        const start = await history(other).since(null);
+        expect(start.runs).toEqual([]);
+        const written: FinishedRun[] = [];
+        for (let i = 0; i < 4; i++) {
+          const batch = ['a', 'b', 'c'].map((job) => finished(job, (i + 1) * 1_000, { instance: i % 2 === 0 ? 'i1' : 'i2' }));
+          written.push(...batch);
+          if (i === 1) await other.release(batch.map((run) => ({ job: run.job, fencingToken: 1, runs: [run] })));
+          else await history(i % 2 === 0 ? store : other).record(batch);
+        }
+        const seen: FinishedRun[] = [];
+        let cursor = start.cursor;
+        for (let page = 0; page < 10; page++) {
+          const next = await history(other).since(cursor, 5);
+          expect(next.runs.length).toBeLessThanOrEqual(5);
+          seen.push(...next.runs);
+          cursor = next.cursor;
+          if (next.runs.length === 0) break;
+        }
+        const byJob = (runs: FinishedRun[], job: string) => runs.filter((run) => run.job === job);
+        expect(seen).toHaveLength(written.length);
+        for (const job of ['a', 'b', 'c']) expect(byJob(seen, job)).toEqual(byJob(written, job));
+        // Nothing more, and a run recorded later comes next.
+        expect((await history(other).since(cursor)).runs).toEqual([]);
+        await history(store).record([finished('a', 9_000)]);
+        const later = await history(other).since(cursor);
+        expect(later.runs).toEqual([finished('a', 9_000)]);
+        // A cursor that is not the store's starts from now.
+        expect((await history(other).since('not a cursor')).runs).toEqual([]);
+      });
+
+      it('keeps the runs of jobs with any name apart, whatever their names hold', async () => {
+        const names = ['a', 'a:b', 'runs:a', 'job:a', 'feed', '{0}', "x'); DROP TABLE runs; --", 'ünï cödé \u{1F600}', 'a b\nc'];
+        await history(store).record(names.map((job, i) => finished(job, (i + 1) * 1_000)));
+        for (const [i, job] of names.entries()) expect(await history(store).last(job)).toEqual([finished(job, (i + 1) * 1_000)]);
+      });
+
+      it("drops a job's history with the job", async () => {
+        await store.saveDefinition(definition('gone'), 0, 'i1');
+        await history(store).record([finished('gone', 1_000)]);
+        await store.remove('gone', 'i1');
+        expect(await history(store).last('gone')).toEqual([]);
+      });
     });
 
     it('stores names as data, whatever they hold', async () => {

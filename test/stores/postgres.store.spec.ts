@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import { StoreUnavailableError } from '../../lib';
 import { PostgresJobStore } from '../../lib/stores/postgres.store';
 import { PG_URL, uniqueName } from '../support/services';
-import { claim, describeJobStore } from './conformance';
+import { claim, describeJobStore, finished } from './conformance';
 
 describeJobStore('PostgresJobStore', () => {
   const schema = uniqueName('metronome_test');
@@ -96,12 +96,15 @@ describe('PostgresJobStore', () => {
       'p0_instances',
       'p0_jobs',
       'p0_meta',
+      'p0_runs',
       'p1_instances',
       'p1_jobs',
       'p1_meta',
+      'p1_runs',
       'p2_instances',
       'p2_jobs',
       'p2_meta',
+      'p2_runs',
     ]);
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     await pool.end();
@@ -115,6 +118,74 @@ describe('PostgresJobStore', () => {
     await pool.query(`UPDATE "${schema}"."meta" SET value = '99' WHERE key = 'version'`);
     await store.connect();
     expect((await pool.query(`SELECT value FROM "${schema}"."meta" WHERE key = 'version'`)).rows).toEqual([{ value: '99' }]);
+    await store.close();
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
+  it('gives a run whose statement committed after a later one once, when it shows up', async () => {
+    // Two instances write runs at once: the first takes its id, the second a later one and commits
+    // first. A reader that went past the first id finds it at a later call, once.
+    const schema = uniqueName('metronome_test');
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await store.connect();
+    const start = await store.runsSince(null, 100);
+    const pool = new Pool({ connectionString: PG_URL });
+    const slow = await pool.connect();
+    await slow.query('BEGIN');
+    await slow.query(
+      `INSERT INTO "${schema}"."runs" (job, instance, scheduled_at, started_at, duration_ms, attempt, outcome) VALUES ('slow', 'i2', 1000, 1003, 25.5, 1, 'succeeded')`,
+    );
+    await store.recordRuns([finished('fast', 2_000)]);
+    const first = await store.runsSince(start.cursor, 100);
+    expect(first.runs).toEqual([finished('fast', 2_000)]);
+    await slow.query('COMMIT');
+    slow.release();
+    const second = await store.runsSince(first.cursor, 100);
+    expect(second.runs).toEqual([finished('slow', 1_000, { instance: 'i2' })]);
+    expect((await store.runsSince(second.cursor, 100)).runs).toEqual([]);
+    await store.close();
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
+  it('migrates a schema made by the version before the run history: releases of both versions work on it', async () => {
+    const schema = uniqueName('metronome_test');
+    const pool = new Pool({ connectionString: PG_URL });
+    const older = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await older.connect();
+    // As the version before left it: no runs table, version 8.
+    await pool.query(`DROP TABLE "${schema}"."runs"; UPDATE "${schema}"."meta" SET value = '8' WHERE key = 'version'`);
+    await older.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await store.connect();
+    expect((await pool.query(`SELECT value FROM "${schema}"."meta" WHERE key = 'version'`)).rows).toEqual([{ value: '9' }]);
+    // A release without runs (as the version before sends it), then one with.
+    expect(await store.claim('old', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.release([{ job: 'job', fencingToken: 1 }])).toBe(0);
+    expect(await store.claim('new', [claim('job', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
+    expect(await store.release([{ job: 'job', fencingToken: 2, runs: [finished('job', 2_000, { instance: 'new' })] }])).toBe(0);
+    expect(await store.runHistory('job', 10)).toEqual([finished('job', 2_000, { instance: 'new' })]);
+    await Promise.all([older.close(), store.close()]);
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
+  it('refuses a historySize that is not a whole number from 0 to 1000, naming it', () => {
+    expect(() => new PostgresJobStore({ connectionString: PG_URL, historySize: 2.5 })).toThrow(
+      'The job store (postgres) is unavailable: historySize 2.5 is not a whole number from 0 to 1000',
+    );
+  });
+
+  it('writes no run when its historySize is 0', async () => {
+    const schema = uniqueName('metronome_test');
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema, historySize: 0 });
+    await store.connect();
+    await store.recordRuns([finished('job', 1_000)]);
+    await store.release([{ job: 'job', fencingToken: 1, runs: [finished('job', 2_000)] }]);
+    expect(await store.runHistory('job', 10)).toEqual([]);
+    const pool = new Pool({ connectionString: PG_URL });
+    expect((await pool.query(`SELECT count(*)::int AS count FROM "${schema}"."runs"`)).rows).toEqual([{ count: 0 }]);
     await store.close();
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     await pool.end();

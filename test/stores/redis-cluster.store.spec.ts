@@ -6,7 +6,7 @@ import { freePort } from '../support/servers';
 import { clusterClient, deleteClusterKeys, keysByMaster, onNode } from '../support/redis-cluster-store';
 import { OwnRedisCluster, keySlot, startRedisCluster } from '../support/redis-cluster';
 import { uniqueName } from '../support/services';
-import { claim, describeJobStore } from './conformance';
+import { claim, describeJobStore, finished } from './conformance';
 
 /**
  * The Redis store on a Redis Cluster of three masters (each with a replica) that this file starts
@@ -55,6 +55,8 @@ describe('RedisJobStore on a Redis Cluster', () => {
     // Answered in the order asked, whatever shard each job is in.
     expect(outcomes.slice(0, -1).every((outcome) => outcome.status === 'won')).toBe(true);
     expect(outcomes.at(-1)).toEqual({ status: 'gone' });
+    // A record rides with a release, in its job's shard (here releases under no token of theirs: the leases stay, the records are kept).
+    await store.release(names.map((name) => ({ job: name, fencingToken: 0, runs: [finished(name, 1_000)] })));
     await store.recover('i1', 60_000, new Set(names), {
       self: { id: 'i1', host: 'h', pid: 1, startedAt: 0, running: 0, runningJobs: [] },
       deadAfterMs: 60_000,
@@ -71,7 +73,7 @@ describe('RedisJobStore on a Redis Cluster', () => {
       const own = keys.filter((key) => key.endsWith(`}:job:${name}`));
       expect(own).toHaveLength(1);
       const shard = `${keyPrefix}{${shardOf(own[0]!)}}:`;
-      for (const key of ['names', 'leases', 'fencing']) {
+      for (const key of ['names', 'leases', 'fencing', 'feed', `runs:${name}`]) {
         expect(keys).toContain(`${shard}${key}`);
         expect(keySlot(`${shard}${key}`)).toBe(keySlot(own[0]!));
       }

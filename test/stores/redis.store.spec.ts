@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { StoreUnavailableError } from '../../lib';
 import { RedisJobStore } from '../../lib/stores/redis.store';
 import { REDIS_URL, uniqueName } from '../support/services';
-import { claim, describeJobStore } from './conformance';
+import { claim, describeJobStore, finished } from './conformance';
 
 /** Deletes every key under a prefix. */
 async function deleteKeys(prefix: string): Promise<void> {
@@ -105,6 +105,46 @@ describe('RedisJobStore', () => {
     await store.close();
     lazy.disconnect();
     await deleteKeys(keyPrefix);
+  });
+
+  it("releases a lease whose job's history key is not a list, and skips history entries it cannot read", async () => {
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
+    await store.connect();
+    await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    const redis = new Redis(REDIS_URL);
+    await redis.set(`${keyPrefix}runs:job`, 'not a list');
+    expect(await store.claim('i1', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.release([{ job: 'job', fencingToken: 1, runs: [finished('job', 1_000)] }])).toBe(0);
+    expect(await store.claim('i1', [claim('job', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
+    expect(await store.runHistory('job', 10)).toEqual([]);
+    // Written by another version, or damaged: left out.
+    await redis.del(`${keyPrefix}runs:job`);
+    await redis.lpush(`${keyPrefix}runs:job`, JSON.stringify({ j: 'job', o: 'succeeded', s: 1_000, t: 1_001, d: 1, a: 1 }), '{"later":"format"}', 'not json');
+    expect(await store.runHistory('job', 10)).toEqual([
+      { job: 'job', instance: '', scheduledAt: 1_000, startedAt: 1_001, durationMs: 1, attempt: 1, outcome: 'succeeded' },
+    ]);
+    await store.close();
+    await redis.quit();
+    await deleteKeys(keyPrefix);
+  });
+
+  it('refuses a historySize that is not a whole number from 0 to 1000, naming it', () => {
+    expect(() => new RedisJobStore({ url: REDIS_URL, historySize: 1_001 })).toThrow(
+      'The job store (redis) is unavailable: historySize 1001 is not a whole number from 0 to 1000',
+    );
+  });
+
+  it('writes no run when its historySize is 0', async () => {
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ url: REDIS_URL, keyPrefix, historySize: 0 });
+    await store.connect();
+    await store.recordRuns([finished('job', 1_000)]);
+    await store.release([{ job: 'job', fencingToken: 1, runs: [finished('job', 2_000)] }]);
+    const redis = new Redis(REDIS_URL);
+    expect(await redis.keys(`${keyPrefix}*`)).toEqual([]);
+    await store.close();
+    await redis.quit();
   });
 
   it('reports a server it cannot reach as StoreUnavailableError', async () => {
