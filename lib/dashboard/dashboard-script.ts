@@ -128,7 +128,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     var actions = el('td', 'actions');
     if (!job.completed) actions.appendChild(job.paused ? button('Resume', 'btn-primary', job.name, 'resume') : button('Pause', '', job.name, 'pause'));
     actions.appendChild(button('Run now', '', job.name, 'trigger'));
-    actions.appendChild(button('Remove', 'btn-danger', job.name, 'remove'));
+    if (job.removable) actions.appendChild(button('Remove', 'btn-danger', job.name, 'remove'));
     row.appendChild(actions);
   }
 
@@ -298,6 +298,15 @@ export const DASHBOARD_SCRIPT = String.raw`
     });
     source.addEventListener('runs', function (event) {
       var message = JSON.parse(event.data);
+      // A run made on any instance is its job's last run, if newer than the one shown.
+      message.entries.forEach(function (run) {
+        var job = jobs.get(run.job);
+        if (job && (!job.lastRunAt || Date.parse(run.startedAt) > Date.parse(job.lastRunAt))) {
+          job.lastRunAt = run.startedAt;
+          job.lastOutcome = run.outcome;
+          upsert(job);
+        }
+      });
       var fresh = message.entries.filter(function (run) { return selected === null || run.job === selected; }).reverse();
       if (fresh.length) setRuns(fresh.concat(runs));
     });

@@ -28,6 +28,13 @@ export interface DashboardJob {
   runs: number;
   paused: boolean;
   completed: boolean;
+  /**
+   * Whether removing it here removes it for every instance: without a shared store, for a job of
+   * this instance alone (`scope: 'instance'`), or for a job kept in the store (`persist: true`).
+   * A job the code of every instance defines is not removed from the dashboard in a cluster: the
+   * others would go on running it. Pause it instead.
+   */
+  removable: boolean;
 }
 
 /** One job with its last runs (`GET {path}/api/jobs/:name`), newest first. */
@@ -35,8 +42,12 @@ export interface DashboardJobDetail extends DashboardJob {
   history: RunHistoryEntry[];
 }
 
-/** A job's snapshot as the dashboard shows it. */
-export function jobView(info: JobInfo): DashboardJob {
+/**
+ * A job's snapshot as the dashboard shows it; its last run is `last` when that is newer than the
+ * snapshot's (in a cluster, a run another instance made).
+ */
+export function jobView(info: JobInfo, sharedStore: boolean, last?: RunHistoryEntry): DashboardJob {
+  const newer = last !== undefined && (info.lastRunAt === null || last.startedAt.getTime() > info.lastRunAt.getTime());
   const target = info.meta.target;
   return {
     name: info.name,
@@ -46,12 +57,13 @@ export function jobView(info: JobInfo): DashboardJob {
     target: typeof target === 'string' && target !== 'handler' ? target : null,
     scope: info.options.scope,
     nextRunAt: info.nextRunAt,
-    lastRunAt: info.lastRunAt,
-    lastOutcome: info.lastOutcome,
+    lastRunAt: newer ? last.startedAt : info.lastRunAt,
+    lastOutcome: newer ? last.outcome : info.lastOutcome,
     running: info.running,
     runs: info.runs,
     paused: info.paused,
     completed: info.completed,
+    removable: !sharedStore || info.options.scope === 'instance' || info.meta.persisted === true,
   };
 }
 

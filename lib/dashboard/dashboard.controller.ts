@@ -1,10 +1,11 @@
-import { Get, HttpCode, Inject, Logger, MessageEvent, OnModuleDestroy, Param, Post, Query, Req, Res, Sse, UseGuards } from '@nestjs/common';
+import { ConflictException, Get, HttpCode, Inject, Logger, MessageEvent, OnModuleDestroy, Param, Post, Query, Req, Res, Sse, UseGuards } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Observable, Subject, takeUntil } from 'rxjs';
 import { errorMessage } from '../errors';
+import { JobInfo } from '../engine/job';
 import { InstanceInfo } from '../interfaces/instance-info.interface';
 import { SchedulerRegistry } from '../registry/scheduler.registry';
-import { DASHBOARD_OPTIONS } from './dashboard.constants';
+import { DASHBOARD_OPTIONS, DASHBOARD_SHARED_STORE } from './dashboard.constants';
 import { ResolvedDashboardOptions } from './dashboard-options';
 import { renderPage } from './dashboard-page';
 import { CSRF_COOKIE, cookie, csrfCookie, DashboardRequest, isCsrfToken, isSecure, MutationGuard, newCsrfToken } from './dashboard-security';
@@ -39,6 +40,7 @@ export class DashboardController implements OnModuleDestroy {
     @Inject(SchedulerRegistry) private readonly registry: SchedulerRegistry,
     @Inject(DASHBOARD_RUN_SOURCE) private readonly runSource: DashboardRunSource,
     @Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
+    @Inject(DASHBOARD_SHARED_STORE) private readonly sharedStore: () => boolean,
   ) {}
 
   /** Ends the open event streams, so that the server can close. */
@@ -60,19 +62,19 @@ export class DashboardController implements OnModuleDestroy {
   }
 
   @Get('api/jobs')
-  jobs(): DashboardJob[] {
-    return this.registry
-      .listJobs()
-      .map(jobView)
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  jobs(): Promise<DashboardJob[]> {
+    return answer(async () => {
+      const jobs = await this.withLastRuns(this.registry.listJobs());
+      return jobs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
   }
 
   @Get('api/jobs/:name')
   job(@Param('name') name: string): Promise<DashboardJobDetail> {
     return answer(async () => {
-      const job = jobView(this.registry.getJob(name));
-      const history = await this.runSource.history(name, this.options.historyLimit);
-      return { ...job, history: newestFirst(history, this.options.historyLimit) };
+      const info = this.registry.getJob(name);
+      const history = newestFirst(await this.runSource.history(name, this.options.historyLimit), this.options.historyLimit);
+      return { ...jobView(info, this.sharedStore(), history[0]), history };
     });
   }
 
@@ -80,13 +82,28 @@ export class DashboardController implements OnModuleDestroy {
   runs(@Query('limit') limit?: string): Promise<RunHistoryEntry[]> {
     const wanted = Math.min(Math.max(Math.trunc(Number(limit ?? this.options.historyLimit)) || this.options.historyLimit, 1), 100);
     return answer(async () => {
-      const recent = this.registry
-        .listJobs()
-        .sort((a, b) => (b.lastRunAt?.getTime() ?? -Infinity) - (a.lastRunAt?.getTime() ?? -Infinity))
-        .slice(0, RECENT_JOBS);
+      const jobs = await this.withLastRuns(this.registry.listJobs());
+      const recent = jobs.sort((a, b) => (b.lastRunAt?.getTime() ?? -Infinity) - (a.lastRunAt?.getTime() ?? -Infinity)).slice(0, RECENT_JOBS);
       const histories = await Promise.all(recent.map((job) => this.runSource.history(job.name, wanted).catch(() => [])));
       return newestFirst(histories.flat(), wanted);
     });
+  }
+
+  /**
+   * The jobs as the dashboard shows them, each with its last run as the run history has it: in a
+   * cluster whose store keeps one, the last run on any instance, so that every instance's page
+   * shows the same. A job whose history cannot be read shows this instance's last run.
+   */
+  private async withLastRuns(infos: JobInfo[]): Promise<DashboardJob[]> {
+    const lasts = await Promise.all(
+      infos.map((info) =>
+        this.runSource.history(info.name, 1).then(
+          (runs) => runs[0],
+          () => undefined,
+        ),
+      ),
+    );
+    return infos.map((info, index) => jobView(info, this.sharedStore(), lasts[index]));
   }
 
   @Get('api/instances')
@@ -105,7 +122,7 @@ export class DashboardController implements OnModuleDestroy {
   pause(@Param('name') name: string): Promise<{ job: DashboardJob }> {
     return answer(async () => {
       await this.registry.pauseJob(name);
-      return { job: jobView(this.registry.getJob(name)) };
+      return { job: jobView(this.registry.getJob(name), this.sharedStore()) };
     });
   }
 
@@ -115,7 +132,7 @@ export class DashboardController implements OnModuleDestroy {
   resume(@Param('name') name: string): Promise<{ job: DashboardJob }> {
     return answer(async () => {
       await this.registry.resumeJob(name);
-      return { job: jobView(this.registry.getJob(name)) };
+      return { job: jobView(this.registry.getJob(name), this.sharedStore()) };
     });
   }
 
@@ -136,6 +153,11 @@ export class DashboardController implements OnModuleDestroy {
   @UseGuards(MutationGuard)
   remove(@Param('name') name: string): Promise<{ removed: string }> {
     return answer(async () => {
+      if (!jobView(this.registry.getJob(name), this.sharedStore()).removable) {
+        throw new ConflictException(
+          `Job "${name}" is defined in the code of every instance: removed here, it would go on running on the others. Pause it to stop it everywhere.`,
+        );
+      }
       await this.registry.removeJob(name);
       return { removed: name };
     });

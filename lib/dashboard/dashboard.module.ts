@@ -1,21 +1,28 @@
 import { Controller, DynamicModule, Module, Provider, Type, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AppScheduler } from '../application/app-scheduler';
+import { RunFeed } from '../application/run-feed';
 import { SchedulerRegistry } from '../registry/scheduler.registry';
-import { DASHBOARD_OPTIONS } from './dashboard.constants';
+import { DASHBOARD_OPTIONS, DASHBOARD_SHARED_STORE } from './dashboard.constants';
 import { DashboardController } from './dashboard.controller';
 import { DashboardOffNotice } from './dashboard-off';
 import { ResolvedDashboardOptions, resolveDashboardOptions, ScheduleDashboardOptions } from './dashboard-options';
 import { MutationGuard } from './dashboard-security';
-import { DASHBOARD_RUN_SOURCE, LocalRunSource } from './run-source';
+import { DASHBOARD_RUN_SOURCE, RegistryRunSource } from './run-source';
 import { SecurityHeadersInterceptor } from './security-headers';
 
-/** The runs of this instance, with its `instanceId`. */
-const localRunSource: Provider = {
+/** The run history: in a cluster whose store keeps one, the runs of every instance. */
+const runSource: Provider = {
   provide: DASHBOARD_RUN_SOURCE,
-  useFactory: (registry: SchedulerRegistry, moduleRef: ModuleRef) =>
-    new LocalRunSource(registry, moduleRef.get(AppScheduler, { strict: false }).options.instanceId),
+  useFactory: (registry: SchedulerRegistry, moduleRef: ModuleRef) => new RegistryRunSource(registry, moduleRef.get(RunFeed, { strict: false })),
   inject: [SchedulerRegistry, ModuleRef],
+};
+
+/** Whether the scheduler's store is shared by instances (in a cluster, some jobs cannot be removed from one instance), asked once the application runs. */
+const sharedStore: Provider = {
+  provide: DASHBOARD_SHARED_STORE,
+  useFactory: (moduleRef: ModuleRef) => () => moduleRef.get(AppScheduler, { strict: false }).store.shared,
+  inject: [ModuleRef],
 };
 
 /**
@@ -47,7 +54,7 @@ export class ScheduleDashboardModule {
       module: ScheduleDashboardModule,
       imports: resolved.imports,
       controllers: [dashboardController(resolved)],
-      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, localRunSource, MutationGuard, SecurityHeadersInterceptor],
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, runSource, sharedStore, MutationGuard, SecurityHeadersInterceptor],
     };
   }
 }

@@ -1,24 +1,24 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, toArray, take } from 'rxjs';
-import { JobNotFoundError, ScheduleModule, SchedulerRegistry, VirtualClock } from '../../lib';
-import { LocalRunSource, runEntry, RunHistoryEntry } from '../../lib/dashboard/run-source';
+import { JobNotFoundError, RunFeed, RunHistoryEntry, ScheduleModule, SchedulerRegistry, VirtualClock } from '../../lib';
+import { RegistryRunSource } from '../../lib/dashboard/run-source';
 import { T0 } from '../support/nest';
 
 /** A job's runs on a virtual clock: each takes `durations[n]` ms, and the ones marked fail throw. */
-describe('LocalRunSource: the runs of this instance', () => {
+describe('RegistryRunSource: the run history, here without a shared store: the runs of this instance', () => {
   let app: INestApplication;
   let clock: VirtualClock;
   let registry: SchedulerRegistry;
-  let source: LocalRunSource;
+  let source: RegistryRunSource;
 
   beforeEach(async () => {
     clock = new VirtualClock(T0);
-    const moduleRef = await Test.createTestingModule({ imports: [ScheduleModule.forRoot({ clock })] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [ScheduleModule.forRoot({ clock, instanceId: 'instance-1' })] }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
     registry = app.get(SchedulerRegistry);
-    source = new LocalRunSource(registry, 'instance-1');
+    source = new RegistryRunSource(registry, app.get(RunFeed));
     let run = 0;
     await registry.addJob({
       name: 'report',
@@ -79,22 +79,5 @@ describe('LocalRunSource: the runs of this instance', () => {
     await clock.advanceAsync(2 * 60_000 + 1_000);
     const seen: RunHistoryEntry[] = await runs;
     expect(seen).toEqual([...(await source.history('report', 2))].reverse());
-  });
-
-  it('reads a timed-out run from its event, and no entry from other events', () => {
-    const at = new Date(T0 + 5_000);
-    expect(runEntry({ type: 'run.timed-out', at, job: 'j', scheduledAt: new Date(T0), attempt: 2, timeoutMs: 5_000, willRetry: false }, 'i')).toEqual({
-      job: 'j',
-      instance: 'i',
-      scheduledAt: new Date(T0),
-      startedAt: new Date(T0),
-      durationMs: 5_000,
-      attempt: 2,
-      outcome: 'timed-out',
-    });
-    expect(runEntry({ type: 'run.started', at, job: 'j', scheduledAt: new Date(T0), attempt: 1 }, 'i')).toBeUndefined();
-    expect(
-      runEntry({ type: 'run.failed', at, job: 'j', scheduledAt: new Date(T0), attempt: 1, durationMs: 10, error: { code: 42 }, willRetry: false }, 'i')?.error,
-    ).toBe('{"code":42}');
   });
 });
