@@ -30,7 +30,7 @@ export function schedulePackage(impl: Impl): SchedulePackage | null {
 
 /**
  * A provider with `n` generated methods, each decorated as an application's would be, and the
- * module that holds it. `handler(i)` is the body of method `i`.
+ * module that holds it, with `imports` beside the schedule module. `handler(i)` is the body of method `i`.
  */
 export function jobsModule(
   impl: Impl,
@@ -38,6 +38,7 @@ export function jobsModule(
   decorator: (pkg: SchedulePackage, i: number) => MethodDecorator,
   handler: (i: number) => (...args: unknown[]) => void,
   moduleOptions: object = {},
+  imports: DynamicModule[] = [],
 ): Type {
   const pkg = schedulePackage(impl);
   class Jobs {}
@@ -52,7 +53,7 @@ export function jobsModule(
   }
   Injectable()(Jobs);
   class AppModule {}
-  Module({ imports: pkg ? [pkg.ScheduleModule.forRoot(moduleOptions)] : [], providers: [Jobs] })(AppModule);
+  Module({ imports: pkg ? [pkg.ScheduleModule.forRoot(moduleOptions), ...imports] : [], providers: [Jobs] })(AppModule);
   return AppModule;
 }
 

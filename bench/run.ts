@@ -128,6 +128,32 @@ function scenarios(rows: Row[]): Result {
         met: ours.lateness.p99 <= (n === 1_000 ? 5 : 25),
       },
     );
+    // The same with the Prometheus metrics and a span per run: on a real SDK (ops), and with the
+    // API alone (ops-nosdk: what the package itself costs); each against the plain run above.
+    for (const [variant, label] of [
+      ['ops', 'with metrics and tracing (OpenTelemetry SDK, batch span processor)'],
+      ['ops-nosdk', 'with metrics and tracing (no OpenTelemetry SDK)'],
+    ] as const) {
+      const ops = measure('scenario', 'fire', 'metronome', n, variant);
+      const ratio = ops.cpuMsPerSec / ours.cpuMsPerSec;
+      rows.push(
+        {
+          scenario: `${scenario}, ${label}`,
+          measure: 'CPU, ms per s (peer column: this package without them; ratio: with ÷ without)',
+          ours: ms(ops.cpuMsPerSec),
+          peer: `without: ${ms(ours.cpuMsPerSec)}`,
+          ratio,
+          target: 'ratio ≤ 2',
+          met: ratio <= 2,
+        },
+        {
+          scenario: `${scenario}, ${label}`,
+          measure: 'fires / expected; lateness p50 / p99 / max, ms',
+          ours: `${number(ops.fires)} / ${number(ops.expected)}; ${late(ops.lateness)}`,
+          peer: '—',
+        },
+      );
+    }
   }
 
   const n = 100_000;

@@ -1,11 +1,13 @@
 /**
- * One scenario, one implementation, in this process: `node scenario.js <fire|memory|footprint|idle|interval> <impl> <n>`.
+ * One scenario, one implementation, in this process: `node scenario.js <fire|memory|footprint|idle|interval> <impl> <n> [variant]`;
+ * a variant of fire (this package) adds its metrics and tracing (`ops`, `ops-nosdk`…: see operations.ts).
  * Prints one line, `RESULT {json}`. Run by run.ts, each in a fresh process.
  */
 import { NestFactory } from '@nestjs/core';
 import { cpuMeter, Impl, jobsModule, lateness, percentile, report, sleep, untilSecond, WARMUP_S, WINDOW_S } from './common';
+import type { operationsModules as OperationsModules } from './operations';
 
-const [scenario, impl, size] = process.argv.slice(2) as [string, Impl, string];
+const [scenario, impl, size, variant] = process.argv.slice(2) as [string, Impl, string, string | undefined];
 const n = Number(size);
 /** A cron expression that does not fire during the run (once a year, on 1 January). */
 const RARE = '0 0 1 1 *';
@@ -31,12 +33,16 @@ async function fire() {
   const record = () => {
     if (count < times.length) times[count++] = Date.now();
   };
+  // Loaded only for a variant: the other scenarios load nothing of prom-client or OpenTelemetry.
+  const operations = variant ? (require('./operations') as { operationsModules: typeof OperationsModules }).operationsModules(variant) : null;
   const { startupMs } = await start(
     jobsModule(
       impl,
       n,
       (pkg) => pkg.Cron('* * * * * *'),
       () => () => record(),
+      {},
+      operations?.imports,
     ),
   );
   // The warm-up, then the window, measured from half past a second.
@@ -53,7 +59,7 @@ async function fire() {
     const second = Math.floor(times[i] / 1_000) * 1_000;
     if (second >= from && second < to) late.push(times[i] - second);
   }
-  return { startupMs, cpuMsPerSec, fires: late.length, expected: n * WINDOW_S, lateness: lateness(late) };
+  return { startupMs, cpuMsPerSec, fires: late.length, expected: n * WINDOW_S, lateness: lateness(late), ...(operations && { spans: operations.spans() }) };
 }
 
 /** `n` rare jobs: heap and RSS after start-up (after GC), and the start-up time. */

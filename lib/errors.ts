@@ -20,7 +20,9 @@ export type SchedulerErrorCode =
   | 'RESCHEDULE_REFUSED'
   | 'INVALID_TIME'
   | 'CLOCK_BACKWARDS'
-  | 'DASHBOARD_OPTIONS_INVALID';
+  | 'DASHBOARD_OPTIONS_INVALID'
+  | 'PEER_DEPENDENCY_MISSING'
+  | 'INVALID_OPERATIONS_OPTION';
 
 /** Base class of every error this module throws on purpose. */
 export abstract class SchedulerError extends Error {
@@ -237,6 +239,45 @@ export class ClockBackwardsError extends SchedulerError {
     readonly target: Date,
   ) {
     super(`${where} cannot move time back from ${now.toISOString()} to ${target.toISOString()}: the clock only moves forward.`);
+  }
+}
+
+/**
+ * A feature needs an optional peer dependency that is not installed: `@nestjs/terminus` for
+ * `SchedulerHealthIndicator`, `prom-client` for `ScheduleMetricsModule`, `@opentelemetry/api` for
+ * `ScheduleTracingModule`. The message says what to install.
+ */
+export class PeerDependencyMissingError extends SchedulerError {
+  readonly code = 'PEER_DEPENDENCY_MISSING' as const;
+  constructor(
+    /** The package to install. */
+    readonly packageName: string,
+    /** What needs it. */
+    readonly feature: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${feature} needs the package "${packageName}", which is not installed; run: npm install ${packageName}`, options);
+  }
+}
+
+/**
+ * An option of an operations feature (health, metrics, tracing) is invalid, or conflicts with
+ * what is already there (a metric of the same name registered by something else). The message
+ * names the feature, the option and the value.
+ */
+export class InvalidOperationsOptionError extends SchedulerError {
+  readonly code = 'INVALID_OPERATIONS_OPTION' as const;
+  constructor(
+    /** Where the option was given, e.g. `ScheduleMetricsModule.forRoot`. */
+    readonly where: string,
+    /** The option, e.g. `prefix`. */
+    readonly option: string,
+    /** The value that was refused. */
+    readonly value: unknown,
+    /** What is wrong with it. */
+    readonly reason: string,
+  ) {
+    super(`Invalid ${option} in ${where}: ${describeValue(value)} ${reason}`);
   }
 }
 

@@ -1,3 +1,5 @@
+import type { ClaimOutcome } from './stores/job-store';
+
 /**
  * The events the scheduler emits, on one stream (`SchedulerRegistry.events$`).
  * Every event has a `type` and the instant it happened (`at`); job and run events name the job.
@@ -199,6 +201,21 @@ export interface RunLostEvent extends RunEventBase {
   owner: string;
 }
 
+/**
+ * With a shared store: the store answered this instance's claim of a tick. `won`: the run is this
+ * instance's; `lost`: another instance has the tick; the other answers as `ClaimOutcome` says
+ * (`busy`, `overtaken`, `paused`, `completed`, `queued`, `superseded`…; `locked` and `later` are
+ * asked again). A claim the store could not be asked is no answer: it is a `store.unavailable`
+ * and a `run.missed` instead.
+ */
+export interface TickClaimedEvent extends JobEventBase {
+  type: 'tick.claimed';
+  /** The tick claimed: the latest, when several were due at once. */
+  scheduledAt: Date;
+  /** The store's answer. */
+  outcome: ClaimOutcome['status'];
+}
+
 /** Every event the scheduler emits, discriminated by `type`. */
 export type SchedulerEvent =
   | SchedulerStartedEvent
@@ -224,7 +241,8 @@ export type SchedulerEvent =
   | RunTimedOutEvent
   | RunSkippedEvent
   | RunMissedEvent
-  | RunLostEvent;
+  | RunLostEvent
+  | TickClaimedEvent;
 
 /** The `type` of a {@link SchedulerEvent}. */
 export type SchedulerEventType = SchedulerEvent['type'];

@@ -29,6 +29,8 @@ export {
   InvalidTimeError,
   ClockBackwardsError,
   DashboardOptionsError,
+  PeerDependencyMissingError,
+  InvalidOperationsOptionError,
 } from './errors';
 export type { SchedulerErrorCode } from './errors';
 export { NO_SCHEDULER_FOUND, DUPLICATE_SCHEDULER } from './compat/messages';
@@ -74,3 +76,11 @@ export { RunFeed } from './application/run-feed';
 export type { RunFeedOptions } from './application/run-feed';
 export type { TriggerKind } from './triggers/trigger';
 export * from './dashboard';
+export { SchedulerHealthIndicator } from './operations/health/scheduler-health.indicator';
+export type { SchedulerHealthOptions, SchedulerHealthDetails, SchedulerHealthResult } from './operations/health/scheduler-health';
+export { ScheduleMetricsModule } from './operations/metrics/schedule-metrics.module';
+export { SchedulerMetrics } from './operations/metrics/scheduler-metrics';
+export type { ScheduleMetricsOptions } from './operations/metrics/metrics-options';
+export { ScheduleTracingModule } from './operations/tracing/schedule-tracing.module';
+export type { ScheduleTracingOptions } from './operations/tracing/tracing-options';
+export { RUN_SPAN_ATTRIBUTES } from './operations/tracing/run-attributes';

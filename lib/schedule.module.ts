@@ -43,7 +43,8 @@ export class ScheduleModule {
       module: ScheduleModule,
       imports,
       providers: [...optionsProviders, appSchedulerProvider, SchedulerRegistry, ScheduleExplorer, JobTargets, runFeedProvider],
-      exports: [SchedulerRegistry, RunFeed],
+      // AppScheduler for the operations modules of this package (health, metrics, tracing); not in the public API.
+      exports: [SchedulerRegistry, RunFeed, AppScheduler],
     };
   }
 

@@ -1,7 +1,16 @@
 import { Module } from '@nestjs/common';
-import { RedisJobStore, ScheduleDashboardModule, ScheduleModule } from 'nestjs-metronome';
+import { TerminusModule } from '@nestjs/terminus';
+import {
+  RedisJobStore,
+  ScheduleDashboardModule,
+  ScheduleMetricsModule,
+  ScheduleModule,
+  ScheduleTracingModule,
+  SchedulerHealthIndicator,
+} from 'nestjs-metronome';
 import { DashboardGuard } from './dashboard.guard';
 import { DynamicJobs } from './dynamic-jobs.service';
+import { OperationsController } from './operations.controller';
 import { ReportsService } from './reports.service';
 
 /** With METRONOME_STORE=redis (as `npm run sample:cluster` sets), the instances share Redis: each tick runs once among them. */
@@ -25,7 +34,13 @@ const store =
     ScheduleDashboardModule.forRoot(
       process.env.METRONOME_DASHBOARD_OPEN === '1' ? { path: '/dashboard', allowUnauthenticated: true } : { path: '/dashboard', guard: DashboardGuard },
     ),
+    TerminusModule.forRoot(),
+    // Prometheus metrics on prom-client's default registry, served at GET /metrics.
+    ScheduleMetricsModule.forRoot(),
+    // A span per run; a no-op until an OpenTelemetry SDK is registered.
+    ScheduleTracingModule.forRoot(),
   ],
-  providers: [ReportsService, DynamicJobs],
+  controllers: [OperationsController],
+  providers: [ReportsService, DynamicJobs, SchedulerHealthIndicator],
 })
 export class AppModule {}

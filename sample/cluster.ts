@@ -8,7 +8,7 @@ import { join } from 'node:path';
  */
 const instances = ['a', 'b', 'c'].map((name, index) => {
   const child = spawn(process.execPath, [join(__dirname, 'main.js')], {
-    // Each on a port of its own: 3001, 3002, 3003 (each serves the dashboard of the cluster).
+    // Each on a port of its own, 3001, 3002 and 3003, with /health, /metrics and the dashboard of the cluster.
     env: { ...process.env, METRONOME_STORE: 'redis', INSTANCE: name, PORT: String(3001 + index), FORCE_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

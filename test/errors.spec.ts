@@ -2,11 +2,13 @@ import {
   ClockBackwardsError,
   DashboardOptionsError,
   DuplicateJobError,
+  InvalidOperationsOptionError,
   InvalidScheduleError,
   InvalidTimeError,
   JobNotFoundError,
   JobTargetNotAllowedError,
   LeaseLostError,
+  PeerDependencyMissingError,
   RescheduleRefusedError,
   RunTimeoutError,
   SchedulerAlreadyRunningError,
@@ -63,6 +65,16 @@ describe('errors', () => {
       new DashboardOptionsError('path', '/', 'must name a path below the root, e.g. "/scheduler".'),
       'DASHBOARD_OPTIONS_INVALID',
       'Invalid path in the ScheduleDashboardModule options: "/" must name a path below the root, e.g. "/scheduler".',
+    ],
+    [
+      new PeerDependencyMissingError('prom-client', 'ScheduleMetricsModule'),
+      'PEER_DEPENDENCY_MISSING',
+      'ScheduleMetricsModule needs the package "prom-client", which is not installed; run: npm install prom-client',
+    ],
+    [
+      new InvalidOperationsOptionError('ScheduleMetricsModule.forRoot', 'prefix', '1x', 'must start with a letter.'),
+      'INVALID_OPERATIONS_OPTION',
+      'Invalid prefix in ScheduleMetricsModule.forRoot: "1x" must start with a letter.',
     ],
   ] as const)('%s', (error, code, message) => {
     expect(error).toBeInstanceOf(SchedulerError);

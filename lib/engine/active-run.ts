@@ -1,6 +1,7 @@
 import { Job } from './job';
 import { RunContext } from './job-context';
 import type { TimerTask } from './runner';
+import type { RunWatches } from './run-observer';
 
 /**
  * A run in flight: its context, as the handler gets it, and what the runner keeps of it in
@@ -11,6 +12,7 @@ export class ActiveRun extends RunContext {
   #onDone: (() => void) | undefined;
   #timeout: TimerTask | null = null;
   #timedOut = false;
+  #watch: RunWatches | null = null;
   /** Where the run is in the runner's list of runs in flight. */
   slot = -1;
 
@@ -39,6 +41,15 @@ export class ActiveRun extends RunContext {
 
   set timedOut(value: boolean) {
     this.#timedOut = value;
+  }
+
+  /** What the run observers keep of the run, if any watches it. */
+  get watch(): RunWatches | null {
+    return this.#watch;
+  }
+
+  set watch(watch: RunWatches | null) {
+    this.#watch = watch;
   }
 
   /** Tells whoever waits on the run that its outcome is known (once: at timeout or when it settles). */

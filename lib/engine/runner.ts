@@ -5,6 +5,7 @@ import { Job, PendingRun, RunOutcome } from './job';
 import { EndedRun } from './coordinator';
 import { ActiveRun } from './active-run';
 import { QueueEntry, TimerQueue } from './timer-queue';
+import { RunObservers } from './run-observer';
 
 /** A timed action in the scheduler's timer queue: a run's timeout, a retry. */
 export class TimerTask implements QueueEntry {
@@ -51,6 +52,8 @@ export class Runner {
     private readonly queue: TimerQueue<QueueEntry>,
     private readonly events: EventHub,
     private readonly host: RunnerHost,
+    /** Watch runs from the inside (see `RunObserver`); the scheduler adds and removes them. */
+    private readonly observers: RunObservers = new RunObservers(() => undefined),
   ) {}
 
   /** Runs in flight now. */
@@ -233,9 +236,12 @@ export class Runner {
       run.timeout = new TimerTask(() => this.timeOut(run, timeoutMs), false);
       this.queue.schedule(run.timeout, startedAt + timeoutMs);
     }
+    // Checked here: without observers, a run makes nothing for them.
+    const watch = this.observers.any ? this.observers.started(run) : null;
+    run.watch = watch;
     let result: unknown;
     try {
-      result = job.handler(run, job.source);
+      result = watch ? watch.around(() => job.handler(run, job.source)) : job.handler(run, job.source);
     } catch (error) {
       this.settle(run, error, true);
       return;
@@ -253,9 +259,12 @@ export class Runner {
   private timeOut(run: ActiveRun, timeoutMs: number): void {
     run.timeout = null;
     run.timedOut = true;
-    run.abort(new RunTimeoutError(run.job.name, timeoutMs));
+    const reason = new RunTimeoutError(run.job.name, timeoutMs);
+    run.abort(reason);
     const willRetry = this.retry(run);
     this.record(run, 'timed-out');
+    run.watch?.ended('timed-out', reason);
+    if (this.observers.any) this.observers.ended(run, 'timed-out', this.clock.now() - run.firedMs, reason);
     this.events.emit('run.timed-out', () => ({
       at: this.now(),
       job: run.job.name,
@@ -281,6 +290,8 @@ export class Runner {
       const durationMs = this.clock.now() - run.firedMs;
       const willRetry = failed && this.retry(run);
       this.record(run, failed ? 'failed' : 'succeeded', failed ? error : undefined, durationMs);
+      run.watch?.ended(failed ? 'failed' : 'succeeded', failed ? error : undefined);
+      if (this.observers.any) this.observers.ended(run, failed ? 'failed' : 'succeeded', durationMs, failed ? error : undefined);
       if (failed) {
         this.events.emit('run.failed', () => ({
           at: this.now(),

@@ -8,6 +8,7 @@ import { Job, JobDefinition, JobInfo, JobStatus, Waker } from './job';
 import { JobOptions, resolveJobOptions } from './job-options';
 import { assertJobName } from './job-name';
 import { Runner, TimerTask } from './runner';
+import { RunObserver, RunObservers } from './run-observer';
 import { Coordinator } from './coordinator';
 import { Coordinators } from './coordinators';
 import { SchedulerOptions, SchedulerState } from './scheduler-options';
@@ -37,6 +38,8 @@ export class Scheduler {
   private readonly queue: TimerQueue<QueueEntry>;
   private readonly runner: Runner;
   private readonly jobs = new Map<string, Job>();
+  /** What watches runs from the inside ({@link observeRuns}); shared with the runner. */
+  private readonly observers: RunObservers;
   private readonly wakeUps: WakeUps;
   private readonly waker: QueueWaker;
   private readonly starts: StartBatches;
@@ -56,18 +59,25 @@ export class Scheduler {
     this.shutdownTimeout = options.shutdownTimeout ?? 10_000;
     const onListenerError = options.onListenerError ?? ((error: unknown) => console.error('[Scheduler] event listener failed:', error));
     this.events = new EventHub(onListenerError);
+    this.observers = new RunObservers(onListenerError);
     this.queue = new TimerQueue(this.clock, () => this.onWake());
     this.waker = new QueueWaker(this.queue);
     // A run history is kept only in a shared store that keeps one: otherwise nothing is made per run.
     const keepsHistory = Boolean(options.store?.shared && (options.store.historySize ?? 0) > 0);
-    this.runner = new Runner(this.clock, this.queue, this.events, {
-      accepting: () => this.currentState === 'running',
-      paused: (job) => job.paused || this.paused,
-      complete: (job, reason) => this.complete(job, reason),
-      lease: (job, fencingToken, change) => this.coordinator(job).hold(job, fencingToken, change),
-      owns: (job, fencingToken) => this.coordinator(job).owns(job, fencingToken),
-      finished: keepsHistory ? (job, run) => this.coordinator(job).finished?.(job, run) : null,
-    });
+    this.runner = new Runner(
+      this.clock,
+      this.queue,
+      this.events,
+      {
+        accepting: () => this.currentState === 'running',
+        paused: (job) => job.paused || this.paused,
+        complete: (job, reason) => this.complete(job, reason),
+        lease: (job, fencingToken, change) => this.coordinator(job).hold(job, fencingToken, change),
+        owns: (job, fencingToken) => this.coordinator(job).owns(job, fencingToken),
+        finished: keepsHistory ? (job, run) => this.coordinator(job).finished?.(job, run) : null,
+      },
+      this.observers,
+    );
     this.starts = new StartBatches(this.clock, this.queue, {
       running: () => this.currentState === 'running',
       paused: (job) => job.paused || this.paused,
@@ -133,6 +143,15 @@ export class Scheduler {
   /** Subscribes to events, all or only some types. Returns the function that unsubscribes. */
   on(listener: SchedulerEventListener, types?: readonly SchedulerEventType[]): () => void {
     return this.events.on(listener, types);
+  }
+
+  /**
+   * Adds an observer that watches every run from the inside: it may call the handler within a
+   * context of its own (tracing), and is told each run's outcome (metrics). Returns the function
+   * that removes it.
+   */
+  observeRuns(observer: RunObserver): () => void {
+    return this.observers.add(observer);
   }
 
   /** Starts firing jobs. Throws {@link SchedulerAlreadyRunningError} if running or stopping. */

@@ -27,6 +27,10 @@ const APP_DEPENDENCIES = [
   'typescript',
   '@types/node',
   '@sinonjs/fake-timers',
+  // The optional peers of the README's "Operations" examples.
+  '@nestjs/terminus',
+  'prom-client',
+  '@opentelemetry/api',
 ];
 
 /** The fixture's TypeScript files, by path from the repository's root. */

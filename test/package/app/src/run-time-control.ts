@@ -61,6 +61,7 @@ export class ControlTour {
     await registry.pauseJob('ping');                         // ticks stop; resumeJob catches up by the misfire policy
     await registry.resumeJob('ping');
     await registry.triggerJob('ping');                       // run now, under the overlap policy; resolves when it settles
+    await registry.runHistory('ping', 5);                    // its last runs, newest first: of every instance with a shared store
     await registry.rescheduleJob('ping', { every: 10_000 });
     await registry.removeJob('ping');                        // runs in flight finish
     registry.pause();                                        // the whole scheduler; ticks in the pause follow each misfire policy
