@@ -3,6 +3,8 @@
  * - `ops`: the scheduler's Prometheus metrics (a registry of their own) and a span per run on a
  *   real OpenTelemetry SDK provider (a batch span processor into an in-memory exporter emptied
  *   every second), with an AsyncLocalStorage context manager, as a Node application registers;
+ * - `ops-sampled`: as `ops`, with the sampler production tracing uses at this rate: the parent's
+ *   decision, else 1 trace in 10 (`ParentBasedSampler` over `TraceIdRatioBasedSampler(0.1)`);
  * - `ops-nosdk`: the same modules without an SDK (the API's no-op tracer): what the package
  *   itself costs;
  * - `metrics`, `tracing`, `tracing-noctx` (no context manager), `tracing-simple` (a simple span
@@ -11,7 +13,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamicModule } from '@nestjs/common';
 import { Context, context, ContextManager, ROOT_CONTEXT } from '@opentelemetry/api';
-import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
 
 /** As `@opentelemetry/context-async-hooks`' AsyncLocalStorageContextManager does. */
@@ -39,8 +48,8 @@ class AsyncLocalStorageContextManager implements ContextManager {
 export function operationsModules(variant: string): { imports: DynamicModule[]; spans: () => number } {
   const { ScheduleMetricsModule, ScheduleTracingModule } = require('nestjs-metronome') as typeof import('nestjs-metronome');
   const imports: DynamicModule[] = [];
-  const metrics = variant === 'ops' || variant === 'ops-nosdk' || variant === 'metrics';
-  const tracing = variant === 'ops' || variant.startsWith('tracing');
+  const metrics = variant.startsWith('ops') || variant === 'metrics';
+  const tracing = variant === 'ops' || variant === 'ops-sampled' || variant.startsWith('tracing');
   if (metrics) imports.push(ScheduleMetricsModule.forRoot({ registry: new Registry() }));
   if (variant === 'ops-nosdk') imports.push(ScheduleTracingModule.forRoot());
   if (!tracing) return { imports, spans: () => 0 };
@@ -56,7 +65,8 @@ export function operationsModules(variant: string): { imports: DynamicModule[]; 
     variant === 'tracing-simple'
       ? new SimpleSpanProcessor(exporter)
       : new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 10_000, scheduledDelayMillis: 500 });
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [processor] });
+  const sampler = variant === 'ops-sampled' ? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.1) }) : undefined;
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [processor], ...(sampler ? { sampler } : {}) });
   imports.push(ScheduleTracingModule.forRoot({ tracerProvider }));
   return { imports, spans: () => exported + exporter.getFinishedSpans().length };
 }

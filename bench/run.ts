@@ -131,7 +131,8 @@ function scenarios(rows: Row[]): Result {
     // The same with the Prometheus metrics and a span per run: on a real SDK (ops), and with the
     // API alone (ops-nosdk: what the package itself costs); each against the plain run above.
     for (const [variant, label] of [
-      ['ops', 'with metrics and tracing (OpenTelemetry SDK, batch span processor)'],
+      ['ops', 'with metrics and tracing (OpenTelemetry SDK, batch span processor, every run sampled)'],
+      ['ops-sampled', 'with metrics and tracing (OpenTelemetry SDK, 1 trace in 10 sampled)'],
       ['ops-nosdk', 'with metrics and tracing (no OpenTelemetry SDK)'],
     ] as const) {
       const ops = measure('scenario', 'fire', 'metronome', n, variant);

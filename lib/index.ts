@@ -66,7 +66,6 @@ export type {
   CheckIn,
   InstanceCheckIn,
   InstanceRecord,
-  ReleasedLease,
   FinishedRun,
   RunPage,
 } from './stores/job-store';

@@ -1,4 +1,5 @@
 import { batches } from '../stores/batches';
+import { within } from '../stores/driver';
 import { hostname } from 'node:os';
 import { ClaimOutcome, ExpiredRun, HandedBackRun, InstanceCheckIn, InstanceRecord, JobSet, JobStore, Lease, Sweep, TickClaim } from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
@@ -11,7 +12,7 @@ import { EventHub } from './event-hub';
 import { fingerprint } from './fingerprint';
 import { HeldLeases } from './held-leases';
 import { Job } from './job';
-import { RunRecords, UnsentRun } from './run-records';
+import { RunRecords } from './run-records';
 import { StoreCalls } from './store-calls';
 
 /** How the cluster coordinator reaches back into the scheduler. */
@@ -96,6 +97,10 @@ export class ClusterCoordinator implements Coordinator {
   private readonly claimAhead: ClaimAhead;
   /** Records of finished runs on their way to the store's run history (see {@link finished}). */
   private readonly records: RunRecords;
+  /** A call writing records is out: the next waits for it. */
+  private sendingRuns = false;
+  /** After a failed write of records, when they may be sent again. */
+  private runsRetryAt = 0;
 
   constructor(
     /** Calls to the shared store, with their outages tracked. */
@@ -132,7 +137,7 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * Stops the timers, waits for the store calls still out (a claim won now is handed back), hands
-   * back the work that did not start, and sends the releases still due, with the records of
+   * back the work that did not start, and sends the releases still due, then the records of
    * finished runs (those that cannot be sent are dropped, and said so). Leases of runs still going
    * (abandoned by a shutdown that timed out) are left to run out: an at-least-once run is then
    * taken over elsewhere.
@@ -161,19 +166,19 @@ export class ClusterCoordinator implements Coordinator {
         );
     }
     const releases = this.releases.splice(0);
-    const { leases, carried, alone } = this.records.take(releases);
-    if (releases.length > 0) await this.calls.call(() => this.store.release(leases)).catch(() => this.records.putBack(carried));
-    if (alone.length > 0) await this.sendRuns(alone);
+    if (releases.length > 0) await this.calls.call(() => this.store.release(releases)).catch(() => undefined);
+    this.runsRetryAt = 0;
+    await this.sendRuns();
     this.records.dropAll();
   }
 
   /**
-   * A run of a cluster-wide job ended: its record goes to the store's run history, with the
-   * release of its lease when that is sent in the same flush (the run was the last to hold it),
-   * else alone, in one call for every record of the flush.
+   * A run of a cluster-wide job ended: its record goes to the store's run history in the next
+   * flush, with the records of every run that ended since, in a call of their own (see {@link sendRuns}).
    */
   finished(job: Job, run: EndedRun): void {
-    const { scheduledAt, startedAt, durationMs, attempt, outcome, error, fencingToken } = run;
+    if (!this.store.recordRuns) return;
+    const { scheduledAt, startedAt, durationMs, attempt, outcome, error } = run;
     const record = {
       job: job.name,
       instance: this.instanceId,
@@ -184,17 +189,32 @@ export class ClusterCoordinator implements Coordinator {
       outcome,
       ...(error === undefined ? {} : { error }),
     };
-    // Under the token the lease has now: its run may have started under one it had before it was taken over here.
-    this.records.add(record, fencingToken === undefined ? undefined : this.leases.current(job, fencingToken));
+    this.records.add(record);
     this.schedule();
   }
 
-  /** Writes records of finished runs that ride with no release; those that fail wait for the next flush. */
-  private async sendRuns(runs: readonly UnsentRun[]): Promise<void> {
+  /**
+   * Writes the records of finished runs waiting, one call at a time. The history is apart from
+   * the protocol: the call is not one of the scheduler's store calls (its failure is no outage, and
+   * holds up no claim or release), and after a failure the records wait, bounded, for a check-in's
+   * time before they are sent again.
+   */
+  private async sendRuns(): Promise<void> {
     const recordRuns = this.store.recordRuns?.bind(this.store);
-    if (!recordRuns) return;
-    if (!this.calls.ready()) return this.records.putBack(runs);
-    await this.calls.call(() => recordRuns(runs.map(({ run }) => run))).catch(() => this.records.putBack(runs));
+    if (!recordRuns || this.sendingRuns || this.records.size === 0 || this.clock.now() < this.runsRetryAt) return;
+    const runs = this.records.take();
+    this.sendingRuns = true;
+    try {
+      await within(
+        Promise.resolve().then(() => recordRuns(runs)),
+        this.timing.timeoutMs,
+      );
+    } catch {
+      this.records.putBack(runs);
+      this.runsRetryAt = this.clock.now() + this.timing.checkInMs;
+    } finally {
+      this.sendingRuns = false;
+    }
   }
 
   place(job: Job, from: number, fromWatermark: boolean): void {
@@ -278,28 +298,23 @@ export class ClusterCoordinator implements Coordinator {
       );
     }
     const releases = this.releases.splice(0);
-    // The records of finished runs ride with the releases of their leases; the others go alone.
-    const { leases, carried, alone } = this.records.take(releases);
     if (releases.length > 0) {
       // A release that fails is kept for later: dropping it would leave the job busy, or let an
       // at-least-once run that finished be taken over and run again.
       void this.track(
         this.calls
-          .call(() => this.store.release(leases))
+          .call(() => this.store.release(releases))
           .then(
             (handedOn) => {
               this.released(releases);
               // Handed on to ticks queued behind them (overlap 'queue'): taken over now, here or by whoever hears first.
               if (handedOn > 0) this.sweepSoon();
             },
-            () => {
-              this.releases.push(...releases);
-              this.records.putBack(carried);
-            },
+            () => void this.releases.push(...releases),
           ),
       );
     }
-    if (alone.length > 0) void this.track(this.sendRuns(alone));
+    if (this.records.size > 0) void this.track(this.sendRuns());
     const starts = this.starts.splice(0);
     if (starts.length > 0) void this.track(this.beginAll(starts));
     // One claim per job: when a job asks twice in a turn, the later tick covers the earlier.

@@ -65,7 +65,7 @@ export interface Coordinator {
   begin(job: Job, fencingToken: number, work: { tick: number; from: number; attempt: number }, go: (started: boolean) => void): void;
   /**
    * A run of the job ended (its outcome is known: it settled, or timed out). A coordinator that
-   * keeps a run history in the store sends it with the release of its lease; others have none.
+   * keeps a run history in the store sends it there; others have none.
    */
   finished?(job: Job, run: EndedRun): void;
 }
@@ -79,8 +79,6 @@ export interface EndedRun {
   outcome: RunOutcome;
   /** The error's message, when it failed. */
   error?: string;
-  /** The lease it ran under; none for a run made with `triggerJob`. */
-  fencingToken?: number;
 }
 
 /** How a coordinator reaches back into the scheduler. */

@@ -390,7 +390,7 @@ export class Runner {
     run.job.record(run.scheduledMs, run.firedMs, durationMs, run.attempt, outcome, message);
     const finished = this.host.finished;
     if (!finished) return;
-    const ended: EndedRun = { scheduledAt: run.scheduledMs, startedAt: run.firedMs, durationMs, attempt: run.attempt, outcome, fencingToken: run.fencingToken };
+    const ended: EndedRun = { scheduledAt: run.scheduledMs, startedAt: run.firedMs, durationMs, attempt: run.attempt, outcome };
     if (message !== undefined) ended.error = message;
     finished(run.job, ended);
   }

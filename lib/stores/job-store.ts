@@ -60,12 +60,8 @@ export interface JobStore {
    * is not ended but handed back at that tick, under a new token, attempt 1, and announced
    * (`handed-back`): an instance that has the job takes it over at its next sweep. Returns how
    * many leases were handed on so.
-   *
-   * The records a lease carries ({@link ReleasedLease.runs}) are written to the run history in the
-   * same call (see {@link recordRuns}), whether or not the lease was still under that token: a run
-   * that happened is recorded; only the release is fenced.
    */
-  release(leases: readonly ReleasedLease[]): Promise<number>;
+  release(leases: readonly Lease[]): Promise<number>;
   /**
    * Deals with leases that ran out (their instance died or hung) and runs handed back: an
    * at-least-once run, a handed-back one, or one that never started, of a job in `jobs` (the jobs `instance` can run) is
@@ -97,8 +93,9 @@ export interface JobStore {
   readonly historySize?: number;
   /**
    * Writes finished runs to the run history, in one call whatever their number (in batches of at
-   * most `BATCH_SIZE`): the runs that no lease release carries (a run made with `triggerJob`, a run
-   * of a lease that is not released yet). Each job keeps its last {@link historySize} runs; an
+   * most `BATCH_SIZE`), apart from the releases of their leases: a history that cannot be written
+   * (a missing table, a key of another type, a refused command) never fails a release. A failure
+   * may leave some records of the call written. Each job keeps its last {@link historySize} runs; an
    * error's text is cut to {@link RUN_ERROR_MAX} characters. Optional, with {@link runHistory} and
    * {@link runsSince}.
    */
@@ -226,11 +223,6 @@ export type ClaimOutcome =
 export interface Lease {
   job: string;
   fencingToken: number;
-}
-
-/** A lease to release, with the records of the runs made under it that end with it (see {@link JobStore.release}). */
-export interface ReleasedLease extends Lease {
-  runs?: readonly FinishedRun[];
 }
 
 /** A finished run, as the run history keeps it: which instance ran it, when, how long, and how it ended. */

@@ -5,7 +5,6 @@ import {
   FinishedRun,
   historySizeOption,
   newestOfEachJob,
-  ReleasedLease,
   RUN_FEED_MAX,
   RunPage,
   DEAD_REMEMBERED_MS,
@@ -203,12 +202,11 @@ export class MemoryJobStore implements JobStore {
     });
   }
 
-  async release(leases: readonly ReleasedLease[]): Promise<number> {
+  async release(leases: readonly Lease[]): Promise<number> {
     let handedOn = 0;
-    for (const { job, fencingToken, runs } of leases) {
+    for (const { job, fencingToken } of leases) {
       const row = this.rows.get(job);
       if (row?.lease?.token === fencingToken && !row.lease.handed && this.endLease(job, row)) handedOn++;
-      if (runs?.length) this.record(runs);
     }
     return handedOn;
   }

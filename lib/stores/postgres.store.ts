@@ -9,7 +9,6 @@ import {
   historySizeOption,
   newestOfEachJob,
   readRun,
-  ReleasedLease,
   RunPage,
   ClaimOutcome,
   ExpiredRun,
@@ -63,8 +62,8 @@ export interface PostgresJobStoreOptions {
   /** A prefix for the table names, to keep several schedulers in one schema. Default none. */
   tablePrefix?: string;
   /**
-   * How many finished runs of each job the run history keeps (table `runs`, written with the
-   * release of each run's lease). Default 20; 0 keeps none, and nothing is written.
+   * How many finished runs of each job the run history keeps (table `runs`, written in the
+   * flush that releases each run's lease). Default 20; 0 keeps none, and nothing is written.
    */
   historySize?: number;
 }
@@ -129,7 +128,7 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
   // Each instance's mark of the ticks it started (startAll), and when it was last declared dead
   // (kept when it checks in again: it marks its starts one by one for an hour).
   ({ instances }) => `ALTER TABLE ${instances} ADD COLUMN IF NOT EXISTS started_up_to bigint, ADD COLUMN IF NOT EXISTS last_reaped bigint`,
-  // The run history, written with the release of each run's lease; the last runs of each job are kept.
+  // The run history: the last runs of each job are kept.
   // Versions before it never read nor write it.
   ({ runs, runsIndex }) => `
     CREATE TABLE IF NOT EXISTS ${runs} (
@@ -507,16 +506,13 @@ export class PostgresJobStore implements JobStore {
     return rows.map((row) => Boolean(row.held));
   }
 
-  async release(leases: readonly ReleasedLease[]): Promise<number> {
+  async release(leases: readonly Lease[]): Promise<number> {
     let handedOn = 0;
     for (const batch of batches(leases)) handedOn += await this.releaseBatch(batch);
     return handedOn;
   }
 
-  private async releaseBatch(leases: readonly ReleasedLease[]): Promise<number> {
-    // The runs the leases carry are written in the same statement (whether or not each lease was
-    // still under its token), as many as one call takes.
-    const runs = this.historySize === 0 ? [] : newestOfEachJob(leases.flatMap((lease) => lease.runs ?? []).slice(-BATCH_SIZE), this.historySize);
+  private async releaseBatch(leases: readonly Lease[]): Promise<number> {
     // A lease with a tick queued behind it is handed on to that tick (see HANDED_ON) rather than ended.
     const { rows } = await this.query(
       `WITH locked AS (
@@ -531,9 +527,9 @@ export class PostgresJobStore implements JobStore {
            lease_until = CASE WHEN d.queued IS NOT NULL THEN 0 END
          FROM decided d WHERE j.name = d.name RETURNING j.name, d.queued
        ),
-       announced AS (${ANNOUNCE_HANDED_ON('ended', '$3')})${runs.length > 0 ? `, ${RECORD_RUNS(this.tables, 4)}` : ''}
+       announced AS (${ANNOUNCE_HANDED_ON('ended', '$3')})
        SELECT (SELECT count(*) FROM ended WHERE queued IS NOT NULL) AS handed, (SELECT count(*) FROM announced) AS announced`,
-      [leases.map((l) => l.job), leases.map((l) => l.fencingToken), this.channel, ...(runs.length > 0 ? recordValues(runs, this.historySize) : [])],
+      [leases.map((l) => l.job), leases.map((l) => l.fencingToken), this.channel],
     );
     return Number(rows[0]?.handed ?? 0);
   }
@@ -576,7 +572,7 @@ export class PostgresJobStore implements JobStore {
        SELECT now.ms AS now, r.* FROM now LEFT JOIN LATERAL (
          SELECT id, job, instance, scheduled_at, started_at, duration_ms, attempt, outcome, error FROM ${this.tables.runs}
          WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id LIMIT $3
-       ) AS r ON true`,
+       ) AS r ON true ORDER BY r.id`,
       [from.a, from.g.map(([id]) => id), count],
     );
     const now = Number(rows[0]?.now ?? 0);

@@ -10,7 +10,6 @@ import {
   historySizeOption,
   newestOfEachJob,
   readRun,
-  ReleasedLease,
   RUN_FEED_MAX,
   RunPage,
   ClaimOutcome,
@@ -108,8 +107,8 @@ export interface RedisJobStoreOptions {
    */
   keyPrefix?: string;
   /**
-   * How many finished runs of each job the run history keeps (a list per job, written with the
-   * release of each run's lease). Default 20; 0 keeps none, and nothing is written. Each record
+   * How many finished runs of each job the run history keeps (a list per job, written in the
+   * flush that releases each run's lease). Default 20; 0 keeps none, and nothing is written. Each record
    * takes about 150 bytes, and up to 500 more for an error's message.
    */
   historySize?: number;
@@ -169,15 +168,15 @@ const HAND_ON = `local handedOn = nil
   end`;
 /**
  * Writes run records (`list`: name, JSON, name, JSON…) to each job's history, trimmed to its last
- * `size`, and to the feed. A key that is not a list fails its own record, never the call (nor the
- * release it rides with).
+ * `size`, and to the feed. A key that is not a list, or a feed that is not a stream, fails its own
+ * record, never the call.
  */
 const RECORD_RUNS = `local function recordRuns(list, size)
     for i = 1, #list, 2 do
       local key = prefix .. 'runs:' .. list[i]
       local pushed = redis.pcall('LPUSH', key, list[i + 1])
-      if type(pushed) == 'number' and pushed > size then redis.call('LTRIM', key, 0, size - 1) end
-      redis.call('XADD', prefix .. 'feed', 'MAXLEN', '~', ${RUN_FEED_MAX}, '*', 'r', list[i + 1])
+      if type(pushed) == 'number' and pushed > size then redis.pcall('LTRIM', key, 0, size - 1) end
+      redis.pcall('XADD', prefix .. 'feed', 'MAXLEN', '~', ${RUN_FEED_MAX}, '*', 'r', list[i + 1])
     end
   end`;
 const ANNOUNCE_HANDED_ON = `if handedOn then redis.call('PUBLISH', prefix .. 'changes', cjson.encode({ kind = 'handed-back', job = handedOn, origin = '' })) end`;
@@ -276,9 +275,8 @@ const SCRIPTS = {
       else out[#out + 1] = 0 end
     end
     return out`,
-  // ARGV[3]: the run records the leases carry (see RECORD_RUNS), written whether or not each lease was still under its token; ARGV[4] the history's size.
   release: `
-    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} local out = {} ${NEXT_TOKEN} ${HAND_ON} ${RECORD_RUNS}
+    local prefix = ARGV[1] local leases = cjson.decode(ARGV[2]) local ended = {} local out = {} ${NEXT_TOKEN} ${HAND_ON}
     for i = 1, #leases, 2 do
       local key = prefix .. 'job:' .. leases[i]
       local row = redis.call('HMGET', key, 'lt', 'lh', 'qk', 'f')
@@ -292,7 +290,6 @@ const SCRIPTS = {
       end
     end
     for i = 1, #ended, 4000 do redis.call('ZREM', prefix .. 'leases', unpack(ended, i, math.min(i + 3999, #ended))) end
-    if ARGV[3] and ARGV[3] ~= '' then recordRuns(cjson.decode(ARGV[3]), tonumber(ARGV[4])) end
     ${SAVE_TOKENS} ${ANNOUNCE_HANDED_ON}
     return out`,
   record: `
@@ -677,17 +674,11 @@ export class RedisJobStore implements JobStore {
     );
   }
 
-  async release(leases: readonly ReleasedLease[]): Promise<number> {
+  async release(leases: readonly Lease[]): Promise<number> {
     const handedOn = await this.keys.byShard(
       leases,
       (lease) => lease.job,
-      async (prefix, batch) => {
-        if (batch.length === 0) return [];
-        // The runs the leases carry, in the same script: a lease's job and its runs are in one shard.
-        const runs = this.historySize === 0 ? [] : batch.flatMap((lease) => lease.runs ?? []);
-        const records = runs.length > 0 ? [runsJson(newestOfEachJob(runs.slice(-BATCH_SIZE), this.historySize)), this.historySize] : [];
-        return (await this.script('release', prefix, [leasesJson(batch), ...records])) as number[];
-      },
+      async (prefix, batch) => (batch.length > 0 ? ((await this.script('release', prefix, [leasesJson(batch)])) as number[]) : []),
     );
     return handedOn.reduce((sum, handed) => sum + handed, 0);
   }

@@ -3,14 +3,14 @@ import { MAX_UNSENT_RUNS } from '../../lib/engine/run-records';
 import { JobOptions } from '../../lib/engine/job-options';
 import { Scheduler } from '../../lib/engine/scheduler';
 import { VirtualClock } from '../../lib/engine/virtual-clock';
-import { FinishedRun, JobStore, ReleasedLease } from '../../lib/stores/job-store';
+import { FinishedRun, JobStore, Lease } from '../../lib/stores/job-store';
 import { MemoryJobStore, MemoryJobStoreOptions } from '../../lib/stores/memory.store';
 import { IntervalTrigger } from '../../lib/triggers/interval.trigger';
 
 /**
- * The records of finished runs on their way to the store's run history: with the release of
- * their lease, alone when there is none, bounded while the store cannot be reached, and never in
- * the way of a release. Schedulers of this process share a store in memory, on a VirtualClock.
+ * The records of finished runs on their way to the store's run history: in one call per flush,
+ * apart from the releases, bounded while the store cannot be reached, and never in the way of a
+ * release or a claim. Schedulers of this process share a store in memory, on a VirtualClock.
  */
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -30,14 +30,11 @@ function watchedStore(clock: VirtualClock, options: MemoryJobStoreOptions = {}) 
       };
     },
   });
-  /** The runs each call carried: `release` with its leases, `recordRuns` alone. */
-  const carried = () =>
-    calls.flatMap(({ method, args }) => {
-      if (method === 'release') return [{ method, runs: (args[0] as ReleasedLease[]).flatMap((lease) => lease.runs ?? []) }];
-      if (method === 'recordRuns') return [{ method, runs: [...(args[0] as FinishedRun[])] }];
-      return [];
-    });
-  return { store, memory, state, calls, carried };
+  /** The runs each `recordRuns` call carried. */
+  const carried = () => calls.flatMap(({ method, args }) => (method === 'recordRuns' ? [[...(args[0] as FinishedRun[])]] : []));
+  /** The leases each `release` call carried, as given. */
+  const released = () => calls.flatMap(({ method, args }) => (method === 'release' ? [args[0] as Lease[]] : []));
+  return { store, memory, state, calls, carried, released };
 }
 
 function scheduler(clock: VirtualClock, store: JobStore, instanceId: string, events: SchedulerEvent[] = []): Scheduler {
@@ -49,9 +46,9 @@ function scheduler(clock: VirtualClock, store: JobStore, instanceId: string, eve
 const every = (ms: number) => new IntervalTrigger(ms);
 
 describe('records of finished runs', () => {
-  it('go with the release of their lease, in the same call; a run without a lease (triggerJob) goes alone', async () => {
+  it('go to the store in the flush after their run, in one call of their own; the releases carry none', async () => {
     const clock = new VirtualClock(T0);
-    const { store, memory, carried } = watchedStore(clock);
+    const { store, memory, carried, released } = watchedStore(clock);
     const a = scheduler(clock, store, 'a');
     const b = scheduler(clock, store, 'b');
     for (const instance of [a, b]) {
@@ -65,13 +62,12 @@ describe('records of finished runs', () => {
     // Three ticks, each run once (by either instance), and the manual run on a.
     expect(history.map((run) => run.scheduledAt - T0)).toEqual([3_000, 3_000, 2_000, 1_000]);
     expect(history[0]).toEqual({ job: 'job', instance: 'a', scheduledAt: T0 + 3_000, startedAt: T0 + 3_000, durationMs: 0, attempt: 1, outcome: 'succeeded' });
-    const withRelease = carried().filter((call) => call.method === 'release' && call.runs.length > 0);
-    expect(withRelease.map((call) => call.runs.map((run) => run.scheduledAt - T0))).toEqual([[1_000], [2_000], [3_000]]);
-    expect(carried().filter((call) => call.method === 'recordRuns')).toEqual([{ method: 'recordRuns', runs: [history[0]] }]);
+    expect(carried().map((runs) => runs.map((run) => run.scheduledAt - T0))).toEqual([[1_000], [2_000], [3_000], [3_000]]);
+    expect(released().flat()).toEqual([1, 2, 3].map((fencingToken) => ({ job: 'job', fencingToken })));
     await Promise.all([a.shutdown(), b.shutdown()]);
   });
 
-  it('of runs under one lease that ends later (a retry) go as they end: the first alone, the last with the release', async () => {
+  it('of runs under one lease (a retry) go as each run ends', async () => {
     const clock = new VirtualClock(T0);
     const { store, memory, carried } = watchedStore(clock);
     const instance = scheduler(clock, store, 'a');
@@ -91,10 +87,7 @@ describe('records of finished runs', () => {
       { attempt: 2, outcome: 'succeeded', error: undefined },
       { attempt: 1, outcome: 'failed', error: 'first attempt fails' },
     ]);
-    expect(carried().filter((call) => call.runs.length > 0)).toEqual([
-      { method: 'recordRuns', runs: [expect.objectContaining({ attempt: 1 })] },
-      { method: 'release', runs: [expect.objectContaining({ attempt: 2 })] },
-    ]);
+    expect(carried()).toEqual([[expect.objectContaining({ attempt: 1 })], [expect.objectContaining({ attempt: 2 })]]);
     await instance.shutdown();
   });
 
@@ -130,9 +123,9 @@ describe('records of finished runs', () => {
     await instance.shutdown();
   });
 
-  it('never hold back a release: while the history cannot be written alone, records wait for the release of their lease, or are dropped at shutdown, said so', async () => {
+  it('never hold back a claim or a release: while the history cannot be written, every tick runs, no outage is reported, and records wait or are dropped at shutdown, said so', async () => {
     const clock = new VirtualClock(T0);
-    const { store, memory, state } = watchedStore(clock);
+    const { store, memory, state, carried } = watchedStore(clock);
     const events: SchedulerEvent[] = [];
     const instance = scheduler(clock, store, 'a', events);
     let calls = 0;
@@ -141,29 +134,39 @@ describe('records of finished runs', () => {
       trigger: every(1_000),
       options: { retry: { attempts: 1, backoffMs: 100 } },
       handler: () => {
-        // The first attempt of each tick fails: its record goes alone, and cannot be written.
         if (++calls % 2 === 1) throw new Error('retry me');
       },
     });
+    instance.add({ name: 'fast', trigger: every(50), handler: () => undefined });
     instance.add({ name: 'manual', trigger: every(3_600_000), handler: () => undefined });
     state.historyDown = true;
     instance.start();
     await clock.advanceAsync(5_500);
-    // Every tick ran (its lease was released in time for the next), retried once.
-    const started = events.filter((event) => event.type === 'run.started');
-    expect(started.map((event) => event.type === 'run.started' && `${event.scheduledAt.getTime() - T0}#${event.attempt}`)).toEqual(
-      [1_000, 2_000, 3_000, 4_000, 5_000].flatMap((tick) => [`${tick}#1`, `${tick}#2`]),
+    // Every tick ran, retried once; every tick of the fast job ran: no claim was held up.
+    const started = events.flatMap((event) =>
+      event.type === 'run.started' && event.job === 'job' ? [`${event.scheduledAt.getTime() - T0}#${event.attempt}`] : [],
     );
-    // The first attempts could not go alone: they waited, and rode with the release of their lease after the second.
-    expect((await memory.runHistory('job', 100)).map((run) => run.attempt)).toEqual([2, 1, 2, 1, 2, 1, 2, 1, 2, 1]);
-    // Runs without a lease have no release to ride with: they wait, and are dropped when the scheduler stops.
+    expect(started).toEqual([1_000, 2_000, 3_000, 4_000, 5_000].flatMap((tick) => [`${tick}#1`, `${tick}#2`]));
+    expect(events.filter((event) => event.type === 'run.started' && event.job === 'fast')).toHaveLength(110);
+    expect(events.filter((event) => event.type === 'store.unavailable' || event.type === 'run.missed' || event.type === 'run.skipped')).toEqual([]);
+    // Not tried on every flush: once, then once a check-in (1 s here) at most.
+    expect(carried().length).toBeLessThanOrEqual(7);
+    expect(await memory.runHistory('job', 100)).toEqual([]);
+    // The history is back: what waited lands.
+    state.historyDown = false;
+    await clock.advanceAsync(1_000);
+    expect((await memory.runHistory('job', 100)).map((run) => `${run.scheduledAt - T0}#${run.attempt}`)).toEqual(
+      [6_000, 5_000, 4_000, 3_000, 2_000, 1_000].flatMap((tick) => [`${tick}#2`, `${tick}#1`]),
+    );
+    // Down again: records that cannot be written when the scheduler stops are dropped, and said so.
+    state.historyDown = true;
+    await clock.advanceAsync(0);
     for (let i = 0; i < 3; i++) await instance.trigger('manual');
     await clock.advanceAsync(0);
     await instance.shutdown();
-    expect(events.filter((event) => event.type === 'history.dropped')).toEqual([
-      { type: 'history.dropped', at: expect.any(Date), count: 3, reason: 'stopped' },
-    ]);
-    expect(await memory.runHistory('job', 100)).toHaveLength(10);
+    const dropped = events.filter((event) => event.type === 'history.dropped');
+    expect(dropped).toEqual([{ type: 'history.dropped', at: expect.any(Date), count: expect.any(Number), reason: 'stopped' }]);
+    expect(dropped[0].type === 'history.dropped' && dropped[0].count).toBeGreaterThanOrEqual(3);
   });
 
   it('are not made at all without a shared store that keeps a history', async () => {
@@ -176,7 +179,7 @@ describe('records of finished runs', () => {
       await clock.advanceAsync(3_000);
       await instance.trigger('job');
       expect(calls.filter((call) => call.method === 'recordRuns')).toEqual([]);
-      expect(calls.filter((call) => call.method === 'release').flatMap((call) => call.args[0] as ReleasedLease[])).toEqual(
+      expect(calls.filter((call) => call.method === 'release').flatMap((call) => call.args[0] as Lease[])).toEqual(
         options.shared
           ? [
               { job: 'job', fencingToken: 1 },

@@ -160,11 +160,12 @@ describe('PostgresJobStore', () => {
     const store = new PostgresJobStore({ connectionString: PG_URL, schema });
     await store.connect();
     expect((await pool.query(`SELECT value FROM "${schema}"."meta" WHERE key = 'version'`)).rows).toEqual([{ value: '9' }]);
-    // A release without runs (as the version before sends it), then one with.
+    // Releases as before, and the run history beside them.
     expect(await store.claim('old', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
     expect(await store.release([{ job: 'job', fencingToken: 1 }])).toBe(0);
     expect(await store.claim('new', [claim('job', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
-    expect(await store.release([{ job: 'job', fencingToken: 2, runs: [finished('job', 2_000, { instance: 'new' })] }])).toBe(0);
+    expect(await store.release([{ job: 'job', fencingToken: 2 }])).toBe(0);
+    await store.recordRuns([finished('job', 2_000, { instance: 'new' })]);
     expect(await store.runHistory('job', 10)).toEqual([finished('job', 2_000, { instance: 'new' })]);
     await Promise.all([older.close(), store.close()]);
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
@@ -182,7 +183,6 @@ describe('PostgresJobStore', () => {
     const store = new PostgresJobStore({ connectionString: PG_URL, schema, historySize: 0 });
     await store.connect();
     await store.recordRuns([finished('job', 1_000)]);
-    await store.release([{ job: 'job', fencingToken: 1, runs: [finished('job', 2_000)] }]);
     expect(await store.runHistory('job', 10)).toEqual([]);
     const pool = new Pool({ connectionString: PG_URL });
     expect((await pool.query(`SELECT count(*)::int AS count FROM "${schema}"."runs"`)).rows).toEqual([{ count: 0 }]);

@@ -55,8 +55,8 @@ describe('RedisJobStore on a Redis Cluster', () => {
     // Answered in the order asked, whatever shard each job is in.
     expect(outcomes.slice(0, -1).every((outcome) => outcome.status === 'won')).toBe(true);
     expect(outcomes.at(-1)).toEqual({ status: 'gone' });
-    // A record rides with a release, in its job's shard (here releases under no token of theirs: the leases stay, the records are kept).
-    await store.release(names.map((name) => ({ job: name, fencingToken: 0, runs: [finished(name, 1_000)] })));
+    // A run's record goes to its job's shard.
+    await store.recordRuns(names.map((name) => finished(name, 1_000)));
     await store.recover('i1', 60_000, new Set(names), {
       self: { id: 'i1', host: 'h', pid: 1, startedAt: 0, running: 0, runningJobs: [] },
       deadAfterMs: 60_000,

@@ -107,17 +107,17 @@ describe('RedisJobStore', () => {
     await deleteKeys(keyPrefix);
   });
 
-  it("releases a lease whose job's history key is not a list, and skips history entries it cannot read", async () => {
+  it("records nothing, and fails nothing, where a job's history key is not a list or the feed not a stream; skips history entries it cannot read", async () => {
     const keyPrefix = `${uniqueName('metronome-test')}:`;
     const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
     await store.connect();
     await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
     const redis = new Redis(REDIS_URL);
     await redis.set(`${keyPrefix}runs:job`, 'not a list');
-    expect(await store.claim('i1', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
-    expect(await store.release([{ job: 'job', fencingToken: 1, runs: [finished('job', 1_000)] }])).toBe(0);
-    expect(await store.claim('i1', [claim('job', 2_000)])).toEqual([{ status: 'won', fencingToken: 2 }]);
+    await redis.set(`${keyPrefix}feed`, 'not a stream');
+    await store.recordRuns([finished('job', 1_000)]);
     expect(await store.runHistory('job', 10)).toEqual([]);
+    await redis.del(`${keyPrefix}feed`);
     // Written by another version, or damaged: left out.
     await redis.del(`${keyPrefix}runs:job`);
     await redis.lpush(`${keyPrefix}runs:job`, JSON.stringify({ j: 'job', o: 'succeeded', s: 1_000, t: 1_001, d: 1, a: 1 }), '{"later":"format"}', 'not json');
@@ -140,7 +140,6 @@ describe('RedisJobStore', () => {
     const store = new RedisJobStore({ url: REDIS_URL, keyPrefix, historySize: 0 });
     await store.connect();
     await store.recordRuns([finished('job', 1_000)]);
-    await store.release([{ job: 'job', fencingToken: 1, runs: [finished('job', 2_000)] }]);
     const redis = new Redis(REDIS_URL);
     expect(await redis.keys(`${keyPrefix}*`)).toEqual([]);
     await store.close();
