@@ -27,6 +27,14 @@ export interface ScheduleDashboardOptions {
    * that changes the `Host` header on the way. Default none.
    */
   trustedOrigins?: string[];
+  /**
+   * The host names the dashboard answers to (the `Host` header, without its port): exact names, or
+   * `.example.com` for it and its subdomains, or `*` for any. Default: with a `guard`, any; open
+   * without one (`allowUnauthenticated`), only `localhost` (and its subdomains), IP addresses and
+   * the hosts of {@link trustedOrigins}, so that a web page whose name an attacker points at the
+   * application (DNS rebinding) cannot read or use an open dashboard. Others get 403.
+   */
+  allowedHosts?: string[];
   /** The largest request body accepted, in bytes; bigger ones are refused with 413. Default 1024. */
   maxBodyBytes?: number;
   /** The page's title. Default `Scheduler`. */
@@ -43,6 +51,8 @@ export interface ResolvedDashboardOptions {
   historyLimit: number;
   /** Allowed origins, as `URL.origin` gives them. */
   trustedOrigins: string[];
+  /** The host names answered to (lower case; `.name` for a domain and its subdomains), or `null` for any. */
+  allowedHosts: string[] | null;
   maxBodyBytes: number;
   title: string;
 }
@@ -59,6 +69,7 @@ export function resolveDashboardOptions(options: ScheduleDashboardOptions = {}):
     imports = [],
     historyLimit = 20,
     trustedOrigins = [],
+    allowedHosts,
     maxBodyBytes = 1024,
     title = 'Scheduler',
   } = options;
@@ -92,7 +103,23 @@ export function resolveDashboardOptions(options: ScheduleDashboardOptions = {}):
     return parsed.origin;
   });
   if (typeof title !== 'string' || title.trim() === '') throw new DashboardOptionsError('title', title, 'must be a non-empty string.');
-  return { path: trimmed, guard, allowUnauthenticated, imports, historyLimit, trustedOrigins: origins, maxBodyBytes, title };
+  const hosts = resolveAllowedHosts(allowedHosts, guard !== undefined, origins);
+  return { path: trimmed, guard, allowUnauthenticated, imports, historyLimit, trustedOrigins: origins, allowedHosts: hosts, maxBodyBytes, title };
+}
+
+const HOST_NAME = /^(\.?[a-z0-9-]+(\.[a-z0-9-]+)*\.?|\[[0-9a-f:.]+\])$/;
+
+/** The host names answered to: those given; any behind a guard; else localhost, IP addresses (checked when asked) and the trusted origins' hosts. */
+function resolveAllowedHosts(given: unknown, guarded: boolean, origins: string[]): string[] | null {
+  if (given === undefined) return guarded ? null : ['localhost', '.localhost', ...origins.map((origin) => new URL(origin).hostname)];
+  if (!Array.isArray(given)) throw new DashboardOptionsError('allowedHosts', given, 'must be an array of host names, e.g. ["ops.example.com", ".internal"].');
+  if (given.includes('*')) return null;
+  return given.map((host) => {
+    const name = typeof host === 'string' ? host.toLowerCase() : '';
+    if (!HOST_NAME.test(name))
+      throw new DashboardOptionsError('allowedHosts', host, 'is not a host name (no scheme or port), e.g. "ops.example.com" or ".internal".');
+    return name;
+  });
 }
 
 function isGuard(guard: unknown): boolean {

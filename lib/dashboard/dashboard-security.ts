@@ -49,14 +49,54 @@ export function cookie(request: DashboardRequest, name: string): string | undefi
   return undefined;
 }
 
-/** The `Set-Cookie` value that gives the browser its CSRF token: HttpOnly (the page reads the token from itself), SameSite=Strict. */
+/**
+ * The `Set-Cookie` value that gives the browser its CSRF token: HttpOnly (the page reads the token
+ * from itself), SameSite=Lax (a page opened from a link elsewhere keeps the token of the other tabs;
+ * the Origin check and the header protect the changes).
+ */
 export function csrfCookie(token: string, secure: boolean): string {
-  return `${CSRF_COOKIE}=${token}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+  return `${CSRF_COOKIE}=${token}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
 /** Whether the request came over TLS, as the platform sees it. */
 export function isSecure(request: DashboardRequest): boolean {
   return request.secure === true || request.protocol === 'https';
+}
+
+/** The host name of a `Host` header (or HTTP/2's `:authority`), lower case, without its port; IPv6 in brackets. */
+export function hostName(request: DashboardRequest): string | undefined {
+  const host = (header(request, 'host') ?? header(request, ':authority'))?.toLowerCase();
+  if (host === undefined) return undefined;
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * Guards every route of the dashboard by the `Host` header (see `allowedHosts`): an open dashboard
+ * answers only to localhost and IP addresses by default, so that a page whose host name an attacker
+ * points at the application (DNS rebinding) cannot read or use it.
+ */
+@Injectable()
+export class HostGuard implements CanActivate {
+  constructor(@Inject(DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const allowed = this.options.allowedHosts;
+    if (allowed === null) return true;
+    const name = hostName(context.switchToHttp().getRequest<DashboardRequest>());
+    const open = this.options.guard === undefined;
+    if (
+      name !== undefined &&
+      (allowed.some((host) => name === host || (host.startsWith('.') && name.endsWith(host))) || (open && (IPV4.test(name) || name.startsWith('['))))
+    )
+      return true;
+    throw new ForbiddenException(
+      `Refused: the dashboard does not answer to the host ${JSON.stringify(name ?? '')}` +
+        (open ? ' while it is open without a guard (localhost and IP addresses only);' : ';') +
+        ' add it to the allowedHosts option.',
+    );
+  }
 }
 
 /**

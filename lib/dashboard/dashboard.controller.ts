@@ -1,6 +1,6 @@
 import { ConflictException, Get, HttpCode, Inject, Logger, MessageEvent, OnModuleDestroy, Param, Post, Query, Req, Res, Sse, UseGuards } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Observable, Subject, takeUntil } from 'rxjs';
+import { EMPTY, Observable, Subject, takeUntil } from 'rxjs';
 import { errorMessage } from '../errors';
 import { JobInfo } from '../engine/job';
 import { InstanceInfo } from '../interfaces/instance-info.interface';
@@ -14,6 +14,11 @@ import { DashboardJob, DashboardJobDetail, jobView, newestFirst } from './dashbo
 import { answer } from './http-errors';
 import { DASHBOARD_RUN_SOURCE, DashboardRunSource, RunHistoryEntry } from './run-source';
 import { DashboardResponse, pagePolicy } from './security-headers';
+
+/** How long a job's last run, once read, is shown without reading it again (the page's live updates carry the runs in between). */
+const LAST_RUN_FRESH_MS = 5_000;
+/** How many jobs' last runs are read from the run source at once. */
+const LAST_RUN_READS = 16;
 
 /** How many jobs `GET api/runs` reads the history of: the most recently run. */
 const RECENT_JOBS = 50;
@@ -35,6 +40,10 @@ const RECENT_JOBS = 50;
 export class DashboardController implements OnModuleDestroy {
   private readonly logger = new Logger('ScheduleDashboard');
   private readonly closing = new Subject<void>();
+  /** The application is closing: a stream opened now (a browser reconnecting) ends at once. */
+  private closed = false;
+  /** Each job's last run as the run source gave it, and when it was read (see {@link withLastRuns}). */
+  private readonly lastRuns = new Map<string, { run: RunHistoryEntry | undefined; readAt: number }>();
 
   constructor(
     @Inject(SchedulerRegistry) private readonly registry: SchedulerRegistry,
@@ -45,6 +54,7 @@ export class DashboardController implements OnModuleDestroy {
 
   /** Ends the open event streams, so that the server can close. */
   onModuleDestroy(): void {
+    this.closed = true;
     this.closing.next();
     this.closing.complete();
   }
@@ -92,18 +102,30 @@ export class DashboardController implements OnModuleDestroy {
   /**
    * The jobs as the dashboard shows them, each with its last run as the run history has it: in a
    * cluster whose store keeps one, the last run on any instance, so that every instance's page
-   * shows the same. A job whose history cannot be read shows this instance's last run.
+   * shows the same. A job whose history cannot be read shows this instance's last run. Each is
+   * read again at most every {@link LAST_RUN_FRESH_MS}, {@link LAST_RUN_READS} at a time, however
+   * many pages ask: the store is read at most once per job per 5 s by each instance.
    */
   private async withLastRuns(infos: JobInfo[]): Promise<DashboardJob[]> {
-    const lasts = await Promise.all(
-      infos.map((info) =>
-        this.runSource.history(info.name, 1).then(
-          (runs) => runs[0],
-          () => undefined,
+    const now = Date.now();
+    const stale = infos.filter((info) => (this.lastRuns.get(info.name)?.readAt ?? -Infinity) < now - LAST_RUN_FRESH_MS);
+    // A few reads at a time: with a shared store, one per job.
+    for (let i = 0; i < stale.length; i += LAST_RUN_READS) {
+      await Promise.all(
+        stale.slice(i, i + LAST_RUN_READS).map((info) =>
+          this.runSource.history(info.name, 1).then(
+            (runs) => this.lastRuns.set(info.name, { run: runs[0], readAt: now }),
+            () => undefined,
+          ),
         ),
-      ),
-    );
-    return infos.map((info, index) => jobView(info, this.sharedStore(), lasts[index]));
+      );
+    }
+    // Jobs that went are forgotten.
+    if (this.lastRuns.size > infos.length) {
+      const names = new Set(infos.map((info) => info.name));
+      for (const name of this.lastRuns.keys()) if (!names.has(name)) this.lastRuns.delete(name);
+    }
+    return infos.map((info) => jobView(info, this.sharedStore(), this.lastRuns.get(info.name)?.run));
   }
 
   @Get('api/instances')
@@ -113,6 +135,7 @@ export class DashboardController implements OnModuleDestroy {
 
   @Sse('api/events')
   events(): Observable<MessageEvent> {
+    if (this.closed) return EMPTY;
     return dashboardStream(this.registry.events$, this.runSource.runs$()).pipe(takeUntil(this.closing));
   }
 

@@ -7,7 +7,7 @@ import { DASHBOARD_OPTIONS, DASHBOARD_SHARED_STORE } from './dashboard.constants
 import { DashboardController } from './dashboard.controller';
 import { DashboardOffNotice } from './dashboard-off';
 import { ResolvedDashboardOptions, resolveDashboardOptions, ScheduleDashboardOptions } from './dashboard-options';
-import { MutationGuard } from './dashboard-security';
+import { HostGuard, MutationGuard } from './dashboard-security';
 import { DASHBOARD_RUN_SOURCE, RegistryRunSource } from './run-source';
 import { SecurityHeadersInterceptor } from './security-headers';
 
@@ -54,7 +54,7 @@ export class ScheduleDashboardModule {
       module: ScheduleDashboardModule,
       imports: resolved.imports,
       controllers: [dashboardController(resolved)],
-      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, runSource, sharedStore, MutationGuard, SecurityHeadersInterceptor],
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: resolved }, runSource, sharedStore, HostGuard, MutationGuard, SecurityHeadersInterceptor],
     };
   }
 }
@@ -64,6 +64,7 @@ function dashboardController(options: ResolvedDashboardOptions): Type<DashboardC
   class ScheduleDashboardController extends DashboardController {}
   Controller(options.path)(ScheduleDashboardController);
   UseInterceptors(SecurityHeadersInterceptor)(ScheduleDashboardController);
+  UseGuards(HostGuard)(ScheduleDashboardController);
   if (options.guard) UseGuards(options.guard)(ScheduleDashboardController);
   return ScheduleDashboardController;
 }

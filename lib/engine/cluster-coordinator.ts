@@ -427,7 +427,7 @@ export class ClusterCoordinator implements Coordinator {
 
   private decide(ask: PendingClaim, outcome: ClaimOutcome | undefined, sentAt: number, ahead: boolean): void {
     const { job, tick, decide } = ask;
-    if (outcome)
+    if (outcome && outcome.status !== 'unreachable' && this.events.wants('tick.claimed'))
       this.events.emit('tick.claimed', () => ({ at: new Date(this.clock.now()), job: job.name, scheduledAt: new Date(tick), outcome: outcome.status }));
     if (!outcome || outcome.status === 'unreachable') return decide({ outcome: 'unclaimed' });
     // Asked in time (ahead, or again at its tick after a claim made ahead), but carried out after a

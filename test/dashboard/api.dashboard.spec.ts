@@ -1,6 +1,10 @@
 import { CanActivate, ExecutionContext, Injectable, Module } from '@nestjs/common';
 import { ConflictException, NotFoundException, ServiceUnavailableException, InternalServerErrorException } from '@nestjs/common';
-import { JobNotFoundError, SchedulerNotRunningError, StoreUnavailableError } from '../../lib';
+import { get as httpGet } from 'node:http';
+import { lastValueFrom, NEVER } from 'rxjs';
+import { JobNotFoundError, SchedulerNotRunningError, SchedulerRegistry, StoreUnavailableError } from '../../lib';
+import { DashboardController } from '../../lib/dashboard/dashboard.controller';
+import { resolveDashboardOptions } from '../../lib/dashboard/dashboard-options';
 import { DASHBOARD_OFF_WARNING } from '../../lib/dashboard/dashboard-off';
 import { httpError } from '../../lib/dashboard/http-errors';
 import { DashboardApp, eventually, openSession, PLATFORMS, post, Session, startDashboardApp } from './support';
@@ -76,7 +80,7 @@ describe.each(PLATFORMS)('the dashboard on %s', (platform) => {
       expect(html.match(/<script\b[^>]*>/g)).toEqual([`<script nonce="${nonce}">`]);
       expect(html).toContain(`<style nonce="${nonce}">`);
       expect(html).not.toMatch(/ style="/);
-      expect(response.headers.get('set-cookie')).toMatch(/^metronome_csrf=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict$/);
+      expect(response.headers.get('set-cookie')).toMatch(/^metronome_csrf=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Lax$/);
       // Another response, another nonce.
       const again = await fetch(d.dashboard);
       expect(again.headers.get('content-security-policy')).not.toContain(nonce);
@@ -314,6 +318,27 @@ describe.each(PLATFORMS)('the dashboard on %s', (platform) => {
     }
   });
 
+  it('answers, open without a guard, only to localhost and IP addresses unless told other hosts (DNS rebinding)', async () => {
+    const open = await startDashboardApp(platform, { allowUnauthenticated: true });
+    const named = await startDashboardApp(platform, { allowUnauthenticated: true, allowedHosts: ['ops.example.com'] });
+    const guarded = await startDashboardApp(platform, { guard: { canActivate: () => true } });
+    try {
+      const port = (d: { url: string }) => new URL(d.url).port;
+      for (const host of ['127.0.0.1', 'localhost', `localhost:${port(open)}`, '[::1]'])
+        expect([host, (await withHost(open.dashboard, host)).status]).toEqual([host, 200]);
+      const refused = await withHost(`${open.dashboard}/api/jobs`, 'evil.example:3000');
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).message).toBe(
+        'Refused: the dashboard does not answer to the host "evil.example" while it is open without a guard (localhost and IP addresses only); add it to the allowedHosts option.',
+      );
+      expect((await withHost(named.dashboard, 'ops.example.com')).status).toBe(200);
+      expect((await withHost(named.dashboard, 'evil.example')).status).toBe(403);
+      expect((await withHost(guarded.dashboard, 'evil.example')).status).toBe(200);
+    } finally {
+      await Promise.all([open.app.close(), named.app.close(), guarded.app.close()]);
+    }
+  });
+
   it('ends the open event streams when the application closes', async () => {
     const d = await startDashboardApp(platform, { allowUnauthenticated: true });
     const response = await fetch(`${d.dashboard}/api/events`);
@@ -339,6 +364,29 @@ describe.each(PLATFORMS)('the dashboard on %s', (platform) => {
     } finally {
       await d.app.close();
     }
+  });
+});
+
+/** A GET with the Host header given (fetch does not let one set it). */
+function withHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { headers: { host } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+  });
+}
+
+describe('the event stream', () => {
+  it('ends at once when opened while the application closes (a browser reconnecting): the server can close', async () => {
+    const registry = { events$: NEVER } as unknown as SchedulerRegistry;
+    const runSource = { runs$: () => NEVER, history: () => Promise.resolve([]) };
+    const controller = new DashboardController(registry, runSource, resolveDashboardOptions({ allowUnauthenticated: true }), () => false);
+    controller.onModuleDestroy();
+    await expect(lastValueFrom(controller.events(), { defaultValue: 'ended' })).resolves.toBe('ended');
   });
 });
 

@@ -17,9 +17,25 @@ describe('ScheduleDashboardModule options', () => {
       imports: [],
       historyLimit: 20,
       trustedOrigins: [],
+      allowedHosts: ['localhost', '.localhost'],
       maxBodyBytes: 1024,
       title: 'Scheduler',
     });
+  });
+
+  it('answers any host behind a guard, localhost and the trusted origins open without one, or the hosts given', () => {
+    expect(resolveDashboardOptions({ guard: { canActivate: () => true } }).allowedHosts).toBeNull();
+    expect(resolveDashboardOptions({ allowUnauthenticated: true, trustedOrigins: ['https://ops.example.com'] }).allowedHosts).toEqual([
+      'localhost',
+      '.localhost',
+      'ops.example.com',
+    ]);
+    expect(resolveDashboardOptions({ allowUnauthenticated: true, allowedHosts: ['Ops.Example.com', '.internal', '[::1]'] }).allowedHosts).toEqual([
+      'ops.example.com',
+      '.internal',
+      '[::1]',
+    ]);
+    expect(resolveDashboardOptions({ allowUnauthenticated: true, allowedHosts: ['*'] }).allowedHosts).toBeNull();
   });
 
   it('takes a path with or without slashes, nested', () => {
@@ -56,6 +72,16 @@ describe('ScheduleDashboardModule options', () => {
       'allowUnauthenticated',
       { allowUnauthenticated: 'yes' },
       'Invalid allowUnauthenticated in the ScheduleDashboardModule options: "yes" must be true or false.',
+    ],
+    [
+      'allowedHosts',
+      { allowedHosts: ['https://ops.example.com'] },
+      'Invalid allowedHosts in the ScheduleDashboardModule options: "https://ops.example.com" is not a host name (no scheme or port), e.g. "ops.example.com" or ".internal".',
+    ],
+    [
+      'allowedHosts',
+      { allowedHosts: 'ops.example.com' },
+      'Invalid allowedHosts in the ScheduleDashboardModule options: "ops.example.com" must be an array of host names, e.g. ["ops.example.com", ".internal"].',
     ],
     ['historyLimit', { historyLimit: 0 }, 'Invalid historyLimit in the ScheduleDashboardModule options: 0 must be a whole number from 1 to 100.'],
     ['historyLimit', { historyLimit: 101 }, 'must be a whole number from 1 to 100.'],

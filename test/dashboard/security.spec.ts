@@ -29,8 +29,8 @@ describe('the dashboard’s security helpers', () => {
   });
 
   it('marks the cookie Secure over HTTPS, as Express (secure) or Fastify (protocol) say', () => {
-    expect(csrfCookie('t', false)).toBe('metronome_csrf=t; HttpOnly; SameSite=Strict');
-    expect(csrfCookie('t', true)).toBe('metronome_csrf=t; HttpOnly; SameSite=Strict; Secure');
+    expect(csrfCookie('t', false)).toBe('metronome_csrf=t; HttpOnly; SameSite=Lax');
+    expect(csrfCookie('t', true)).toBe('metronome_csrf=t; HttpOnly; SameSite=Lax; Secure');
     expect(isSecure({ headers: {}, secure: true })).toBe(true);
     expect(isSecure({ headers: {}, protocol: 'https' })).toBe(true);
     expect(isSecure({ headers: {}, protocol: 'http', secure: false })).toBe(false);

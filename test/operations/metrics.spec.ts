@@ -1,4 +1,4 @@
-import { Controller, Get, INestApplication, Injectable, Res } from '@nestjs/common';
+import { Controller, Get, INestApplication, Injectable, Module, Res } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Counter, Gauge, OpenMetricsContentType, Registry } from 'prom-client';
 import {
@@ -10,6 +10,8 @@ import {
   ScheduleModule,
   ScheduleModuleOptions,
   SchedulerMetrics,
+  SchedulerRegistry,
+  Timeout,
   VirtualClock,
 } from '../../lib';
 import { T0 } from '../support/nest';
@@ -51,6 +53,14 @@ class SharedJob {
 class OtherJob {
   @Interval('other', 60_000)
   other() {}
+}
+
+@Injectable()
+class OneShot {
+  @Timeout('once', 30_000)
+  once() {
+    return new Promise<void>((resolve) => hanging.push(resolve));
+  }
 }
 
 @Controller('metrics')
@@ -190,6 +200,72 @@ describe('ScheduleMetricsModule', () => {
     const later = await scrape(second.url);
     expect(sample(later, 'metronome_runs_total', { job: 'shared', outcome: 'succeeded' })).toBe(5);
     expect(series(later, 'metronome_runs_in_flight')).toEqual({ '{job="shared"}': 0 });
+  }, 30_000);
+
+  it('counts each run once when two modules of one application import forRoot()', async () => {
+    const clock = new VirtualClock(T0);
+    const registry = new Registry();
+    // Nest tells dynamic modules apart by reference: two imports make two `SchedulerMetrics`.
+    @Module({ imports: [ScheduleMetricsModule.forRoot({ registry })], controllers: [MetricsController] })
+    class FeatureA {}
+    @Module({ imports: [ScheduleMetricsModule.forRoot({ registry })] })
+    class FeatureB {}
+    const { app, url } = await listenApp({
+      imports: [ScheduleModule.forRoot({ clock }), FeatureA, FeatureB],
+      providers: [Jobs],
+    });
+    apps.push(app);
+
+    await clock.advanceAsync(120_000);
+    const samples = await scrape(url);
+    expect(sample(samples, 'metronome_runs_total', { job: 'tick', outcome: 'succeeded' })).toBe(2);
+    expect(sample(samples, 'metronome_run_duration_seconds_count', { job: 'tick' })).toBe(2);
+    expect(series(samples, 'metronome_ticks_skipped_total')).toEqual({ '{job="hang",reason="overlap"}': 1 });
+    expect(series(samples, 'metronome_runs_in_flight')).toEqual({ '{job="tick"}': 0, '{job="flaky"}': 0, '{job="hang"}': 1 });
+  }, 30_000);
+
+  it("forgets a removed or completed job's series once its last run is counted, and keeps the others'", async () => {
+    const clock = new VirtualClock(T0);
+    const registry = new Registry();
+    const { app, url } = await start({ clock }, { registry }, [SharedJob, OneShot]);
+    const jobs = app.get(SchedulerRegistry);
+    const gone = (samples: Samples, job: string) => [...samples.keys()].filter((name) => name.includes(`job="${job}"`));
+    // What the metrics read: a job's tally is kept until its last run is counted.
+    const tallies = (registry.getSingleMetric('metronome_runs_total') as unknown as Record<symbol, { jobs: Map<string, unknown> }>)[
+      Symbol.for('nestjs-metronome:tallies')
+    ];
+    await jobs.addJob({ name: 'reminder-1', trigger: { every: 60_000 }, handler: () => {} });
+    // Still running when removed: its run is counted as it ends, then forgotten.
+    await jobs.addJob({ name: 'reminder-2', trigger: { every: 60_000 }, handler: () => new Promise<void>((resolve) => hanging.push(resolve)) });
+
+    // `once` runs at 30 s and is still going when it completes; the others run at 1 min.
+    await clock.advanceAsync(60_000);
+    let samples = await scrape(url);
+    expect(sample(samples, 'metronome_runs_total', { job: 'reminder-1', outcome: 'succeeded' })).toBe(1);
+    expect(sample(samples, 'metronome_runs_in_flight', { job: 'reminder-2' })).toBe(1);
+    expect(sample(samples, 'metronome_runs_in_flight', { job: 'once' })).toBe(1);
+
+    await jobs.removeJob('reminder-1');
+    await jobs.removeJob('reminder-2');
+    samples = await scrape(url);
+    expect(gone(samples, 'reminder-1')).toEqual([]);
+    // Nothing of it was counted yet but its run in flight, which is no longer read from the scheduler.
+    expect(gone(samples, 'reminder-2')).toEqual([]);
+    expect(tallies.jobs.has('reminder-2')).toBe(true);
+
+    hanging.splice(0).forEach((release) => release());
+    await clock.advanceAsync(0);
+    samples = await scrape(url);
+    expect(gone(samples, 'reminder-2')).toEqual([]);
+    expect(gone(samples, 'once')).toEqual([]);
+    // The job that stays keeps its counts, and goes on counting.
+    expect(sample(samples, 'metronome_runs_total', { job: 'shared', outcome: 'succeeded' })).toBe(1);
+    await clock.advanceAsync(60_000);
+    samples = await scrape(url);
+    expect(sample(samples, 'metronome_runs_total', { job: 'shared', outcome: 'succeeded' })).toBe(2);
+    expect(sample(samples, 'metronome_run_duration_seconds_count', { job: 'shared' })).toBe(2);
+    expect([...samples.keys()].filter((name) => name.includes('job=') && !name.includes('job="shared"'))).toEqual([]);
+    expect([...tallies.jobs.keys()]).toEqual(['shared']);
   }, 30_000);
 
   it("answers prom-client's other reads: JSON, OpenMetrics, and resetMetrics", async () => {

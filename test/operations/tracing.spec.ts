@@ -113,6 +113,17 @@ describe('ScheduleTracingModule', () => {
     expect(run.parentSpanContext).toBeUndefined();
   });
 
+  it('makes a run a root of its own even when what fires it runs inside another span (a request that armed the timer)', async () => {
+    const clock = new VirtualClock(T0);
+    await start({ clock }, { tracerProvider: provider });
+    const request = provider.getTracer('app').startSpan('request');
+    // The timer fires within the request's context, as a Node timer armed during the request would.
+    await context.with(trace.setSpan(context.active(), request), () => clock.advanceAsync(60_000));
+    request.end();
+    expect(only('run report').parentSpanContext).toBeUndefined();
+    expect(only('run report').spanContext().traceId).not.toBe(request.spanContext().traceId);
+  });
+
   it('records a failure on the span, one span per attempt', async () => {
     const clock = new VirtualClock(T0);
     await start({ clock }, { tracerProvider: provider });

@@ -36,7 +36,14 @@ const METRICS: ReadonlyArray<{ name: string; help: string; type: TalliedMetric['
     labels: ['job'],
     read: (tallies) => {
       const running = new Map<string, number>();
-      for (const source of tallies.running) for (const [job, count] of source()) running.set(job, (running.get(job) ?? 0) + count);
+      for (const scheduler of tallies.schedulers) {
+        for (const job of scheduler.names()) {
+          const status = scheduler.status(job);
+          // A completed job with nothing in flight has no series left (its tally is forgotten too).
+          if (status === undefined || (status.completed && status.running === 0)) continue;
+          running.set(job, (running.get(job) ?? 0) + status.running);
+        }
+      }
       return [...running].map(([job, value]) => ({ labels: { job }, value }));
     },
   },
@@ -79,8 +86,9 @@ const METRICS: ReadonlyArray<{ name: string; help: string; type: TalliedMetric['
 
 /**
  * The scheduler's metrics on one `prom-client` registry, and the {@link Tallies} they are read
- * from. Labels are bounded: the job's name, and an outcome or reason from a fixed list; never a
- * job's arguments. When the registry already has this package's metrics under the same names (the
+ * from. Labels are bounded: the name of a job that exists (a removed or completed job's series
+ * go, see {@link Tallies.retire}), and an outcome or reason from a fixed list; never a job's
+ * arguments. When the registry already has this package's metrics under the same names (the
  * module made twice, two applications in one process), their tallies are shared, so counts add
  * up; a metric of the same name from something else is refused.
  */

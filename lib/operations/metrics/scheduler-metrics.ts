@@ -1,10 +1,9 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Registry, RegistryContentType } from 'prom-client';
 import { AppScheduler } from '../../application/app-scheduler';
-import { Scheduler } from '../../engine/scheduler';
 import { ResolvedMetricsOptions } from './metrics-options';
 import { SchedulerMetricSet } from './scheduler-metric-set';
-import { RunningRuns, TALLIED_EVENTS } from './tallies';
+import { TALLIED_EVENTS } from './tallies';
 
 /** The injection token of what `ScheduleMetricsModule.forRoot` resolved: the options and the registry. */
 export const METRICS_SETUP = Symbol('ScheduleMetricsSetup');
@@ -37,18 +36,26 @@ export class SchedulerMetrics implements OnModuleInit, OnApplicationShutdown {
     this.metrics = new SchedulerMetricSet(setup.registry, setup.options);
   }
 
+  /**
+   * Starts counting the scheduler's runs and events. A no-op when the scheduler already counts on
+   * this registry under these names: `forRoot()` imported by two modules of one application makes
+   * two providers, and each run must be counted once.
+   */
   onModuleInit(): void {
     if (this.stop) return;
     const { scheduler } = this.app;
     const { tallies } = this.metrics;
+    if (!tallies.attach(scheduler)) return;
     const unsubscribe = scheduler.on((event) => tallies.record(event), TALLIED_EVENTS);
-    const unobserve = scheduler.observeRuns({ runEnded: (run, outcome, durationMs) => tallies.recordRun(run, outcome, durationMs) });
-    const running = runningRuns(scheduler);
-    tallies.running.add(running);
+    const unobserve = scheduler.observeRuns({
+      // Returns nothing: no object per run.
+      runStarted: (run) => void tallies.recordStart(run),
+      runEnded: (run, outcome, durationMs) => tallies.recordRun(run, outcome, durationMs),
+    });
     this.stop = () => {
       unsubscribe();
       unobserve();
-      tallies.running.delete(running);
+      tallies.detach(scheduler);
     };
   }
 
@@ -57,11 +64,4 @@ export class SchedulerMetrics implements OnModuleInit, OnApplicationShutdown {
     this.stop?.();
     this.stop = null;
   }
-}
-
-/** The runs in flight of each job of the scheduler, from its snapshots. */
-function runningRuns(scheduler: Scheduler): RunningRuns {
-  return function* () {
-    for (const name of scheduler.names()) yield [name, scheduler.status(name)?.running ?? 0] as const;
-  };
 }

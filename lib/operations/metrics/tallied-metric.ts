@@ -33,7 +33,9 @@ export class TalliedMetric {
     this[TALLIES] = tallies;
   }
 
+  /** Read when the registry is scraped: first forgets the jobs that are gone ({@link Tallies.prune}). */
   get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string } {
+    this[TALLIES].prune();
     return { name: this.name, help: this.help, type: this.type, values: this.read(this[TALLIES], this.name), aggregator: this.aggregator };
   }
 

@@ -31,7 +31,9 @@ export class RunTracer implements RunObserver {
     };
     if (run.fencingToken !== undefined) attributes[ATTRIBUTES.fencingToken] = run.fencingToken;
     if (this.instanceId !== undefined) attributes[ATTRIBUTES.instance] = this.instanceId;
-    const parent = api.context.active();
+    // A root of its own: the context active here is whatever armed the scheduler's timer last (a
+    // request that added a job, say), long finished, and no parent of this run.
+    const parent = api.ROOT_CONTEXT;
     const span = this.tracer.startSpan(`run ${run.name}`, { kind: api.SpanKind.INTERNAL, attributes }, parent);
     // Without an SDK, a no-op span: nothing to make active, nothing to end. (A span a sampler
     // dropped still has a valid context, which the handler's spans inherit.)
