@@ -2,7 +2,6 @@ import { errorMessage, LeaseLostError, RunTimeoutError } from '../errors';
 import { Clock } from './clock';
 import { EventHub } from './event-hub';
 import { Job, PendingRun, RunOutcome } from './job';
-import { EndedRun } from './coordinator';
 import { ActiveRun } from './active-run';
 import { QueueEntry, TimerQueue } from './timer-queue';
 import { RunObservers } from './run-observer';
@@ -33,8 +32,6 @@ export interface RunnerHost {
   lease(job: Job, fencingToken: number, change: 1 | -1): void;
   /** Whether work under the lease may still start: false once the store said it is another's. */
   owns(job: Job, fencingToken: number | undefined): boolean;
-  /** Told of every run that ends, for a run history kept in the store; `null` when none is kept (nothing is made per run then). */
-  readonly finished?: ((job: Job, run: EndedRun) => void) | null;
 }
 
 /**
@@ -386,13 +383,7 @@ export class Runner {
   }
 
   private record(run: ActiveRun, outcome: RunOutcome, error?: unknown, durationMs = this.clock.now() - run.firedMs): void {
-    const message = outcome === 'failed' ? errorMessage(error) : undefined;
-    run.job.record(run.scheduledMs, run.firedMs, durationMs, run.attempt, outcome, message);
-    const finished = this.host.finished;
-    if (!finished) return;
-    const ended: EndedRun = { scheduledAt: run.scheduledMs, startedAt: run.firedMs, durationMs, attempt: run.attempt, outcome };
-    if (message !== undefined) ended.error = message;
-    finished(run.job, ended);
+    run.job.record(run.scheduledMs, run.firedMs, durationMs, run.attempt, outcome, outcome === 'failed' ? errorMessage(error) : undefined);
   }
 
   private now(): Date {

@@ -1,4 +1,4 @@
-import { DuplicateJobError, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError, SchedulerShutdownError } from '../errors';
+import { DuplicateJobError, errorMessage, JobNotFoundError, SchedulerAlreadyRunningError, SchedulerNotRunningError, SchedulerShutdownError } from '../errors';
 import { SchedulerEvent, SchedulerEventType } from '../events';
 import { Trigger } from '../triggers/trigger';
 import { InstanceRecord } from '../stores/job-store';
@@ -9,7 +9,7 @@ import { JobOptions, resolveJobOptions } from './job-options';
 import { assertJobName } from './job-name';
 import { Runner, TimerTask } from './runner';
 import { RunObserver, RunObservers } from './run-observer';
-import { Coordinator } from './coordinator';
+import { Coordinator, EndedRun } from './coordinator';
 import { Coordinators } from './coordinators';
 import { SchedulerOptions, SchedulerState } from './scheduler-options';
 import { ClusterHost } from './cluster-coordinator';
@@ -62,8 +62,6 @@ export class Scheduler {
     this.observers = new RunObservers(onListenerError);
     this.queue = new TimerQueue(this.clock, () => this.onWake());
     this.waker = new QueueWaker(this.queue);
-    // A run history is kept only in a shared store that keeps one: otherwise nothing is made per run.
-    const keepsHistory = Boolean(options.store?.shared && (options.store.historySize ?? 0) > 0);
     this.runner = new Runner(
       this.clock,
       this.queue,
@@ -74,10 +72,21 @@ export class Scheduler {
         complete: (job, reason) => this.complete(job, reason),
         lease: (job, fencingToken, change) => this.coordinator(job).hold(job, fencingToken, change),
         owns: (job, fencingToken) => this.coordinator(job).owns(job, fencingToken),
-        finished: keepsHistory ? (job, run) => this.coordinator(job).finished?.(job, run) : null,
       },
       this.observers,
     );
+    // A run history is kept only in a shared store that keeps one: otherwise nothing is made per run.
+    if (options.store?.shared && (options.store.historySize ?? 0) > 0) {
+      this.observers.add({
+        runEnded: (run, outcome, durationMs, error) => {
+          const job = this.jobs.get(run.name);
+          if (!job) return;
+          const ended: EndedRun = { scheduledAt: run.scheduledMs, startedAt: run.firedMs, durationMs, attempt: run.attempt, outcome };
+          if (outcome === 'failed') ended.error = errorMessage(error);
+          this.coordinator(job).finished?.(job, ended);
+        },
+      });
+    }
     this.starts = new StartBatches(this.clock, this.queue, {
       running: () => this.currentState === 'running',
       paused: (job) => job.paused || this.paused,
