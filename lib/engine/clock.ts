@@ -1,6 +1,7 @@
 /**
  * Time, behind one small interface so that the engine can be driven by a controlled clock in tests.
  */
+import { AsyncResource } from 'node:async_hooks';
 
 /** An opaque timer handle, as returned by {@link Clock.setTimer}. */
 export type TimerHandle = unknown;
@@ -35,14 +36,24 @@ interface NodeTimer {
 }
 
 /**
+ * The async context the scheduler's timers fire in: the one this module was loaded in (none, as a
+ * rule), not the one that armed them. A timer armed during a request (a job added, a run triggered)
+ * would otherwise carry that request's AsyncLocalStorage stores (its tracing span, the tenant of
+ * nestjs-cls…) into every run the timer leads to, and every timer re-armed from those.
+ */
+const timerScope = new AsyncResource('nestjs-metronome.timer');
+
+/**
  * The default clock: `Date.now()` and Node's timers, read from `globalThis` at call time,
  * so Jest or Vitest fake timers installed after the module was compiled still apply.
  * Handles are the Node `Timeout` objects themselves, so `clearInterval`/`clearTimeout` work on them.
+ * Callbacks run in {@link timerScope}.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(callback, delayMs, options) {
-    const handle: NodeTimer = options?.repeat ? globalThis.setInterval(callback, delayMs) : globalThis.setTimeout(callback, delayMs);
+    const fire = () => timerScope.runInAsyncScope(callback);
+    const handle: NodeTimer = options?.repeat ? globalThis.setInterval(fire, delayMs) : globalThis.setTimeout(fire, delayMs);
     if (options?.unref) handle.unref?.();
     return handle;
   },
