@@ -1,3 +1,4 @@
+import { errorMessage, StoreUnavailableError } from '../errors';
 import { batches } from '../stores/batches';
 import { within } from '../stores/driver';
 import { hostname } from 'node:os';
@@ -555,9 +556,18 @@ export class ClusterCoordinator implements Coordinator {
     for (const token of this.leases.tokensOf(job, fencingToken)) this.host.abortLease(job, token);
   }
 
-  /** The instances that checked in lately (within the time after which one is dead). */
+  /**
+   * The instances that checked in lately (within the time after which one is dead). A read for
+   * operators (the registry, a health check, the dashboard), not one of the protocol's calls: one
+   * that fails or is slow is no outage, and holds up no claim. Fails with a `StoreUnavailableError`.
+   */
   instances(): Promise<InstanceRecord[]> {
-    return this.calls.call(() => this.store.instances(this.deadAfterMs));
+    return within(
+      Promise.resolve().then(() => this.store.instances(this.deadAfterMs)),
+      this.timing.timeoutMs,
+    ).catch((error: unknown) => {
+      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(this.store.kind, errorMessage(error), { cause: error });
+    });
   }
 
   /** After how long without a check-in an instance is dead. */
