@@ -3,6 +3,7 @@ import { SCHEDULE_CLOCK } from '../schedule.constants';
 import { parseInstant } from './instant';
 import { ScheduleTestingClock } from './schedule-testing-clock';
 import { ScheduleTestingOptions } from './schedule-testing-options.interface';
+import { ProductionNotice } from './production-notice';
 
 /**
  * Puts the scheduler of the application on a {@link ScheduleTestingClock}, for tests: import it
@@ -20,6 +21,7 @@ import { ScheduleTestingOptions } from './schedule-testing-options.interface';
  * The module is global: the `ScheduleModule` the application imports, with `forRoot()` or
  * `forRootAsync()`, anywhere, takes its clock instead of the `clock` of its options. Every other
  * option stays as the application set it, the store too: a store on a server still talks to it.
+ * Imported while `NODE_ENV` is `production`, it logs a warning at start-up: no job fires by itself.
  * @publicApi
  */
 @Module({})
@@ -36,6 +38,7 @@ export class ScheduleTestingModule {
       providers: [
         { provide: ScheduleTestingClock, useFactory: () => new ScheduleTestingClock({ ...options, now }) },
         { provide: SCHEDULE_CLOCK, useExisting: ScheduleTestingClock },
+        ProductionNotice,
       ],
       exports: [ScheduleTestingClock, SCHEDULE_CLOCK],
     };

@@ -1,5 +1,7 @@
 import { INestApplication, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { TESTING_IN_PRODUCTION_WARNING } from '../../lib/testing/production-notice';
+import { RecordingLogger } from '../support/nest';
 import {
   Cron,
   InvalidTimeError,
@@ -334,5 +336,29 @@ describe('ScheduleTestingModule with the application’s own configuration', () 
     expect(() => ScheduleTestingModule.forRoot({ now: '2026-13-01' })).toThrow(
       'Invalid time given to ScheduleTestingModule.forRoot({ now }): "2026-13-01" is not an instant; expected a Date, milliseconds since the epoch, or an ISO 8601 date such as "2026-01-01T00:00:00Z".',
     );
+  });
+});
+
+describe('ScheduleTestingModule imported where NODE_ENV is production', () => {
+  const before = process.env.NODE_ENV;
+  afterEach(() => {
+    process.env.NODE_ENV = before;
+  });
+
+  it('warns at start-up that no job fires by itself; elsewhere it says nothing', async () => {
+    for (const [env, warned] of [
+      ['production', true],
+      ['test', false],
+    ] as const) {
+      process.env.NODE_ENV = env;
+      const logger = new RecordingLogger();
+      const moduleRef = await Test.createTestingModule({ imports: [ScheduleModule.forRoot(), ScheduleTestingModule.forRoot({ now: NOW })] }).compile();
+      const testApp = moduleRef.createNestApplication({ logger });
+      await testApp.init();
+      await testApp.close();
+      expect(logger.find('warn', TESTING_IN_PRODUCTION_WARNING)).toEqual(
+        warned ? [{ level: 'warn', message: TESTING_IN_PRODUCTION_WARNING, context: 'ScheduleTestingModule' }] : [],
+      );
+    }
   });
 });
