@@ -1,4 +1,5 @@
-import { Job, RunOutcome } from './job';
+import type { FinishedRun } from '../stores/job-store';
+import { Job } from './job';
 import { LearnedLead } from './start-batches';
 
 /** What became of a tick asked of the coordinator. */
@@ -70,16 +71,8 @@ export interface Coordinator {
   finished?(job: Job, run: EndedRun): void;
 }
 
-/** A run that ended, as the runner tells its job's coordinator (for a run history the store keeps). */
-export interface EndedRun {
-  scheduledAt: number;
-  startedAt: number;
-  durationMs: number;
-  attempt: number;
-  outcome: RunOutcome;
-  /** The error's message, when it failed. */
-  error?: string;
-}
+/** A run that ended, as the scheduler tells its job's coordinator (for a run history the store keeps): its record without the job and instance. */
+export type EndedRun = Omit<FinishedRun, 'job' | 'instance'>;
 
 /** How a coordinator reaches back into the scheduler. */
 export interface CoordinatorHost {
