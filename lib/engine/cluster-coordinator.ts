@@ -27,8 +27,11 @@ export interface ClusterHost extends RegistrationHost {
   runRecovered(job: Job, run: ExpiredRun): void;
   /** Abort the runs holding a lease the store says is no longer theirs, and drop the work waiting under it. */
   abortLease(job: Job, fencingToken: number): void;
-  /** Report a claimed tick that does not run because its job is paused (the lease goes separately). */
-  skipPaused(job: Job, tick: number): void;
+  /**
+   * Report a tick that does not run: claimed, and its job paused (the lease goes separately); or
+   * queued behind a run, and dropped by a version of the module that does not queue (`'overlap'`).
+   */
+  skip(job: Job, tick: number, reason: 'paused' | 'overlap'): void;
   /** The runs in flight here: how many, and the jobs of the first 20 of them. */
   activeRuns(): { count: number; jobs: string[] };
   /** The store's revision, learned at a check-in: it changes when a job is saved, removed, paused or resumed. */
@@ -260,7 +263,7 @@ export class ClusterCoordinator implements Coordinator {
 
   /** A claimed tick that falls in a pause is given back, skipped. */
   pausedBeforeStart(job: Job, tick: number): void {
-    this.host.skipPaused(job, tick);
+    this.host.skip(job, tick, 'paused');
   }
 
   /** Another instance handed work back: look for it now rather than at the next sweep. */
@@ -440,6 +443,7 @@ export class ClusterCoordinator implements Coordinator {
     if (this.superseded.size > 0) this.superseded.delete(job);
     if (outcome.status === 'won') {
       if (outcome.replaced) this.reportLost(job.name, outcome.replaced);
+      if (outcome.droppedQueued !== undefined) this.host.skip(job, outcome.droppedQueued, 'overlap');
       this.leases.won(job, outcome.fencingToken, sentAt);
       return decide({ outcome: 'won', fencingToken: outcome.fencingToken, started: !ahead });
     }

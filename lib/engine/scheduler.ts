@@ -115,7 +115,7 @@ export class Scheduler {
       rejected: (job, reason) => this.report('job.rejected', { job: job.name, reason, error: undefined }),
       runRecovered: (job, run) => this.misfires.runTakenOver(job, run, this.clock.now()),
       abortLease: (job, fencingToken) => this.runner.abortLease(job, fencingToken),
-      skipPaused: (job, tick) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, 'paused'),
+      skip: (job, tick, reason) => this.runner.skip(job, { scheduledAt: tick, attempt: 1 }, reason),
       activeRuns: () => this.runner.activeRuns(20),
       storeRevision: (revision) => {
         const changed = revision !== this.revision;

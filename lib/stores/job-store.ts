@@ -215,6 +215,13 @@ export type ClaimOutcome =
       fencingToken: number;
       /** The lease this claim replaced: an at-most-once run whose instance stopped renewing it, given up here (not found by a sweep). */
       replaced?: { tick: number; attempt: number; owner: string };
+      /**
+       * A tick that was queued behind the job's previous lease (overlap `'queue'`) and that the
+       * release of that lease did not hand on — a version of the module without cluster-wide
+       * `'queue'` released it, in a rolling deploy. It did not run; this claim cleared it, and
+       * the claimer reports it skipped.
+       */
+      droppedQueued?: number;
     }
   | { status: 'busy' | 'lost' | 'overtaken' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' | 'unreachable' }
   | { status: 'superseded'; trigger: string };

@@ -385,7 +385,7 @@ export class PostgresJobStore implements JobStore {
        locked AS (
          SELECT j.name, c.tick, c.from_tick, c.lease_ms, c.delivery, c.exclusive, c.ahead, c.queue, j.lease_queued IS NOT NULL AS has_queued, j.paused, j.fencing, now.ms AS now,
                 c.max_runs IS NOT NULL AND j.runs >= c.max_runs AS completed,
-                j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt,
+                j.lease_owner AS old_owner, j.lease_tick AS old_tick, j.lease_attempt AS old_attempt, j.lease_queued AS old_queued,
                 -- A lease is taken while it lives, and after, while a run waits to be taken over (its own, or one queued behind it).
                 j.lease_owner IS NOT NULL AND (COALESCE(j.lease_until, 0) > now.ms OR j.lease_delivery = 'at-least-once' OR j.lease_handed OR ${unstarted('j.', this.tables.instances)}
                   OR j.lease_queued IS NOT NULL) AS taken
@@ -424,11 +424,13 @@ export class PostgresJobStore implements JobStore {
            lease_started = CASE WHEN d.leases THEN NULL ELSE j.lease_started END,
            lease_unstarted = CASE WHEN d.leases THEN CASE WHEN d.ahead THEN d.token END ELSE j.lease_unstarted END
          FROM decided d WHERE j.name = d.name AND NOT d.later
-         RETURNING j.name, d.runs, d.leases, d.queues, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt
+         RETURNING j.name, d.runs, d.leases, d.queues, j.paused, d.completed, d.token, d.old_owner, d.old_tick, d.old_attempt, d.old_queued
        )
        SELECT c.ord, COALESCE(x.trigger, x.fingerprint) AS stored_trigger,
               -- The lease a won claim replaced: an expired at-most-once one no sweep gave up yet.
               CASE WHEN k.leases THEN k.old_owner END AS replaced_owner, k.old_tick AS replaced_tick, k.old_attempt AS replaced_attempt,
+              -- A tick queued behind a lease that ended without handing it on, which goes: said so.
+              CASE WHEN k.leases THEN k.old_queued END AS dropped_queued,
               CASE WHEN k.name IS NOT NULL THEN CASE WHEN k.runs THEN 'won' WHEN k.queues THEN 'queued' WHEN k.paused THEN 'paused' WHEN k.completed THEN 'completed' ELSE 'busy' END
                    WHEN l.later THEN 'later'
                    WHEN x.name IS NULL THEN 'gone'
@@ -459,9 +461,11 @@ export class PostgresJobStore implements JobStore {
     return rows.map((row): ClaimOutcome => {
       if (row.status === 'won') {
         const fencingToken = Number(row.token);
-        if (row.replaced_owner === null) return { status: 'won', fencingToken };
-        const replaced = { tick: Number(row.replaced_tick ?? 0), attempt: Number(row.replaced_attempt ?? 1), owner: row.replaced_owner as string };
-        return { status: 'won', fencingToken, replaced };
+        const replaced =
+          row.replaced_owner === null
+            ? {}
+            : { replaced: { tick: Number(row.replaced_tick ?? 0), attempt: Number(row.replaced_attempt ?? 1), owner: row.replaced_owner as string } };
+        return { status: 'won', fencingToken, ...replaced, ...(row.dropped_queued === null ? {} : { droppedQueued: Number(row.dropped_queued) }) };
       }
       if (row.status === 'superseded') return { status: 'superseded', trigger: row.stored_trigger as string };
       return { status: row.status as 'busy' | 'lost' | 'overtaken' | 'paused' | 'gone' | 'locked' | 'later' | 'completed' | 'queued' };

@@ -233,8 +233,9 @@ const SCRIPTS = {
             -- Queued behind a lease that ended without handing it on (a version that does not queue released it).
             if row[16] then redis.call('HDEL', key, 'qk') end
             leases[#leases + 1] = now + leaseMs leases[#leases + 1] = name
-            -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so.
-            if row[4] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] }
+            -- An expired at-most-once lease no sweep gave up yet: given up by this claim, and said so;
+            -- and a tick queued behind a lease that ended without handing it on, which goes: said so.
+            if row[4] or row[16] then out[#out + 1] = { token, tonumber(row[10]) or 0, tonumber(row[11]) or 1, row[4] or '', row[16] or '' }
             else out[#out + 1] = token end
           end
         end
@@ -636,8 +637,13 @@ export class RedisJobStore implements JobStore {
     return reply.map((value): ClaimOutcome => {
       if (typeof value === 'number') return { status: 'won', fencingToken: value };
       if (Array.isArray(value)) {
-        const [fencingToken, tick, attempt, owner] = value as [number, number, number, string];
-        return { status: 'won', fencingToken, replaced: { tick, attempt, owner } };
+        const [fencingToken, tick, attempt, owner, queued] = value as [number, number, number, string, string];
+        return {
+          status: 'won',
+          fencingToken,
+          ...(owner === '' ? {} : { replaced: { tick, attempt, owner } }),
+          ...(queued === '' ? {} : { droppedQueued: Number(queued) }),
+        };
       }
       if (value.startsWith('s:')) return { status: 'superseded', trigger: value.slice(2) };
       return { status: value as 'busy' | 'lost' | 'overtaken' | 'paused' | 'gone' | 'later' | 'completed' | 'queued' };

@@ -115,6 +115,26 @@ describe('instances sharing a store', () => {
     expect(events.filter((e) => e.type === 'run.skipped').map((e) => e.type === 'run.skipped' && e.scheduledAt.getTime() - T0)).toEqual([2_000, 3_000]);
   });
 
+  it("report a tick queued behind a run that a version without cluster-wide 'queue' dropped, when the store says so", async () => {
+    // The store's side (Redis, PostgreSQL) is in their specs: a won claim names the queued tick that went.
+    const holder: { clock?: VirtualClock } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => holder.clock!.now() });
+    const store: JobStore = Object.assign(Object.create(memory) as JobStore, {
+      claim: async (instance: string, claims: Parameters<JobStore['claim']>[1]) =>
+        (await memory.claim(instance, claims)).map((outcome, index) =>
+          outcome.status === 'won' && claims[index].tick === T0 + 3_000 ? { ...outcome, droppedQueued: T0 + 2_000 } : outcome,
+        ),
+    });
+    const { clock, instances, runs, events, add } = cluster(1, store);
+    holder.clock = clock;
+    add(instances[0], 'queued', new IntervalTrigger(1_000), { overlap: 'queue' });
+    instances[0].start();
+    await clock.advanceAsync(4_500);
+    expect(ticksOf(runs, 'queued')).toEqual([1_000, 2_000, 3_000, 4_000]);
+    const skipped = events.flatMap((e) => (e.type === 'run.skipped' ? [{ tick: e.scheduledAt.getTime() - T0, reason: e.reason, attempt: e.attempt }] : []));
+    expect(skipped).toEqual([{ tick: 2_000, reason: 'overlap', attempt: 1 }]);
+  });
+
   it('after the whole cluster was down, catch up from the watermark by the misfire policy', async () => {
     const first = cluster(1);
     first.add(first.instances[0], 'job', new IntervalTrigger(1_000), { misfire: { policy: 'all', maxCatchUp: 3, graceMs: 100 } });

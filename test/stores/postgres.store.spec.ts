@@ -85,6 +85,31 @@ describe('PostgresJobStore', () => {
     await pool.end();
   });
 
+  it("reports a tick queued behind a lease that a version without cluster-wide 'queue' released, as the next claim clears it", async () => {
+    // Rolling deploy: this version queued tick 2000 behind the lease of tick 1000; the older
+    // version that held that lease released it, clearing only the lease columns it knows, so the
+    // queued tick was not handed on. The next claim wins its own tick and says tick 2000 went.
+    const schema = uniqueName('metronome_test');
+    const store = new PostgresJobStore({ connectionString: PG_URL, schema });
+    await store.connect();
+    await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    expect(await store.claim('old', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.claim('new', [claim('job', 2_000, { queue: true })])).toEqual([{ status: 'queued' }]);
+    const pool = new Pool({ connectionString: PG_URL });
+    await pool.query(
+      `UPDATE "${schema}"."jobs" SET lease_owner = NULL, lease_until = NULL, lease_token = NULL, lease_tick = NULL, lease_from = NULL,
+         lease_attempt = NULL, lease_delivery = NULL, lease_handed = false WHERE name = 'job'`,
+    );
+    expect(await store.claim('new', [claim('job', 3_000, { queue: true })])).toEqual([{ status: 'won', fencingToken: 2, droppedQueued: 2_000 }]);
+    expect((await pool.query(`SELECT lease_queued FROM "${schema}"."jobs" WHERE name = 'job'`)).rows).toEqual([{ lease_queued: null }]);
+    // Said once: the claim after it reports nothing more.
+    await store.release([{ job: 'job', fencingToken: 2 }]);
+    expect(await store.claim('new', [claim('job', 4_000, { queue: true })])).toEqual([{ status: 'won', fencingToken: 3 }]);
+    await store.close();
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+
   it('creates one fresh schema safely from many instances at once, whatever their table prefixes', async () => {
     const schema = uniqueName('metronome_test');
     const stores = Array.from({ length: 12 }, (_, i) => new PostgresJobStore({ connectionString: PG_URL, schema, tablePrefix: `p${i % 3}_` }));

@@ -93,6 +93,29 @@ describe('RedisJobStore', () => {
     await deleteKeys(keyPrefix);
   });
 
+  it("reports a tick queued behind a lease that a version without cluster-wide 'queue' released, as the next claim clears it", async () => {
+    // Rolling deploy: this version queued tick 2000 behind the lease of tick 1000; the older
+    // version that held that lease released it, clearing only the lease fields it knows, so the
+    // queued tick was not handed on. The next claim wins its own tick and says tick 2000 went.
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ url: REDIS_URL, keyPrefix });
+    await store.connect();
+    await store.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    expect(await store.claim('old', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
+    expect(await store.claim('new', [claim('job', 2_000, { queue: true })])).toEqual([{ status: 'queued' }]);
+    const redis = new Redis(REDIS_URL);
+    await redis.hdel(`${keyPrefix}job:job`, 'lo', 'lu', 'lt', 'lk', 'lf', 'la', 'ld', 'lh');
+    await redis.zrem(`${keyPrefix}leases`, 'job');
+    expect(await store.claim('new', [claim('job', 3_000, { queue: true })])).toEqual([{ status: 'won', fencingToken: 2, droppedQueued: 2_000 }]);
+    expect(await redis.hget(`${keyPrefix}job:job`, 'qk')).toBeNull();
+    // Said once: the claim after it reports nothing more.
+    await store.release([{ job: 'job', fencingToken: 2 }]);
+    expect(await store.claim('new', [claim('job', 4_000, { queue: true })])).toEqual([{ status: 'won', fencingToken: 3 }]);
+    await store.close();
+    await redis.quit();
+    await deleteKeys(keyPrefix);
+  });
+
   it('refuses a client with a keyPrefix of its own, and connects a lazy client', async () => {
     const prefixed = new Redis(REDIS_URL, { keyPrefix: 'app:', lazyConnect: true });
     expect(() => new RedisJobStore({ client: prefixed })).toThrow('the client has a keyPrefix ("app:")');
