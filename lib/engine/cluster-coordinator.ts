@@ -205,6 +205,7 @@ export class ClusterCoordinator implements Coordinator {
    */
   private async sendRuns(): Promise<void> {
     const recordRuns = this.store.recordRuns?.bind(this.store);
+    this.records.report();
     if (!recordRuns || this.sendingRuns || this.records.size === 0 || this.clock.now() < this.runsRetryAt) return;
     const runs = this.records.take();
     this.sendingRuns = true;
@@ -213,6 +214,7 @@ export class ClusterCoordinator implements Coordinator {
         Promise.resolve().then(() => recordRuns(runs)),
         this.timing.timeoutMs,
       );
+      this.records.sent();
     } catch {
       this.records.putBack(runs);
       this.runsRetryAt = this.clock.now() + this.timing.checkInMs;

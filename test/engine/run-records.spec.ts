@@ -123,6 +123,22 @@ describe('records of finished runs', () => {
     await instance.shutdown();
   });
 
+  it(`of a herd, more than ${MAX_UNSENT_RUNS} runs ending at one instant while the store answers, all land: none is dropped`, async () => {
+    const clock = new VirtualClock(T0);
+    const { store, memory, carried } = watchedStore(clock);
+    const events: SchedulerEvent[] = [];
+    const instance = scheduler(clock, store, 'a', events);
+    const herd = MAX_UNSENT_RUNS * 3;
+    for (let i = 0; i < herd; i++) instance.add({ name: `job-${i}`, trigger: every(60_000), handler: () => undefined });
+    instance.start();
+    await clock.advanceAsync(60_500);
+    expect(events.filter((event) => event.type === 'history.dropped')).toEqual([]);
+    expect(carried().flat()).toHaveLength(herd);
+    const landed = await Promise.all(Array.from({ length: herd }, (_, i) => memory.runHistory(`job-${i}`, 10)));
+    expect(landed.filter((runs) => runs.length === 1)).toHaveLength(herd);
+    await instance.shutdown();
+  });
+
   it('never hold back a claim or a release: while the history cannot be written, every tick runs, no outage is reported, and records wait or are dropped at shutdown, said so', async () => {
     const clock = new VirtualClock(T0);
     const { store, memory, state, carried } = watchedStore(clock);
