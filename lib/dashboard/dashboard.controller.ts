@@ -13,7 +13,7 @@ import { dashboardStream } from './dashboard-stream';
 import { DashboardJob, DashboardJobDetail, jobView, newestFirst } from './dashboard-view';
 import { answer } from './http-errors';
 import { DASHBOARD_RUN_SOURCE, DashboardRunSource, RunHistoryEntry } from './run-source';
-import { DashboardResponse, pagePolicy } from './security-headers';
+import { addCookie, DashboardResponse, pagePolicy } from './security-headers';
 
 /** How long a job's last run, once read, is shown without reading it again (the page's live updates carry the runs in between). */
 const LAST_RUN_FRESH_MS = 5_000;
@@ -67,7 +67,7 @@ export class DashboardController implements OnModuleDestroy {
     const csrf = isCsrfToken(given) ? given : newCsrfToken();
     response.header('Content-Type', 'text/html; charset=utf-8');
     response.header('Content-Security-Policy', pagePolicy(nonce));
-    if (csrf !== given) response.header('Set-Cookie', csrfCookie(csrf, isSecure(request)));
+    if (csrf !== given) addCookie(response, csrfCookie(csrf, isSecure(request)));
     return renderPage({ nonce, csrf, title: this.options.title, historyLimit: this.options.historyLimit });
   }
 

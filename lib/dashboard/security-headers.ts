@@ -4,6 +4,14 @@ import { Observable } from 'rxjs';
 /** A response as both Express (`res.header`) and Fastify (`reply.header`) give it. */
 export interface DashboardResponse {
   header(name: string, value: string): unknown;
+  /** Express only: adds to a header rather than replacing it (Fastify's `header` adds `Set-Cookie` by itself). */
+  append?(name: string, value: string): unknown;
+}
+
+/** Adds a cookie to the response, keeping those the application's middleware set. */
+export function addCookie(response: DashboardResponse, value: string): void {
+  if (typeof response.append === 'function') response.append('Set-Cookie', value);
+  else response.header('Set-Cookie', value);
 }
 
 /** What every dashboard response may be framed, sniffed or cached as: not at all. */

@@ -251,6 +251,33 @@ describe.each(PLATFORMS)('the dashboard on %s', (platform) => {
     });
   });
 
+  it("adds its CSRF cookie to the cookies the application's middleware set, rather than replacing them", async () => {
+    const session = 'session=abc; Path=/';
+    const d = await startDashboardApp(platform, { allowUnauthenticated: true }, {}, {}, (app) => {
+      if (platform === 'express') {
+        app.use((_request: unknown, response: { append(name: string, value: string): void }, next: () => void) => {
+          response.append('Set-Cookie', session);
+          next();
+        });
+      } else {
+        type Hook = (request: unknown, reply: { header(name: string, value: string): void }, done: () => void) => void;
+        const fastify = app.getHttpAdapter().getInstance() as { addHook(name: 'onRequest', hook: Hook): void };
+        fastify.addHook('onRequest', (_request, reply, done) => {
+          reply.header('set-cookie', session);
+          done();
+        });
+      }
+    });
+    try {
+      const cookies = (await fetch(d.dashboard)).headers.getSetCookie();
+      expect(cookies).toHaveLength(2);
+      expect(cookies).toContain(session);
+      expect(cookies.find((cookie) => cookie.startsWith('metronome_csrf='))).toBeDefined();
+    } finally {
+      await d.app.close();
+    }
+  });
+
   describe('behind a guard, at a nested path', () => {
     @Injectable()
     class AdminKeys {

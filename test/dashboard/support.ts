@@ -24,6 +24,8 @@ export async function startDashboardApp(
   dashboard: ScheduleDashboardOptions,
   schedule: ScheduleModuleOptions = {},
   extra: ModuleMetadata = {},
+  /** Called with the application before it listens: middleware, hooks. */
+  configure: (app: INestApplication) => void = () => undefined,
 ): Promise<DashboardApp> {
   @Module({
     imports: [ScheduleModule.forRoot(schedule), ScheduleDashboardModule.forRoot(dashboard), ...(extra.imports ?? [])],
@@ -34,6 +36,7 @@ export async function startDashboardApp(
   const logger = new RecordingLogger();
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter();
   const app = await NestFactory.create(AppModule, adapter, { logger });
+  configure(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const path = (dashboard.path ?? '/scheduler').replace(/^\/+|\/+$/g, '');
