@@ -367,7 +367,17 @@ export class ClusterCoordinator implements Coordinator {
     const singly = (list: readonly PendingStart[]) => Promise.all(batches(list).map((batch) => this.begun(batch)));
     if (recent.length === 0) return void (await singly(others));
     const [marked] = await Promise.all([
-      this.calls.ready() ? this.calls.call(() => this.store.startAll(this.instanceId, upTo)).catch(() => null) : null,
+      this.calls.ready()
+        ? this.calls
+            .call(() =>
+              this.store.startAll(
+                this.instanceId,
+                upTo,
+                recent.map(({ job }) => job.name),
+              ),
+            )
+            .catch(() => null)
+        : null,
       singly(others),
     ]);
     if (marked === null) return recent.forEach(({ job, fencingToken, work, go }) => (this.handBack(job, fencingToken, work), go(false)));

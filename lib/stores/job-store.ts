@@ -51,8 +51,12 @@ export interface JobStore {
    * (leases it claimed may have been taken over as unstarted; a store may refuse it for as long as
    * it keeps the record of that death, which is at least that long), and by some stores for one
    * that has not checked in yet: then start each lease with {@link start}.
+   *
+   * `jobs`, when given, names the jobs of the runs the caller starts on the mark: a store may mark
+   * only the part of it that holds their leases (a Redis Cluster: their shards, rather than every
+   * shard), and the caller relies on the mark for those leases only.
    */
-  startAll(instance: string, upTo: number): Promise<boolean>;
+  startAll(instance: string, upTo: number, jobs?: readonly string[]): Promise<boolean>;
   /** Extends the leases of runs in flight. Returns, in order, whether each lease was still held. */
   renew(instance: string, leases: readonly Lease[], leaseMs: number): Promise<boolean[]>;
   /**

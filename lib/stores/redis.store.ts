@@ -662,9 +662,11 @@ export class RedisJobStore implements JobStore {
     );
   }
 
-  async startAll(instance: string, upTo: number): Promise<boolean> {
-    // On a Redis Cluster, in every shard (each keeps the marks and the instances declared dead of its own leases).
-    const marked = await Promise.all(this.keys.shards.map((prefix) => this.script('startAll', prefix, [instance, Math.round(upTo)])));
+  async startAll(instance: string, upTo: number, jobs?: readonly string[]): Promise<boolean> {
+    // On a Redis Cluster, in the shards of the runs' jobs, or in every shard when they are not
+    // named: each shard keeps the marks and the instances declared dead of its own leases.
+    const shards = jobs === undefined || !this.keys.cluster ? this.keys.shards : [...new Set(jobs.map((job) => this.keys.prefixOf(job)))];
+    const marked = await Promise.all(shards.map((prefix) => this.script('startAll', prefix, [instance, Math.round(upTo)])));
     return marked.every((answer) => answer === 1);
   }
 

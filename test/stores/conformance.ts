@@ -263,6 +263,19 @@ export function describeJobStore(label: string, makeHarness: () => StoreHarness)
         ]);
       });
 
+      it('marks started with startAll, given the jobs of the runs it starts, at least their leases; refuses it for an instance declared dead', async () => {
+        await store.register(['a', 'b'].map((name) => ({ name, anchor: 0, fingerprint: FINGERPRINT })));
+        await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 });
+        await store.claim('i1', [claim('a', 1_000, { ahead: true, leaseMs: -1 })]);
+        expect(await store.startAll('i1', 1_000, ['a'])).toBe(true);
+        const { recovered, abandoned } = await store.recover('i3', 60_000, new Set(['a']));
+        expect(recovered).toEqual([]);
+        expect(abandoned).toEqual([expect.objectContaining({ job: 'a', tick: 1_000, owner: 'i1', attempt: 1 })]);
+        await store.claim('i1', [claim('b', 2_000, { ahead: true })]);
+        await store.recover('i2', 60_000, new Set(['b']), { self: self('i2'), deadAfterMs: NOW_DEAD });
+        expect(await store.startAll('i1', 2_000, ['b'])).toBe(false);
+      });
+
       it('refuses startAll of an instance declared dead, also once it checked in again: its leases are taken over as unstarted', async () => {
         await store.register([{ name: 'a', anchor: 0, fingerprint: FINGERPRINT }]);
         await store.recover('i1', 60_000, new Set(), { self: self('i1'), deadAfterMs: 60_000 });

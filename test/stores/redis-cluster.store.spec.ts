@@ -88,6 +88,24 @@ describe('RedisJobStore on a Redis Cluster', () => {
     await deleteClusterKeys(cluster, keyPrefix);
   });
 
+  it('marks the runs started in the shards of their jobs only, when it is told them: one call, not one per shard', async () => {
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const store = new RedisJobStore({ nodes: cluster.nodes, keyPrefix });
+    await store.connect();
+    await store.register([{ name: 'a', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    await store.claim('i1', [claim('a', 1_000, { ahead: true })]);
+    expect(await store.startAll('i1', 1_000, ['a'])).toBe(true);
+    const keys = [...(await keysByMaster(cluster, keyPrefix)).values()].flat();
+    const jobShard = keys.find((key) => key.endsWith('}:job:a'))!.replace(/job:a$/, '');
+    expect(keys.filter((key) => key.endsWith(':started'))).toEqual([`${jobShard}started`]);
+    // Not told the jobs: every shard.
+    expect(await store.startAll('i1', 1_000)).toBe(true);
+    const after = [...(await keysByMaster(cluster, keyPrefix)).values()].flat();
+    expect(after.filter((key) => key.endsWith(':started'))).toHaveLength(REDIS_CLUSTER_SHARDS);
+    await store.close();
+    await deleteClusterKeys(cluster, keyPrefix);
+  });
+
   it('makes a Cluster client of its own from nodes, as { host, port } or host:port; the client learns the other nodes', async () => {
     const keyPrefix = `${uniqueName('metronome-test')}:`;
     const [first, second] = cluster.nodes;
