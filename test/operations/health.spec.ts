@@ -68,6 +68,17 @@ function healthApp(options: ScheduleModuleOptions) {
   });
 }
 
+/** `GET /health` once the instance's first check-in landed in the store (it lists an instance). */
+async function checkedIn(url: string): Promise<{ status: number; body: unknown }> {
+  let answer: { status: number; body: unknown } | undefined;
+  await until(async () => {
+    answer = await get(url, '/health');
+    const instances = (answer.body as { info?: { scheduler?: { instances?: unknown[] } } }).info?.scheduler?.instances ?? [];
+    if (instances.length === 0) throw new Error(`no instance listed yet (status ${answer.status})`);
+  }, 'the first check-in of the instance');
+  return answer!;
+}
+
 describe('SchedulerHealthIndicator', () => {
   let app: INestApplication | undefined;
 
@@ -136,7 +147,8 @@ describe('SchedulerHealthIndicator', () => {
       let url: string;
       ({ app, url } = await healthApp({ store: new PostgresJobStore({ connectionString: space.url, schema: space.name }), instanceId: 'health-pg' }));
 
-      const { status, body } = await get(url, '/health');
+      // The instance's first check-in goes out as the scheduler starts, and lands a moment later.
+      const { status, body } = await checkedIn(url);
 
       expect(status).toBe(200);
       expect(body).toMatchObject({
@@ -162,12 +174,12 @@ describe('SchedulerHealthIndicator', () => {
       let url: string;
       ({ app, url } = await healthApp({ store: new RedisJobStore({ url: server.url, keyPrefix: 'health:' }), instanceId: 'health-redis' }));
 
-      const up = await get(url, '/health');
+      // The instance checked in when the scheduler started; its record is in Redis.
+      const up = await checkedIn(url);
       expect(up.status).toBe(200);
       expect(up.body).toMatchObject({
         info: { scheduler: { status: 'up', state: 'running', jobs: 3, store: { kind: 'redis', roundTripMs: expect.any(Number) } } },
       });
-      // The instance checked in when the scheduler started; its record is in Redis.
       const instances = (up.body as { info: { scheduler: { instances: Array<{ id: string }> } } }).info.scheduler.instances;
       expect(instances.map((instance) => instance.id)).toEqual(['health-redis']);
 
