@@ -464,6 +464,16 @@ const SHAS = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => 
   string
 >;
 
+/** What a sweep read of one shard: its expired leases to deal with, and what the check-in learned (on the first page). */
+interface ShardPage {
+  candidates: Array<string | number>;
+  more: boolean;
+  revision: number;
+  reaped: boolean;
+  storeNow: number;
+  dead: string[];
+}
+
 /**
  * A store on Redis (driver `ioredis`), one server or a Redis Cluster. A claim is one Lua script for
  * every tick of a wake-up (on a cluster, one per shard of the ticks' jobs, at once):
@@ -746,18 +756,40 @@ export class RedisJobStore implements JobStore {
     // The first page checks in: on one server, the check-in and the first page are one call.
     const self = checkIn ? JSON.stringify(checkIn.self) : '';
     const [control, ...others] = this.keys.shards as [string, ...string[]];
-    const first = await this.expired(control, instance, jobs, self, checkIn?.deadAfterMs ?? 0, []);
-    // On a Redis Cluster, the check-in is in the control shard, and every other shard is read at
-    // once after it, told which instances the check-in declared dead, for their leases there to run
-    // out now too. If this instance dies in between, those leases run out by their own time.
-    const pages = [first, ...(await Promise.all(others.map((prefix) => this.expired(prefix, instance, jobs, '', 0, first.dead))))];
+    // On a Redis Cluster, each shard is read on its own: a shard that cannot be read (its master
+    // failing over) is passed by this sweep, and the next one reads it again, so that the takeovers
+    // on the other masters go on; only when no shard answered does the sweep fail. On one server,
+    // exactly one shard, whose failure is the sweep's.
+    let failure: unknown;
+    const read = <T>(work: Promise<T>): Promise<T | null> =>
+      this.keys.cluster
+        ? work.catch((error: unknown) => {
+            failure ??= error;
+            return null;
+          })
+        : work;
+    const first = await read(this.expired(control, instance, jobs, self, checkIn?.deadAfterMs ?? 0, []));
+    // The check-in is in the control shard, and every other shard is read at once after it, told
+    // which instances the check-in declared dead, for their leases there to run out now too. If
+    // this instance dies in between, or a shard cannot be read, those leases run out by their own time.
+    const rest = await Promise.all(others.map((prefix) => read(this.expired(prefix, instance, jobs, '', 0, first?.dead ?? []))));
+    const pages = [first, ...rest];
+    if (pages.every((page) => page === null)) throw failure;
     const seen: Pick<Sweep, 'reaped' | 'revision' | 'storeNow'> =
-      // Each shard's revision only grows: their sum changes whenever one of them does.
-      self === '' ? {} : { revision: pages.reduce((sum, page) => sum + page.revision, 0), reaped: first.reaped, storeNow: first.storeNow };
+      self === '' || first === null
+        ? {}
+        : {
+            // Each shard's revision only grows: their sum changes whenever one of them does. Not
+            // said when a shard was passed: the sum would change for nothing.
+            ...(rest.includes(null) ? {} : { revision: pages.reduce((sum, page) => sum + page!.revision, 0) }),
+            reaped: first.reaped,
+            storeNow: first.storeNow,
+          };
     // At most BATCH_SIZE runs in one sweep, over every shard.
     let room = BATCH_SIZE * 2;
     let more = false;
     const taken = pages.map((page) => {
+      if (page === null) return [];
       const candidates = page.candidates.slice(0, room);
       room -= candidates.length;
       more ||= page.more || candidates.length < page.candidates.length;
@@ -768,12 +800,13 @@ export class RedisJobStore implements JobStore {
       taken.map((candidates, shard) =>
         candidates.length === 0
           ? []
-          : (this.script('recover', this.keys.shards[shard]!, [instance, leaseMs, JSON.stringify(candidates)]) as Promise<Array<string | number>>),
+          : read(this.script('recover', this.keys.shards[shard]!, [instance, leaseMs, JSON.stringify(candidates)]) as Promise<Array<string | number>>),
       ),
     );
     const recovered: ExpiredRun[] = [];
     const abandoned: ExpiredRun[] = [];
     for (const reply of replies) {
+      if (reply === null) continue;
       for (let i = 0; i < reply.length; i += 8) {
         const run: ExpiredRun = {
           job: String(reply[i + 1]),
@@ -798,14 +831,7 @@ export class RedisJobStore implements JobStore {
    * gives the shard's revision, the store's time, whether this instance had been declared dead, and
    * whom this check-in declared dead.
    */
-  private async expired(
-    prefix: string,
-    instance: string,
-    jobs: JobSet,
-    self: string,
-    deadAfterMs: number,
-    dead: readonly string[],
-  ): Promise<{ candidates: Array<string | number>; more: boolean; revision: number; reaped: boolean; storeNow: number; dead: string[] }> {
+  private async expired(prefix: string, instance: string, jobs: JobSet, self: string, deadAfterMs: number, dead: readonly string[]): Promise<ShardPage> {
     const candidates: Array<string | number> = [];
     let more = false;
     let head = { revision: 0, reaped: false, storeNow: 0, dead: [] as string[] };

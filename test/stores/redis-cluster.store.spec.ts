@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import { StoreUnavailableError } from '../../lib';
-import { REDIS_CLUSTER_SHARDS } from '../../lib/stores/redis-keyspace';
+import { REDIS_CLUSTER_SHARDS, RedisKeyspace } from '../../lib/stores/redis-keyspace';
 import { RedisJobStore } from '../../lib/stores/redis.store';
 import { freePort } from '../support/servers';
 import { clusterClient, deleteClusterKeys, keysByMaster, onNode } from '../support/redis-cluster-store';
@@ -103,6 +103,33 @@ describe('RedisJobStore on a Redis Cluster', () => {
     const after = [...(await keysByMaster(cluster, keyPrefix)).values()].flat();
     expect(after.filter((key) => key.endsWith(':started'))).toHaveLength(REDIS_CLUSTER_SHARDS);
     await store.close();
+    await deleteClusterKeys(cluster, keyPrefix);
+  });
+
+  it('sweeps the shards that answer when one cannot be read: runs there are taken over; it fails only when no shard answers', async () => {
+    const keyPrefix = `${uniqueName('metronome-test')}:`;
+    const keys = RedisKeyspace.cluster(keyPrefix);
+    const client = clusterClient(cluster);
+    const store = new RedisJobStore({ client, keyPrefix });
+    await store.connect();
+    await store.register([{ name: 'a', anchor: 0, fingerprint: 'every 1000 ms' }]);
+    // A lease that ran out at once, of an at-least-once run: the sweep takes it over.
+    await store.claim('i1', [claim('a', 1_000, { leaseMs: -1, delivery: 'at-least-once' })]);
+    const self = { id: 'i2', host: 'h', pid: 1, startedAt: 0, running: 0, runningJobs: [] };
+    // Another shard cannot be read (a key of the wrong type stands for a master failing over).
+    const broken = keys.shards.find((prefix) => prefix !== keys.prefixOf('a') && prefix !== keys.control)!;
+    await client.hset(`${broken}revision`, 'not', 'a number');
+    const sweep = await store.recover('i2', 60_000, new Set(['a']), { self, deadAfterMs: 60_000 });
+    expect(sweep.recovered).toEqual([expect.objectContaining({ job: 'a', tick: 1_000, attempt: 2, owner: 'i1' })]);
+    // The check-in went through; the revision is not said, one shard's being unknown.
+    expect(sweep.reaped).toBe(false);
+    expect(sweep.revision).toBeUndefined();
+    expect((await store.instances(60_000)).map((instance) => instance.id)).toEqual(['i2']);
+    // No shard answers: the sweep fails.
+    for (const prefix of keys.shards) await client.hset(`${prefix}revision`, 'not', 'a number');
+    await expect(store.recover('i2', 60_000, new Set(['a']), { self, deadAfterMs: 60_000 })).rejects.toThrow(/WRONGTYPE/);
+    await store.close();
+    client.disconnect();
     await deleteClusterKeys(cluster, keyPrefix);
   });
 
