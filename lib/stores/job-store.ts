@@ -352,6 +352,15 @@ export interface Sweep {
  */
 export interface CheckIn {
   self: InstanceCheckIn;
+  /**
+   * The instances that have not checked in for longer than this are declared dead (their leases
+   * run out now) — but only by an instance that checked in itself within the last half of it. The
+   * silence of the others means something only while the store answered: after the store was away
+   * (a restart, a failover), the first instance back finds every other one silent for as long as
+   * the outage, and would declare them all dead, their runs in flight taken over and run twice. It
+   * waits for its next check-in, by when the others have checked in again. At 0 or below, every
+   * other instance is declared dead at once.
+   */
   deadAfterMs: number;
 }
 

@@ -272,9 +272,12 @@ export class MemoryJobStore implements JobStore {
   /** Records the check-in; declares dead the instances silent for too long, whose leases run out now. Returns whether `self` had been. */
   private checkIn({ self, deadAfterMs }: CheckIn, now: number): boolean {
     const wasReaped = this.reaped.delete(self.id);
+    const previous = this.checkIns.get(self.id)?.checkedInAt;
     this.checkIns.set(self.id, { ...self, runningJobs: [...self.runningJobs], checkedInAt: now });
     const dead = new Set<string>();
-    for (const [id, record] of this.checkIns) if (id !== self.id && record.checkedInAt < now - deadAfterMs) dead.add(id);
+    // Only an instance that checked in itself lately declares others dead (see CheckIn.deadAfterMs).
+    const witness = deadAfterMs <= 0 || (previous !== undefined && now - previous <= deadAfterMs / 2);
+    if (witness) for (const [id, record] of this.checkIns) if (id !== self.id && record.checkedInAt < now - deadAfterMs) dead.add(id);
     if (dead.size === 0) return wasReaped;
     for (const id of dead) {
       this.checkIns.delete(id);

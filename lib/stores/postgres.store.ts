@@ -693,12 +693,14 @@ export class PostgresJobStore implements JobStore {
   private checkInAndList(instance: string, { self, deadAfterMs }: CheckIn): Promise<PgResult> {
     const { instances, revision } = this.tables;
     return this.query(
-      `WITH before AS (SELECT reaped FROM ${instances} WHERE id = $3),
+      `WITH before AS (SELECT reaped, checked_in FROM ${instances} WHERE id = $3),
        me AS (
          INSERT INTO ${instances} (id, info, checked_in, reaped) VALUES ($3, $4::jsonb, ${NOW}, NULL)
          ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, checked_in = EXCLUDED.checked_in, reaped = NULL RETURNING id
        ),
-       dead AS (UPDATE ${instances} SET reaped = ${NOW}, last_reaped = ${NOW} WHERE reaped IS NULL AND checked_in < ${NOW} - $5 AND id <> $3 RETURNING id),
+       -- Only an instance that checked in itself lately declares others dead (see CheckIn.deadAfterMs).
+       dead AS (UPDATE ${instances} SET reaped = ${NOW}, last_reaped = ${NOW} WHERE reaped IS NULL AND checked_in < ${NOW} - $5 AND id <> $3
+                  AND ($5 <= 0 OR EXISTS (SELECT 1 FROM before WHERE reaped IS NULL AND checked_in >= ${NOW} - $5 / 2)) RETURNING id),
        reap AS (UPDATE ${this.jobs} SET lease_until = 0 WHERE EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead) RETURNING name),
        -- Instances declared dead are remembered an hour, to tell them if they come back.
        purge AS (DELETE FROM ${instances} WHERE reaped < ${NOW} - 3600000 RETURNING id)

@@ -329,10 +329,14 @@ const SCRIPTS = {
     if ARGV[4] ~= '' then
       local instance, checkins, infos, reaped = ARGV[6], prefix .. 'checkins', prefix .. 'instances', prefix .. 'reaped'
       if redis.call('ZREM', reaped, instance) == 1 then out[2] = 1 end
+      local previous, deadAfter = tonumber(redis.call('ZSCORE', checkins, instance)), tonumber(ARGV[5])
       redis.call('ZADD', checkins, now, instance)
       redis.call('HSET', infos, instance, ARGV[4])
-      for _, id in ipairs(redis.call('ZRANGEBYSCORE', checkins, '-inf', '(' .. (now - tonumber(ARGV[5])), 'LIMIT', 0, 100)) do
-        if id ~= instance then dead[#dead + 1] = id end
+      -- Only an instance that checked in itself lately declares others dead (see CheckIn.deadAfterMs).
+      if deadAfter <= 0 or (previous and now - previous <= deadAfter / 2) then
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', checkins, '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 100)) do
+          if id ~= instance then dead[#dead + 1] = id end
+        end
       end
       for _, id in ipairs(dead) do redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) out[4][#out[4] + 1] = id end
       -- Instances declared dead are remembered an hour, to tell them if they come back.

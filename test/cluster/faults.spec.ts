@@ -1,5 +1,7 @@
 import { INestApplication, Injectable } from '@nestjs/common';
-import { Cron, JobContext, PostgresJobStore, RedisJobStore, SchedulerEvent, SchedulerRegistry } from '../../lib';
+import { Cron, Interval, JobContext, PostgresJobStore, RedisJobStore, SchedulerEvent, SchedulerRegistry } from '../../lib';
+import { Pool } from 'pg';
+import Redis from 'ioredis';
 import { RecordingLogger, startApp } from '../support/nest';
 import { OwnServer, ownPostgres, ownRedis } from '../support/servers';
 import { sleep } from './harness';
@@ -110,5 +112,73 @@ describe.each([
     expect(ticks.filter((t) => t > up).length).toBeGreaterThanOrEqual(1);
     expect(new Set(ticks).size).toBe(ticks.length);
     expect(unhandled).toEqual([]);
+  }, 60_000);
+});
+
+/** Runs of the long at-least-once job: when each started, its tick and attempt. */
+const longRuns: Array<{ tick: number; attempt: number; at: number }> = [];
+
+@Injectable()
+class LongJob {
+  @Interval('long', 1_000, { delivery: 'at-least-once' })
+  async long(context: JobContext) {
+    longRuns.push({ tick: context.scheduledAt.getTime(), attempt: context.attempt, at: Date.now() });
+    await sleep(6_000);
+  }
+}
+
+describe.each([
+  [
+    'PostgreSQL',
+    () => ownPostgres(),
+    (url: string) => new PostgresJobStore({ connectionString: url, schema: 'outage' }),
+    async (url: string) => {
+      const pool = new Pool({ connectionString: url });
+      const { rows } = await pool.query('SELECT id FROM "outage"."instances" WHERE last_reaped IS NOT NULL');
+      await pool.end();
+      return rows.map((row: { id: string }) => row.id);
+    },
+  ],
+  [
+    'Redis',
+    () => ownRedis(),
+    (url: string) => new RedisJobStore({ url, keyPrefix: 'outage:' }),
+    async (url: string) => {
+      const redis = new Redis(url);
+      const dead = await redis.zrangebyscore('outage:dead', '-inf', '+inf');
+      await redis.quit();
+      return dead;
+    },
+  ],
+] as const)('when %s is away longer than an instance may be silent', (_label, ownServer, makeStore, declaredDead) => {
+  let server: OwnServer;
+  const apps: INestApplication[] = [];
+
+  beforeAll(async () => {
+    server = await ownServer();
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await server.destroy();
+  }, 60_000);
+
+  it('declares no instance dead once it is back, and runs a run in flight then only once: the first instance back does not take the others for dead', async () => {
+    longRuns.length = 0;
+    // Silent for 1.5 s (3 check-ins of 500 ms) is dead; the store is away for 3.5 s.
+    const cluster = { leaseMs: 10_000, syncEveryMs: 500, checkInMs: 500 };
+    for (const instanceId of ['outage-a', 'outage-b']) apps.push((await startApp([LongJob], { store: makeStore(server.url), instanceId, cluster })).app);
+    const deadline = Date.now() + 20_000;
+    while (longRuns.length === 0 && Date.now() < deadline) await sleep(100);
+    expect(longRuns).toHaveLength(1);
+    await server.stop();
+    await sleep(3_500);
+    await server.start();
+    // Both check in again, and the run in flight ends; a run taken over would start meanwhile.
+    await sleep(6_000);
+    expect(await declaredDead(server.url)).toEqual([]);
+    const first = longRuns[0]!;
+    expect(longRuns.filter((run) => run.tick === first.tick)).toEqual([first]);
+    expect(longRuns.every((run) => run.attempt === 1)).toBe(true);
   }, 60_000);
 });
