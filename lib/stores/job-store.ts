@@ -354,12 +354,13 @@ export interface CheckIn {
   self: InstanceCheckIn;
   /**
    * The instances that have not checked in for longer than this are declared dead (their leases
-   * run out now) — but only by an instance that checked in itself within the last half of it. The
-   * silence of the others means something only while the store answered: after the store was away
-   * (a restart, a failover), the first instance back finds every other one silent for as long as
-   * the outage, and would declare them all dead, their runs in flight taken over and run twice. It
-   * waits for its next check-in, by when the others have checked in again. At 0 or below, every
-   * other instance is declared dead at once.
+   * run out now) — but only by an instance that has itself checked in for at least this long
+   * without a gap of more than half of it. The silence of the others means something only while
+   * the store answered: after the store was away (a restart, a failover), the first instance back
+   * finds every other one silent for as long as the outage, and would declare them all dead, their
+   * runs in flight taken over and run twice — even more so as the check-ins its client queued
+   * during the outage arrive together. It declares no one dead until the others have had this
+   * long to check in again. At 0 or below, every other instance is declared dead at once.
    */
   deadAfterMs: number;
 }

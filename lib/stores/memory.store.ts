@@ -76,6 +76,8 @@ export class MemoryJobStore implements JobStore {
   private readonly rows = new Map<string, Row>();
   /** The instances that checked in, and those declared dead since (until they check in again). */
   private readonly checkIns = new Map<string, InstanceRecord>();
+  /** Since when each instance has checked in without a gap (see CheckIn.deadAfterMs). */
+  private readonly streaks = new Map<string, number>();
   private readonly reaped = new Set<string>();
   /** When each instance was last declared dead, kept after it checks in again (see startAll). */
   private readonly lastReaped = new Map<string, number>();
@@ -273,14 +275,18 @@ export class MemoryJobStore implements JobStore {
   private checkIn({ self, deadAfterMs }: CheckIn, now: number): boolean {
     const wasReaped = this.reaped.delete(self.id);
     const previous = this.checkIns.get(self.id)?.checkedInAt;
+    // Since when it has checked in without a gap of more than half of deadAfterMs.
+    const since = previous !== undefined && now - previous <= deadAfterMs / 2 ? (this.streaks.get(self.id) ?? now) : now;
+    this.streaks.set(self.id, since);
     this.checkIns.set(self.id, { ...self, runningJobs: [...self.runningJobs], checkedInAt: now });
     const dead = new Set<string>();
-    // Only an instance that checked in itself lately declares others dead (see CheckIn.deadAfterMs).
-    const witness = deadAfterMs <= 0 || (previous !== undefined && now - previous <= deadAfterMs / 2);
+    // Only an instance that has checked in itself, without a gap, for that long declares others dead (see CheckIn.deadAfterMs).
+    const witness = deadAfterMs <= 0 || now - since >= deadAfterMs;
     if (witness) for (const [id, record] of this.checkIns) if (id !== self.id && record.checkedInAt < now - deadAfterMs) dead.add(id);
     if (dead.size === 0) return wasReaped;
     for (const id of dead) {
       this.checkIns.delete(id);
+      this.streaks.delete(id);
       this.reaped.add(id);
       this.lastReaped.set(id, now);
     }

@@ -143,6 +143,9 @@ const MIGRATIONS: ReadonlyArray<(tables: Tables) => string> = [
       error text
     );
     CREATE INDEX IF NOT EXISTS ${runsIndex} ON ${runs} (job, id)`,
+  // Since when each instance has checked in without a gap: only one that has for long enough
+  // declares others dead (see CheckIn.deadAfterMs). Versions before it neither read nor write it.
+  ({ instances }) => `ALTER TABLE ${instances} ADD COLUMN IF NOT EXISTS checked_in_since bigint`,
 ];
 
 /**
@@ -693,14 +696,18 @@ export class PostgresJobStore implements JobStore {
   private checkInAndList(instance: string, { self, deadAfterMs }: CheckIn): Promise<PgResult> {
     const { instances, revision } = this.tables;
     return this.query(
-      `WITH before AS (SELECT reaped, checked_in FROM ${instances} WHERE id = $3),
+      `WITH before AS (SELECT reaped FROM ${instances} WHERE id = $3),
        me AS (
-         INSERT INTO ${instances} (id, info, checked_in, reaped) VALUES ($3, $4::jsonb, ${NOW}, NULL)
-         ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, checked_in = EXCLUDED.checked_in, reaped = NULL RETURNING id
+         INSERT INTO ${instances} AS i (id, info, checked_in, checked_in_since, reaped) VALUES ($3, $4::jsonb, ${NOW}, ${NOW}, NULL)
+         ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, checked_in = EXCLUDED.checked_in, reaped = NULL,
+           -- Since when it has checked in without a gap of more than half of $5.
+           checked_in_since = CASE WHEN i.reaped IS NULL AND i.checked_in_since IS NOT NULL AND i.checked_in >= EXCLUDED.checked_in - $5 / 2
+                                   THEN i.checked_in_since ELSE EXCLUDED.checked_in END
+         RETURNING checked_in_since
        ),
-       -- Only an instance that checked in itself lately declares others dead (see CheckIn.deadAfterMs).
+       -- Only an instance that has checked in itself, without a gap, for that long declares others dead (see CheckIn.deadAfterMs).
        dead AS (UPDATE ${instances} SET reaped = ${NOW}, last_reaped = ${NOW} WHERE reaped IS NULL AND checked_in < ${NOW} - $5 AND id <> $3
-                  AND ($5 <= 0 OR EXISTS (SELECT 1 FROM before WHERE reaped IS NULL AND checked_in >= ${NOW} - $5 / 2)) RETURNING id),
+                  AND ($5 <= 0 OR (SELECT checked_in_since FROM me) <= ${NOW} - $5) RETURNING id),
        reap AS (UPDATE ${this.jobs} SET lease_until = 0 WHERE EXISTS (SELECT 1 FROM dead) AND lease_owner IN (SELECT id FROM dead) RETURNING name),
        -- Instances declared dead are remembered an hour, to tell them if they come back.
        purge AS (DELETE FROM ${instances} WHERE reaped < ${NOW} - 3600000 RETURNING id)

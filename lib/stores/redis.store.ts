@@ -132,7 +132,7 @@ type RedisDriver = (new (url: string, options: object) => RedisLike) & {
  * where found and no longer written; lw: the token of a lease claimed ahead). A lease is unstarted
  * while lw is its token (a version that knows nothing of it and claims the job writes a new token)
  * and `<prefix>started` (instance → the ticks it started, JobStore.startAll) is below its tick.
- * `<prefix>dead` holds when instances were declared dead (an hour: it refuses their startAll). `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
+ * `<prefix>dead` holds when instances were declared dead (an hour: it refuses their startAll), `<prefix>streaks` since when each instance has checked in without a gap. `<prefix>names` holds every name, `<prefix>leases` the lease expiries, and
  * `<prefix>fencing` the counter every fencing token comes from (it outlives a job's removal).
  * The run history: `<prefix>runs:<name>`, a list of each job's last runs (as JSON, newest first), and
  * `<prefix>feed`, a stream of every run recorded, capped at about {@link RUN_FEED_MAX} entries.
@@ -329,16 +329,19 @@ const SCRIPTS = {
     if ARGV[4] ~= '' then
       local instance, checkins, infos, reaped = ARGV[6], prefix .. 'checkins', prefix .. 'instances', prefix .. 'reaped'
       if redis.call('ZREM', reaped, instance) == 1 then out[2] = 1 end
-      local previous, deadAfter = tonumber(redis.call('ZSCORE', checkins, instance)), tonumber(ARGV[5])
+      local previous, deadAfter, streaks = tonumber(redis.call('ZSCORE', checkins, instance)), tonumber(ARGV[5]), prefix .. 'streaks'
+      -- Since when it has checked in without a gap of more than half that time.
+      local since = tonumber(redis.call('HGET', streaks, instance))
+      if not previous or not since or now - previous > deadAfter / 2 then since = now redis.call('HSET', streaks, instance, now) end
       redis.call('ZADD', checkins, now, instance)
       redis.call('HSET', infos, instance, ARGV[4])
-      -- Only an instance that checked in itself lately declares others dead (see CheckIn.deadAfterMs).
-      if deadAfter <= 0 or (previous and now - previous <= deadAfter / 2) then
+      -- Only an instance that has checked in itself, without a gap, for that long declares others dead (see CheckIn.deadAfterMs).
+      if deadAfter <= 0 or now - since >= deadAfter then
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', checkins, '-inf', '(' .. (now - deadAfter), 'LIMIT', 0, 100)) do
           if id ~= instance then dead[#dead + 1] = id end
         end
       end
-      for _, id in ipairs(dead) do redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('ZADD', reaped, now, id) out[4][#out[4] + 1] = id end
+      for _, id in ipairs(dead) do redis.call('ZREM', checkins, id) redis.call('HDEL', infos, id) redis.call('HDEL', streaks, id) redis.call('ZADD', reaped, now, id) out[4][#out[4] + 1] = id end
       -- Instances declared dead are remembered an hour, to tell them if they come back.
       redis.call('ZREMRANGEBYSCORE', reaped, '-inf', now - ${DEAD_REMEMBERED_MS})
     end

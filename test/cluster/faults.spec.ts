@@ -123,7 +123,7 @@ class LongJob {
   @Interval('long', 1_000, { delivery: 'at-least-once' })
   async long(context: JobContext) {
     longRuns.push({ tick: context.scheduledAt.getTime(), attempt: context.attempt, at: Date.now() });
-    await sleep(6_000);
+    await sleep(10_000);
   }
 }
 
@@ -163,19 +163,19 @@ describe.each([
     await server.destroy();
   }, 60_000);
 
-  it('declares no instance dead once it is back, and runs a run in flight then only once: the first instance back does not take the others for dead', async () => {
+  it('declares no instance dead once it is back, and makes a run in flight then only once: the first instance back does not take the others for dead', async () => {
     longRuns.length = 0;
-    // Silent for 1.5 s (3 check-ins of 500 ms) is dead; the store is away for 3.5 s.
-    const cluster = { leaseMs: 10_000, syncEveryMs: 500, checkInMs: 500 };
+    // Silent for 3 s (3 check-ins of 1 s) is dead; the store is away for 5 s, less than a lease.
+    const cluster = { leaseMs: 20_000, syncEveryMs: 500, checkInMs: 1_000 };
     for (const instanceId of ['outage-a', 'outage-b']) apps.push((await startApp([LongJob], { store: makeStore(server.url), instanceId, cluster })).app);
     const deadline = Date.now() + 20_000;
     while (longRuns.length === 0 && Date.now() < deadline) await sleep(100);
     expect(longRuns).toHaveLength(1);
     await server.stop();
-    await sleep(3_500);
+    await sleep(5_000);
     await server.start();
-    // Both check in again, and the run in flight ends; a run taken over would start meanwhile.
-    await sleep(6_000);
+    // Both check in again while the run is still in flight; a run taken over would start meanwhile.
+    await sleep(5_000);
     expect(await declaredDead(server.url)).toEqual([]);
     const first = longRuns[0]!;
     expect(longRuns.filter((run) => run.tick === first.tick)).toEqual([first]);

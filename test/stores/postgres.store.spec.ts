@@ -184,7 +184,7 @@ describe('PostgresJobStore', () => {
     await older.register([{ name: 'job', anchor: 0, fingerprint: 'every 1000 ms' }]);
     const store = new PostgresJobStore({ connectionString: PG_URL, schema });
     await store.connect();
-    expect((await pool.query(`SELECT value FROM "${schema}"."meta" WHERE key = 'version'`)).rows).toEqual([{ value: '9' }]);
+    expect((await pool.query(`SELECT value FROM "${schema}"."meta" WHERE key = 'version'`)).rows).toEqual([{ value: '10' }]);
     // Releases as before, and the run history beside them.
     expect(await store.claim('old', [claim('job', 1_000)])).toEqual([{ status: 'won', fencingToken: 1 }]);
     expect(await store.release([{ job: 'job', fencingToken: 1 }])).toBe(0);
