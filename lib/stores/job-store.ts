@@ -358,9 +358,9 @@ export interface CheckIn {
    * without a gap of more than half of it. The silence of the others means something only while
    * the store answered: after the store was away (a restart, a failover), the first instance back
    * finds every other one silent for as long as the outage, and would declare them all dead, their
-   * runs in flight taken over and run twice — also at a second check-in soon after its first
-   * (a sweep asked at once, then the periodic one). It declares no one dead until the others have
-   * had this long to check in again. At 0 or below, every other instance is declared dead at once.
+   * runs in flight taken over and run twice — and at its next check-in too, if the others have
+   * not reconnected by then. It declares no one dead until the others have had this long to check
+   * in again. At 0 or below, every other instance is declared dead at once.
    */
   deadAfterMs: number;
 }
