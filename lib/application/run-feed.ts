@@ -2,10 +2,11 @@ import { OnModuleDestroy } from '@nestjs/common';
 import { Observable, share, Subscriber } from 'rxjs';
 import { TimerHandle } from '../engine/clock';
 import { clusterTiming } from '../engine/cluster-timing';
+import { operatorRead } from '../engine/store-calls';
 import { RunHistoryEntry } from '../interfaces/run-history.interface';
 import { BATCH_SIZE } from '../stores/batches';
 import { AppScheduler } from './app-scheduler';
-import { feedInStore, historyEntry, ownRun, readHistory } from './run-history';
+import { feedInStore, historyEntry, ownRun } from './run-history';
 
 /** Options of {@link RunFeed}. */
 export interface RunFeedOptions {
@@ -88,7 +89,7 @@ export class RunFeed implements OnModuleDestroy {
         try {
           for (let page = 0; page < MAX_PAGES_PER_POLL && !stopped; page++) {
             const from = cursor;
-            const { runs, cursor: next } = await readHistory(store, () => store.runsSince!(from, BATCH_SIZE), timeoutMs);
+            const { runs, cursor: next } = await operatorRead(store, () => store.runsSince!(from, BATCH_SIZE), timeoutMs);
             if (stopped) return;
             cursor = next;
             // This instance's runs came from its events.

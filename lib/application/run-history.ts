@@ -1,5 +1,4 @@
-import { errorMessage, InvalidScheduleError, StoreUnavailableError } from '../errors';
-import { within } from '../stores/driver';
+import { errorMessage, InvalidScheduleError } from '../errors';
 import { JobInfo, JobStatus } from '../engine/job';
 import { RunHistoryEntry } from '../interfaces/run-history.interface';
 import { boundedRun, FinishedRun, JobStore } from '../stores/job-store';
@@ -64,14 +63,4 @@ export function assertHistoryLimit(job: string, limit: unknown): void {
   if (limit !== undefined && !(typeof limit === 'number' && Number.isInteger(limit) && limit >= 1)) {
     throw new InvalidScheduleError(job, 'limit', limit, 'must be a whole number, 1 or more (the number of runs to return).');
   }
-}
-
-/**
- * A read of the store's run history, within `timeoutMs`: not counted as the scheduler's calls (a
- * read that fails holds up no claim). Fails with a {@link StoreUnavailableError}.
- */
-export function readHistory<T>(store: JobStore, read: () => Promise<T>, timeoutMs: number): Promise<T> {
-  return within(Promise.resolve().then(read), timeoutMs).catch((error: unknown) => {
-    throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(store.kind, errorMessage(error), { cause: error });
-  });
 }

@@ -1,4 +1,3 @@
-import { errorMessage, StoreUnavailableError } from '../errors';
 import { batches } from '../stores/batches';
 import { within } from '../stores/driver';
 import { hostname } from 'node:os';
@@ -14,7 +13,7 @@ import { fingerprint } from './fingerprint';
 import { HeldLeases } from './held-leases';
 import { Job } from './job';
 import { RunRecords } from './run-records';
-import { StoreCalls } from './store-calls';
+import { operatorRead, StoreCalls } from './store-calls';
 
 /** How the cluster coordinator reaches back into the scheduler. */
 export interface ClusterHost extends RegistrationHost {
@@ -578,12 +577,7 @@ export class ClusterCoordinator implements Coordinator {
    * that fails or is slow is no outage, and holds up no claim. Fails with a `StoreUnavailableError`.
    */
   instances(): Promise<InstanceRecord[]> {
-    return within(
-      Promise.resolve().then(() => this.store.instances(this.deadAfterMs)),
-      this.timing.timeoutMs,
-    ).catch((error: unknown) => {
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(this.store.kind, errorMessage(error), { cause: error });
-    });
+    return operatorRead(this.store, () => this.store.instances(this.deadAfterMs), this.timing.timeoutMs);
   }
 
   /** After how long without a check-in an instance is dead. */

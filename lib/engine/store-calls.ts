@@ -1,4 +1,5 @@
-import { StoreUnavailableError } from '../errors';
+import { errorMessage, StoreUnavailableError } from '../errors';
+import { within } from '../stores/driver';
 import { JobStore } from '../stores/job-store';
 import { Backoff } from './backoff';
 import { Clock, TimerHandle } from './clock';
@@ -104,4 +105,15 @@ export class StoreCalls {
     }
     this.retryAt = now + this.backoff.next();
   }
+}
+
+/**
+ * A read of the store for operators (the run history, the live instances: the registry, a health
+ * check, the dashboard), within `timeoutMs`. Not one of the protocol's {@link StoreCalls}: one that
+ * fails or is slow is no outage, and holds up no claim. Fails with a {@link StoreUnavailableError}.
+ */
+export function operatorRead<T>(store: JobStore, read: () => Promise<T>, timeoutMs: number): Promise<T> {
+  return within(Promise.resolve().then(read), timeoutMs).catch((error: unknown) => {
+    throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(store.kind, errorMessage(error), { cause: error });
+  });
 }

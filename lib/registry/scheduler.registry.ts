@@ -10,9 +10,10 @@ import { assertJobName } from '../engine/job-name';
 import { JobTargets } from '../discovery/job-targets';
 import { InstanceInfo } from '../interfaces/instance-info.interface';
 import { RunHistoryEntry } from '../interfaces/run-history.interface';
-import { assertHistoryLimit, historyEntry, historyInStore, localHistory, readHistory } from '../application/run-history';
+import { assertHistoryLimit, historyEntry, historyInStore, localHistory } from '../application/run-history';
 import { HISTORY_SIZE } from '../engine/job';
 import { clusterTiming } from '../engine/cluster-timing';
+import { operatorRead } from '../engine/store-calls';
 import { assertCloneableArgs, assertJsonArgs } from '../application/job-args';
 import { AddJobDefinition } from '../interfaces/job-definition.interface';
 import { SchedulerEvent } from '../events';
@@ -269,7 +270,7 @@ export class SchedulerRegistry {
     assertHistoryLimit(name, limit);
     if (!historyInStore(store, job)) return localHistory(scheduler.info(name), options.instanceId, Math.min(limit ?? HISTORY_SIZE, HISTORY_SIZE));
     const size = store.historySize!;
-    const runs = await readHistory(store, () => store.runHistory!(name, Math.min(limit ?? size, size)), clusterTiming(options.cluster).timeoutMs);
+    const runs = await operatorRead(store, () => store.runHistory!(name, Math.min(limit ?? size, size)), clusterTiming(options.cluster).timeoutMs);
     return runs.map(historyEntry);
   }
 
