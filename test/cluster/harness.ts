@@ -24,6 +24,8 @@ export interface RunRecord {
   token?: number;
   /** On `stalled`: the name of the error the run's signal was aborted with, or null. */
   aborted?: string | null;
+  /** On `log` (LOG_RECORDS=1): the line. */
+  message?: string;
 }
 
 export type StoreKind = 'postgres' | 'redis';
@@ -153,15 +155,30 @@ export async function writeRow(kind: StoreKind, store: { url: string; name: stri
   }
 }
 
+/** Every record of every instance. */
+export const recordsOf = (instances: Instance[]) => instances.flatMap((instance) => instance.records);
+
 /** Every run record of every instance. */
 export const runsOf = (instances: Instance[]) => instances.flatMap((instance) => instance.records.filter((r) => r.type === 'run'));
 
 /**
  * Checks that a job's ticks ran exactly once each: no tick twice anywhere, and within
  * [from, to] every tick of its grid (`period` ms apart) present — run, or else among the ticks
- * `reported` (records of `run.skipped` or `run.missed` the test allows), never both.
+ * `reported` (records of `run.skipped` or `run.missed` the test allows), never both. On a gap,
+ * the failure lists the missing ticks and, from `records` (every record of the instances), what was
+ * written about them.
  */
-export function expectExactlyOnce(runs: RunRecord[], job: string, period: number, from: number, to: number, reported: RunRecord[] = []): void {
+export function expectExactlyOnce(
+  runs: RunRecord[],
+  job: string,
+  period: number,
+  from: number,
+  to: number,
+  reported: RunRecord[] = [],
+  records: RunRecord[] = [],
+): void {
+  const evidenceFor = (ticks: number[]) =>
+    records.filter((r) => (r.job === job && ticks.includes(r.tick!)) || (r.type === 'log' && ticks.some((tick) => Math.abs(r.at - tick) <= 2 * period)));
   const ticks = runs.filter((r) => r.job === job).map((r) => r.tick!);
   const unique = new Set(ticks);
   expect({ job, duplicates: ticks.length - unique.size }).toEqual({ job, duplicates: 0 });
@@ -172,6 +189,25 @@ export function expectExactlyOnce(runs: RunRecord[], job: string, period: number
   const inWindow = [...ran, ...excused.filter((t) => t >= from && t <= to)].sort((a, b) => a - b);
   const first = inWindow[0];
   const expected = Math.floor((inWindow[inWindow.length - 1] - first) / period) + 1;
-  expect({ job, gaps: expected - inWindow.length, offGrid: inWindow.filter((t) => (t - first) % period !== 0) }).toEqual({ job, gaps: 0, offGrid: [] });
+  const present = new Set(inWindow);
+  const missing = Array.from({ length: expected }, (_, index) => first + index * period).filter((tick) => !present.has(tick));
+  // On a gap, what the instances wrote about the missing ticks (claims with RECORD_CLAIMS=1, skips)
+  // and their log lines nearby (LOG_RECORDS=1) say where each went.
+  const evidence = missing.length
+    ? evidenceFor(missing.slice(0, 5)).map(({ instance, at, type, tick, reason, message }) => ({ instance, at, type, tick, reason, message }))
+    : [];
+  expect({
+    job,
+    gaps: expected - inWindow.length,
+    missing: missing.slice(0, 20),
+    offGrid: inWindow.filter((t) => (t - first) % period !== 0),
+    evidence,
+  }).toEqual({
+    job,
+    gaps: 0,
+    missing: [],
+    offGrid: [],
+    evidence: [],
+  });
   expect(inWindow.length).toBeGreaterThanOrEqual(Math.floor((to - from) / period) - 1);
 }

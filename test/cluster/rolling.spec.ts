@@ -1,4 +1,4 @@
-import { alignTo, expectExactlyOnce, Instance, namespace, runsOf, sleep, stopAll, StoreKind } from './harness';
+import { alignTo, expectExactlyOnce, Instance, namespace, recordsOf, runsOf, sleep, stopAll, StoreKind } from './harness';
 
 /**
  * What deployments do to a cluster, with real processes: a rolling deploy replaces the instances
@@ -33,7 +33,8 @@ describe.each<StoreKind>(['postgres', 'redis'])('on %s', (kind) => {
   ])(
     'a rolling deploy runs every tick exactly once, with %s, stopping instances near the tick and inside the claim-ahead window',
     async (_label, claimAheadMs) => {
-      const deployEnv = { ...env, CLAIM_AHEAD_MS: claimAheadMs };
+      // Claims and log lines are recorded, so that a gap says where its tick went.
+      const deployEnv = { ...env, CLAIM_AHEAD_MS: claimAheadMs, RECORD_CLAIMS: '1', LOG_RECORDS: '1' };
       let live = ['a', 'b', 'c'].map((name) => new Instance(name, deployEnv));
       instances = [...live];
       const ready = await Promise.all(live.map((instance) => instance.waitFor((r) => r.type === 'ready')));
@@ -56,7 +57,7 @@ describe.each<StoreKind>(['postgres', 'redis'])('on %s', (kind) => {
       const to = Date.now() - 1_500;
       await stopAll(instances);
       const runs = runsOf(instances);
-      for (const [job, period] of JOBS) expectExactlyOnce(runs, job, period, from, to);
+      for (const [job, period] of JOBS) expectExactlyOnce(runs, job, period, from, to, [], recordsOf(instances));
       expect(to - from).toBeGreaterThanOrEqual(10_000);
       // Nothing was reported lost or missed: what a stopping instance had claimed ran elsewhere.
       const reported = instances.flatMap((instance) => instance.records.filter((r) => r.type === 'run.lost' || r.type === 'missed'));
