@@ -116,14 +116,14 @@ export class ClusterCoordinator implements Coordinator {
   ) {
     this.store = calls.store;
     this.registrations = new ClusterRegistrations(calls, clock, host);
-    this.claimAhead = new ClaimAhead(instanceId, timing.claimAheadMs);
+    this.claimAhead = new ClaimAhead(instanceId, timing.claimAheadMs, clock);
     this.skew = new ClockSkew(events, clock);
     this.records = new RunRecords(events, clock);
   }
 
-  /** How long before `tick` a tick of `job` is claimed (see {@link ClaimAhead}). */
-  lead(job: Job, tick: number): number {
-    return this.claimAhead.lead(job, tick);
+  /** How long before `tick` a tick of `job` is claimed, at most `most` ms (see {@link ClaimAhead}). */
+  lead(job: Job, tick: number, most: number): number {
+    return this.claimAhead.lead(job, tick, most);
   }
 
   /** Starts the heartbeats and the lease sweeps, with a sweep at once: work handed back while no instance ran is taken up. */

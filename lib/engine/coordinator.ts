@@ -44,8 +44,11 @@ export interface Coordinator {
    * won but not used. Released once nothing holds it. Runs without a lease pass `undefined`.
    */
   hold(job: Job, fencingToken: number | undefined, change: 1 | -1 | 0): void;
-  /** How long before a tick due at `at` the job wakes up, to have its bookkeeping done in time. */
-  lead(job: Job, at: number): number;
+  /**
+   * How long before a tick due at `at` the job wakes up, to have its bookkeeping done in time: at
+   * most `most` ms (half the time since the job's previous tick, so that its run has started by then).
+   */
+  lead(job: Job, at: number, most: number): number;
   /** A run of `job` started this many ms after its time. */
   startedLate(job: Job, lateMs: number): void;
   /** A run prepared ahead found its job paused when its time came. */
@@ -112,8 +115,8 @@ export class LocalCoordinator implements Coordinator {
 
   hold(): void {}
 
-  lead(): number {
-    return this.learned.value;
+  lead(_job: Job, _at: number, most: number): number {
+    return Math.min(this.learned.value, most);
   }
 
   startedLate(_job: Job, lateMs: number): void {

@@ -32,7 +32,7 @@ export class WakeUps {
   at(job: Job, at: number): void {
     const previous = job.dueAt;
     job.dueAt = at;
-    job.waker.schedule(job, at, Math.min(this.coordinator(job).lead(job, at), Math.max(0, (at - previous) / 2)));
+    job.waker.schedule(job, at, this.coordinator(job).lead(job, at, Math.max(0, (at - previous) / 2)));
   }
 
   /** A random delay of at most `jitterMs`, ending before the following tick. */

@@ -49,8 +49,10 @@ export interface ScheduleModuleOptions {
      * How long before its tick each cluster-wide tick is claimed, so that the round trip to the
      * store is over when the run is due (say 250). Each instance then claims a share of the jobs
      * (by a hash of the job, the instance and the tick) up to 1.75 times earlier, so that the runs
-     * of a tick are spread over the instances. Never more than half the time since the job's
-     * previous tick. A tick claimed ahead is marked started in the store when its run starts (one
+     * of a tick are spread over the instances. Many ticks due at one instant (a herd: every job on
+     * `0 * * * *`) are claimed earlier still, by 0.05 ms for each tick armed for that instant
+     * before (at most 5 s more), so that the store has answered every claim when the herd is due.
+     * Never more than half the time since the job's previous tick. A tick claimed ahead is marked started in the store when its run starts (one
      * call for the runs of an instant); if this instance dies before, another takes the tick over
      * and runs it. 0: ticks are claimed when due, and runs start after the round trip. Default 250.
      */

@@ -325,11 +325,14 @@ describe('instances sharing a store', () => {
       scheduler.start();
     }
     await clock.advanceAsync(4_000);
-    // Each claim goes 200, 250, 300 or 350 ms ahead of the one tick it asks for (at most half
-    // the time since the tick before: the first tick, at 1 s, is claimed 0.5 s after the start).
+    // Each claim goes 200 ms ahead of the one tick it asks for, plus the herd's spread (at most
+    // 60 × 0.05 ms: see below), times 1, 1.25, 1.5 or 1.75 by the instance's preference; and at
+    // most half the time since the tick before: the first tick, at 1 s, is claimed 0.5 s after the start.
+    const leads = [1, 1.25, 1.5, 1.75].map((f) => [Math.floor(200 * f), Math.floor(203 * f)]);
     for (const { at, ticks } of claims) {
       expect(ticks).toHaveLength(1);
-      expect([200, 250, 300, 350, 500]).toContain(ticks[0] - at);
+      const lead = ticks[0] - at;
+      expect({ lead, expected: lead === 500 || leads.some(([low, high]) => lead >= low && lead <= high) }).toEqual({ lead, expected: true });
     }
     expect(started.every((at) => at % 1_000 === 0)).toBe(true);
     for (let tick = 1_000; tick <= 4_000; tick += 1_000) {
@@ -341,6 +344,47 @@ describe('instances sharing a store', () => {
     }
     for (const scheduler of instances) await scheduler.shutdown();
   });
+});
+
+describe('a herd: many ticks due at one instant', () => {
+  it('is claimed earlier the larger it is, its claims spread over the time before it, and runs at its tick exactly once', async () => {
+    const claims: Array<{ instance: string; at: number; tick: number; size: number }> = [];
+    const clockHolder: { clock?: VirtualClock } = {};
+    const memory = new MemoryJobStore({ shared: true, now: () => clockHolder.clock!.now() });
+    const recording: JobStore = Object.assign(Object.create(memory) as JobStore, {
+      claim: (instance: string, batch: Parameters<JobStore['claim']>[1]) => {
+        for (const tick of new Set(batch.map((c) => c.tick)))
+          claims.push({ instance, at: clockHolder.clock!.now(), tick, size: batch.filter((c) => c.tick === tick).length });
+        return memory.claim(instance, batch);
+      },
+    });
+    const { clock, instances, runs, add } = cluster(3, recording, 200);
+    clockHolder.clock = clock;
+    const started: number[] = [];
+    const size = 5_000;
+    for (const scheduler of instances) {
+      for (let i = 0; i < size; i++) add(scheduler, `herd-${i}`, new IntervalTrigger(10_000), {}, () => void started.push(clock.now() - T0));
+      scheduler.start();
+    }
+    await clock.advanceAsync(20_000);
+    const tick = T0 + 20_000;
+    for (const instance of ['i0', 'i1', 'i2']) {
+      const ofTick = claims.filter((c) => c.instance === instance && c.tick === tick);
+      expect(ofTick.reduce((sum, c) => sum + c.size, 0)).toBe(size);
+      // The 5,000th tick armed is claimed about 250 ms (5,000 × 0.05) earlier than the first, whose
+      // lead is 200 to 350 ms; the claims go out at many moments instead of at four (200, 250, 300
+      // and 350 ms ahead).
+      expect(tick - Math.min(...ofTick.map((c) => c.at))).toBeGreaterThanOrEqual(200 + 249);
+      expect(new Set(ofTick.map((c) => c.at)).size).toBeGreaterThan(50);
+      expect(ofTick.every((c) => c.at < tick - 199)).toBe(true);
+    }
+    const ofTick = runs.filter((r) => r.tick === 20_000);
+    expect(ofTick).toHaveLength(size);
+    expect(new Set(ofTick.map((r) => r.job)).size).toBe(size);
+    for (const instance of ['i0', 'i1', 'i2']) expect(ofTick.filter((r) => r.instance === instance).length).toBeGreaterThan(size / 5);
+    expect(started.every((at) => at % 10_000 === 0)).toBe(true);
+    for (const scheduler of instances) await scheduler.shutdown();
+  }, 60_000);
 });
 
 describe('a tick claimed ahead and asked again at its time', () => {

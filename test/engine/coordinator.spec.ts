@@ -56,7 +56,9 @@ describe('LocalCoordinator', () => {
     const { local, learned } = setup();
     local.startedLate(job('a'), 20);
     learned.adjust();
-    expect(local.lead(job('a'), 1_000)).toBe(30);
+    expect(local.lead(job('a'), 1_000, 500)).toBe(30);
+    // At most half the time since the previous tick.
+    expect(local.lead(job('a'), 1_000, 10)).toBe(10);
   });
 
   it('keeps a tick prepared ahead that falls in a pause, for the resume to take up', () => {
