@@ -46,4 +46,34 @@ describe.each<StoreKind>(['postgres', 'redis'])('claims made ahead on %s', (kind
     for (const [job, period] of JOBS) expectExactlyOnce([...runs, ...skipped], job, period, from, to);
     expect(records.filter((r) => r.type === 'run.lost' || r.type === 'missed')).toEqual([]);
   }, 90_000);
+
+  it('runs every tick of a herd exactly once when an instance is SIGKILLed while it claims the herd ahead', async () => {
+    // 2,000 jobs due together every 2 s: each instance claims them over the time before the tick,
+    // its preferred share first. The victim dies as soon as it has won herd-0 ahead: it holds the
+    // unstarted leases of what it won of the herd so far, which the others take over and run.
+    store = namespace(kind);
+    const size = 2_000;
+    const env = { STORE: kind, STORE_URL: store.url, STORE_NAMESPACE: store.name, CLAIM_AHEAD_MS: '250', HERD: String(size) };
+    const survivors = start(['a', 'b'], env);
+    await Promise.all(survivors.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const [victim] = start(['victim'], { ...env, KILL_AFTER_CLAIM: 'herd-0' });
+    instances = [...survivors, victim];
+    const from = (await victim.waitFor((r) => r.type === 'ready')).at + 2_000;
+    const killed = await victim.waitFor((r) => r.type === 'killed', 60_000);
+    await sleep(8_000);
+    const to = Date.now() - 2_500;
+    await stopAll(instances);
+    const runs = runsOf(instances);
+    const records = instances.flatMap((instance) => instance.records);
+    // Every job of the herd ran the killed tick once, none on the victim, at its first attempt:
+    // herd-0's among them, which the victim had won, and the rest it had won before dying.
+    const ofKilled = runs.filter((r) => r.job!.startsWith('herd-') && r.tick === killed.tick);
+    expect(ofKilled.filter((r) => r.instance === 'victim')).toEqual([]);
+    expect(new Set(ofKilled.map((r) => r.job)).size).toBe(size);
+    expect(ofKilled.every((r) => r.attempt === 1)).toBe(true);
+    const skipped = records.filter((r) => r.type === 'skipped');
+    expect(skipped.every((r) => r.reason === 'overlap' && r.tick! > killed.at - 2_000 && r.tick! < killed.at + 10_000)).toBe(true);
+    for (let i = 0; i < size; i++) expectExactlyOnce([...runs, ...skipped], `herd-${i}`, 2_000, from, to, [], records);
+    expect(records.filter((r) => r.type === 'run.lost' || r.type === 'missed')).toEqual([]);
+  }, 120_000);
 });
