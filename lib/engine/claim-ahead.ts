@@ -18,7 +18,7 @@ export const HERD_SPREAD_MAX_MS = 5_000;
  */
 export class ClaimAhead {
   private readonly instanceHash: number;
-  /** How many ticks were armed for each instant to come: the size of the herd so far. */
+  /** How many ticks were armed for each instant to come: the size of the herd so far (see {@link prune}). */
   private readonly herds = new Map<number, number>();
   /** Past instants are dropped from {@link herds} when it grows beyond this. */
   private pruneAt = 256;
@@ -62,10 +62,15 @@ export class ClaimAhead {
     return Math.min(before * HERD_CLAIM_MS, HERD_SPREAD_MAX_MS);
   }
 
-  /** Drops the instants gone by; the next pruning waits until the map has doubled. */
+  /**
+   * Drops the instants gone by, and those with one tick (no herd so far: a tick armed for it later
+   * counts from 0, 0.05 ms short), so that jobs due each at an instant of its own, such as
+   * intervals counted from when each was added, keep no entry each; the next pruning waits until
+   * the map has doubled.
+   */
   private prune(): void {
     const now = this.clock.now();
-    for (const instant of this.herds.keys()) if (instant < now) this.herds.delete(instant);
+    for (const [instant, count] of this.herds) if (instant < now || count === 1) this.herds.delete(instant);
     this.pruneAt = Math.max(256, this.herds.size * 2);
   }
 }
