@@ -14,8 +14,9 @@ export interface ClusterTiming {
   timeoutMs: number;
   /**
    * How long before its tick a cluster-wide tick is claimed, so that the round trip to the store
-   * is over when the run is due; up to 1.75 times this for the jobs an instance prefers (see
-   * `lead`). At most half the time since the job's previous tick. Default 250.
+   * is over when the run is due; up to 1.75 times this for the jobs an instance prefers, and
+   * earlier for a herd (see `ClaimAhead.lead`). At most seven eighths of half the time since the
+   * job's previous tick. Default 250.
    */
   claimAheadMs: number;
 }
