@@ -2,9 +2,9 @@ import { FIXTURE_JOBS, expectExactlyOnce, Instance, namespace, runsOf, sleep, st
 
 /**
  * Real processes claiming ticks ahead (250 ms): an instance SIGKILLed between winning a claim
- * made ahead and the start of its run. The tick never ran there, so another instance takes it
- * over once the lease runs out and runs it, once, at its first attempt — at-most-once included —
- * and every other tick still runs exactly once.
+ * made ahead and the start of its run, alone or in the middle of a herd's claims. The tick never
+ * ran there, so another instance takes it over once the lease runs out and runs it, once, at its
+ * first attempt — at-most-once included — and every other tick still runs exactly once.
  */
 const JOBS = FIXTURE_JOBS;
 
