@@ -53,7 +53,9 @@ export class ClaimAhead {
     if (this.claimAheadMs <= 0) return 0;
     if (job.nameHash < 0) job.nameHash = fnv1a(job.name);
     const preference = mix(job.nameHash ^ this.instanceHash ^ Math.imul((tick % 0x1_0000_0000) | 0, 0x9e3779b1)) % 4;
-    const base = Math.min(this.claimAheadMs + this.herd(tick), most / 2);
+    // Where the bound already decides (jobs due every second or more often), no herd is counted.
+    const bound = most / 2;
+    const base = this.claimAheadMs >= bound ? bound : Math.min(this.claimAheadMs + this.herd(tick), bound);
     return Math.floor(base * (1 + preference / 4));
   }
 

@@ -18,14 +18,20 @@ describe.each<StoreKind>(['postgres', 'redis'])('claims made ahead on %s', (kind
     await store.drop();
   }, 30_000);
 
+  /** Two instances, then a victim that SIGKILLs itself once it wins a claim of `job` made ahead; the window starts 2 s after it is ready. */
+  async function withVictim(env: Record<string, string>, job: string): Promise<{ survivors: Instance[]; victim: Instance; from: number }> {
+    const survivors = start(['a', 'b'], env);
+    await Promise.all(survivors.map((instance) => instance.waitFor((r) => r.type === 'ready')));
+    const [victim] = start(['victim'], { ...env, KILL_AFTER_CLAIM: job });
+    instances = [...survivors, victim];
+    const from = (await victim.waitFor((r) => r.type === 'ready')).at + 2_000;
+    return { survivors, victim, from };
+  }
+
   it('runs a tick claimed ahead by an instance SIGKILLed before its run started on another instance, once, attempt 1', async () => {
     store = namespace(kind);
     const env = { STORE: kind, STORE_URL: store.url, STORE_NAMESPACE: store.name, CLAIM_AHEAD_MS: '250' };
-    const survivors = start(['a', 'b'], env);
-    await Promise.all(survivors.map((instance) => instance.waitFor((r) => r.type === 'ready')));
-    const [victim] = start(['victim'], { ...env, KILL_AFTER_CLAIM: 'cron-a' });
-    instances = [...survivors, victim];
-    const from = (await victim.waitFor((r) => r.type === 'ready')).at + 2_000;
+    const { survivors, victim, from } = await withVictim(env, 'cron-a');
     const killed = await victim.waitFor((r) => r.type === 'killed', 30_000);
     const rerun = await Promise.race(
       survivors.map((instance) => instance.waitFor((r) => r.type === 'run' && r.job === 'cron-a' && r.tick === killed.tick, 30_000)),
@@ -54,11 +60,7 @@ describe.each<StoreKind>(['postgres', 'redis'])('claims made ahead on %s', (kind
     store = namespace(kind);
     const size = 2_000;
     const env = { STORE: kind, STORE_URL: store.url, STORE_NAMESPACE: store.name, CLAIM_AHEAD_MS: '250', HERD: String(size) };
-    const survivors = start(['a', 'b'], env);
-    await Promise.all(survivors.map((instance) => instance.waitFor((r) => r.type === 'ready')));
-    const [victim] = start(['victim'], { ...env, KILL_AFTER_CLAIM: 'herd-0' });
-    instances = [...survivors, victim];
-    const from = (await victim.waitFor((r) => r.type === 'ready')).at + 2_000;
+    const { victim, from } = await withVictim(env, 'herd-0');
     const killed = await victim.waitFor((r) => r.type === 'killed', 60_000);
     await sleep(8_000);
     const to = Date.now() - 2_500;
