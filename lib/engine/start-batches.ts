@@ -62,6 +62,11 @@ export class LearnedLead {
   /** The worst lateness of a start since the last wake-up. */
   private overshoot = 0;
 
+  constructor(
+    /** The most it grows to. */
+    private readonly maxMs = LearnedLead.MAX_MS,
+  ) {}
+
   late(ms: number): void {
     if (ms > this.overshoot) this.overshoot = ms;
   }
@@ -70,7 +75,7 @@ export class LearnedLead {
   adjust(): void {
     const lead = this.overshoot > 0 ? (this.value + this.overshoot) * 1.5 : this.value * LearnedLead.DECAY;
     this.overshoot = 0;
-    this.value = Math.min(LearnedLead.MAX_MS, lead < 0.5 ? 0 : lead);
+    this.value = Math.min(this.maxMs, lead < 0.5 ? 0 : lead);
   }
 }
 
@@ -86,15 +91,29 @@ export interface StartHost {
 }
 
 /**
+ * The most the start marks of runs claimed ahead are sent before their instant: a run marked
+ * started and not yet begun is lost (reported, at-most-once) if its instance dies meanwhile.
+ */
+export const MARK_LEAD_MAX_MS = 50;
+
+/**
  * Starts runs at their time, all the runs due at one instant in one pass: a job woken ahead of its
  * tick (see `Coordinator.lead`) has its run prepared here, and it starts with the others due then.
+ * A run claimed ahead starts once its coordinator marked its lease started (`Coordinator.begin`);
+ * the marks of the runs due at one instant are sent ahead of it by as long as their answers took
+ * lately (at most {@link MARK_LEAD_MAX_MS}), so that the runs start at the instant itself.
  */
 export class StartBatches {
   /**
    * Runs prepared ahead, by the instant they start (the tick is also `job.planned` until the run
-   * starts, or the job is rescheduled); one map for jobs that keep the process alive, one for the others.
+   * starts, or the job is rescheduled); one map for jobs that keep the process alive, one for the
+   * others. Taken up when their leases are to be marked: {@link markLead} before the instant.
    */
   private readonly batches = [new Map<number, PlannedRuns>(), new Map<number, PlannedRuns>()];
+  /** Runs whose lease is started (marked, or won at the tick), waiting for their instant. */
+  private readonly ready = [new Map<number, PlannedRuns>(), new Map<number, PlannedRuns>()];
+  /** How long before their instant the leases of runs claimed ahead are marked: learned from marks answered after it. */
+  private readonly markLead = new LearnedLead(MARK_LEAD_MAX_MS);
 
   constructor(
     private readonly clock: Clock,
@@ -113,30 +132,61 @@ export class StartBatches {
     const coordinator = this.host.coordinator(job);
     if (runAt <= now) {
       coordinator.startedLate(job, now - runAt);
-      if (!started && fencingToken !== undefined) return this.begin(job, tick, fencingToken, attempt, coordinator);
+      if (!started && fencingToken !== undefined) return this.begin(job, tick, fencingToken, attempt, coordinator, null);
       return this.host.dispatch(job, tick, fencingToken, attempt);
     }
     // The lease is held while the run waits for its time.
     coordinator.hold(job, fencingToken, 1);
     job.planned = tick;
-    const batches = this.batches[job.ref ? 1 : 0];
+    this.plan(this.batches, job, tick, fencingToken, started, runAt, this.markAt, (batches) => this.markPlanned(batches, runAt));
+  }
+
+  /** When the batch of `runAt` is taken up: the lead learned from the marks answered so far. */
+  private readonly markAt = (runAt: number): number => {
+    this.markLead.adjust();
+    return runAt - this.markLead.value;
+  };
+
+  /** Adds a run to the batch of its instant, made (with its timer, at `at(runAt)`) if it is the first. */
+  private plan(
+    maps: ReadonlyArray<Map<number, PlannedRuns>>,
+    job: Job,
+    tick: number,
+    fencingToken: number | undefined,
+    started: boolean,
+    runAt: number,
+    at: (runAt: number) => number,
+    takeUp: (batches: Map<number, PlannedRuns>) => void,
+  ): void {
+    const batches = maps[job.ref ? 1 : 0];
     let batch = batches.get(runAt);
     if (!batch) {
       batches.set(runAt, (batch = PlannedRuns.take()));
-      this.queue.schedule(new TimerTask(() => this.startPlanned(batches, runAt), job.ref), runAt);
+      this.queue.schedule(new TimerTask(() => takeUp(batches), job.ref), at(runAt));
     }
     batch.push(job, tick, fencingToken, started);
   }
 
   /**
    * Starts a run whose lease was claimed ahead once the store marked it started; meanwhile the run
-   * holds the lease. Begun while the scheduler stops, it is handed back rather than run.
+   * holds the lease. Marked before `runAt` (a run planned for then, still `job.planned`), it waits
+   * for it; begun while the scheduler stops, it is handed back rather than run.
    */
-  private begin(job: Job, tick: number, fencingToken: number, attempt: number, coordinator: Coordinator): void {
+  private begin(job: Job, tick: number, fencingToken: number, attempt: number, coordinator: Coordinator, runAt: number | null): void {
     coordinator.hold(job, fencingToken, 1);
     const work = { tick, from: tick, attempt };
     coordinator.begin(job, fencingToken, work, (started) => {
-      if (started) this.launch(job, tick, fencingToken, attempt, coordinator, true);
+      if (runAt === null) {
+        if (started) this.launch(job, tick, fencingToken, attempt, coordinator, true);
+      } else if (job.planned === tick) {
+        const late = this.clock.now() - runAt;
+        if (started && late < 0 && this.host.running()) this.wait(job, tick, fencingToken, runAt, coordinator);
+        else {
+          job.planned = null;
+          if (late > 0) this.markLead.late(late);
+          if (started) this.launch(job, tick, fencingToken, attempt, coordinator, true);
+        }
+      }
       coordinator.hold(job, fencingToken, -1);
     });
   }
@@ -153,8 +203,52 @@ export class StartBatches {
     else this.host.dispatch(job, tick, fencingToken, attempt);
   }
 
-  /** Starts the runs planned for `runAt`, unless their job was removed or rescheduled meanwhile. */
-  private startPlanned(batches: Map<number, PlannedRuns>, runAt: number): void {
+  /**
+   * Takes up the runs planned for `runAt`, {@link markLead} before it: a run claimed ahead has its
+   * lease marked (it then waits for `runAt`); the others wait for it, or start if it has come.
+   * Nothing runs of a job removed or rescheduled meanwhile.
+   */
+  private markPlanned(batches: Map<number, PlannedRuns>, runAt: number): void {
+    this.takeUp(batches, runAt, (job, tick, fencingToken, started, coordinator) => {
+      if (!started && fencingToken !== undefined && this.host.running()) return this.begin(job, tick, fencingToken, 1, coordinator, runAt);
+      if (this.clock.now() < runAt) return this.wait(job, tick, fencingToken, runAt, coordinator);
+      job.planned = null;
+      this.launch(job, tick, fencingToken, 1, coordinator, true);
+    });
+  }
+
+  /** A run whose lease is started waits for `runAt`, holding its lease. */
+  private wait(job: Job, tick: number, fencingToken: number | undefined, runAt: number, coordinator: Coordinator): void {
+    coordinator.hold(job, fencingToken, 1);
+    this.plan(
+      this.ready,
+      job,
+      tick,
+      fencingToken,
+      true,
+      runAt,
+      (at) => at,
+      (ready) => this.startReady(ready, runAt),
+    );
+  }
+
+  /** Starts the runs ready for `runAt`, unless their job was removed or rescheduled meanwhile. */
+  private startReady(ready: Map<number, PlannedRuns>, runAt: number): void {
+    this.takeUp(ready, runAt, (job, tick, fencingToken, started, coordinator) => {
+      job.planned = null;
+      this.launch(job, tick, fencingToken, 1, coordinator, true);
+    });
+  }
+
+  /**
+   * Hands each run of the batch of `runAt` that is still planned (its job not rescheduled) to
+   * `take`, then lets go of the batch's hold on its lease (`take` holds it again if it keeps the run).
+   */
+  private takeUp(
+    batches: Map<number, PlannedRuns>,
+    runAt: number,
+    take: (job: Job, tick: number, fencingToken: number | undefined, started: boolean, coordinator: Coordinator) => void,
+  ): void {
     const batch = batches.get(runAt);
     if (!batch) return;
     batches.delete(runAt);
@@ -163,11 +257,7 @@ export class StartBatches {
       const tick = batch.tick(i);
       const fencingToken = batch.fencingToken(i);
       const coordinator = this.host.coordinator(job);
-      // Not rescheduled meanwhile: the plan still holds. Else nothing runs, and the lease goes below.
-      const planned = job.planned === tick;
-      if (planned) job.planned = null;
-      if (planned && !batch.started(i) && fencingToken !== undefined && this.host.running()) this.begin(job, tick, fencingToken, 1, coordinator);
-      else if (planned) this.launch(job, tick, fencingToken, 1, coordinator, false);
+      if (job.planned === tick) take(job, tick, fencingToken, batch.started(i), coordinator);
       coordinator.hold(job, fencingToken, -1);
     }
     batch.recycle();
@@ -175,7 +265,7 @@ export class StartBatches {
 
   /** Hands back the runs prepared ahead when the scheduler stops: in a cluster, another instance runs them. */
   drop(): void {
-    for (const batches of this.batches) {
+    for (const batches of [...this.batches, ...this.ready]) {
       for (const batch of batches.values()) {
         for (let i = 0; i < batch.size; i += PlannedRuns.STRIDE) {
           const job = batch.job(i);

@@ -54,9 +54,9 @@ export interface ScheduleModuleOptions {
      * before (at most 5 s more), so that the store has answered every claim when the herd is due.
      * Never more than seven eighths of half the time since the job's previous tick (437 ms for a
      * job due every second), so that the previous run has started and, as a rule, released its
-     * lease. A tick claimed ahead is marked started in the store when its run starts (one call for
-     * the runs of an instant); if this instance dies before, another takes the tick over and runs
-     * it. 0: ticks are claimed when due, and runs start after the round trip. Default 250.
+     * lease. A tick claimed ahead is marked started in the store as its run is due (one call for
+     * the runs of an instant, sent ahead of it by as long as its answer took lately, at most
+     * 50 ms); if this instance dies before, another takes the tick over and runs it. 0: ticks are claimed when due, and runs start after the round trip. Default 250.
      */
     claimAheadMs?: number;
     /**

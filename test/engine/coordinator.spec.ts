@@ -1,6 +1,6 @@
 import { ClaimDecision, Coordinator, LocalCoordinator } from '../../lib/engine/coordinator';
 import { JobOptions } from '../../lib/engine/job-options';
-import { LearnedLead, StartBatches } from '../../lib/engine/start-batches';
+import { LearnedLead, MARK_LEAD_MAX_MS, StartBatches } from '../../lib/engine/start-batches';
 import { VirtualClock } from '../../lib/engine/virtual-clock';
 import { taskQueue, testJob } from '../support/engine';
 
@@ -22,6 +22,13 @@ describe('LearnedLead', () => {
     small.late(0.2);
     small.adjust();
     expect(small.value).toBe(0);
+  });
+
+  it('stays within the most it was given', () => {
+    const lead = new LearnedLead(MARK_LEAD_MAX_MS);
+    lead.late(1_000);
+    lead.adjust();
+    expect(lead.value).toBe(MARK_LEAD_MAX_MS);
   });
 });
 
@@ -176,5 +183,110 @@ describe('StartBatches', () => {
       'hand back stopped 3 200-200 #1',
       'hold stopped 3 -1',
     ]);
+  });
+
+  it('learns to mark the leases of runs claimed ahead before their instant, by as long as the answers came after it, and starts the runs at the instant', async () => {
+    const { clock, starts, calls, answers } = setup();
+    const marks: Array<{ name: string; sentAt: number }> = [];
+    const beginAt = (name: string) => marks.find((mark) => mark.name === name)?.sentAt;
+    const step = async (name: string, runAt: number, answerMs: number) => {
+      starts.start(job(name), runAt, 1, runAt, clock.now(), 1, false);
+      // Until the mark goes out, then its answer `answerMs` later.
+      while (answers.length === marks.length) await clock.advanceAsync(1);
+      marks.push({ name, sentAt: clock.now() });
+      await clock.advanceAsync(answerMs);
+      answers[answers.length - 1](true);
+      await clock.advanceAsync(Math.max(0, runAt - clock.now()) + 1);
+    };
+    // The first mark goes out at the instant, and is answered 20 ms after it: that run starts then.
+    await step('first', 1_000, 20);
+    expect(beginAt('first')).toBe(1_000);
+    expect(calls).toContain('run first 1000 1 @1020');
+    // The next goes out 30 ms ahead (half again what the last overshot), is answered in time, and its run waits for its instant.
+    await step('second', 2_000, 20);
+    expect(beginAt('second')).toBe(1_970);
+    expect(calls).toContain('run second 2000 1 @2000');
+    // Answers that keep coming in time let the lead shrink slowly; one very late answer cannot make it more than the most.
+    await step('third', 3_000, 500);
+    expect(beginAt('third')).toBeGreaterThan(2_970);
+    expect(calls).toContain('run third 3000 1 @3471');
+    await step('fourth', 4_000, 0);
+    expect(beginAt('fourth')).toBe(4_000 - MARK_LEAD_MAX_MS);
+    expect(calls).toContain('run fourth 4000 1 @4000');
+    // Each run held its lease until it started: once for the plan, once while marked and waiting.
+    expect(calls.filter((call) => call.startsWith('hold second'))).toEqual([
+      'hold second 1 1',
+      'hold second 1 1',
+      'hold second 1 -1',
+      'hold second 1 1',
+      'hold second 1 -1',
+      'hold second 1 -1',
+    ]);
+  });
+
+  /** A StartBatches whose marks go out 30 ms ahead: a first mark was answered 20 ms after its instant. */
+  async function markingAhead() {
+    const batches = setup();
+    const { clock, starts, answers, calls } = batches;
+    starts.start(job('first'), 1_000, 1, 1_000, 0, 1, false);
+    await clock.advanceAsync(1_020);
+    answers[0](true);
+    calls.length = 0;
+    return batches;
+  }
+
+  it('does not start a run marked ahead whose job was rescheduled or paused before its instant', async () => {
+    const { clock, starts, calls, state, answers } = await markingAhead();
+    const rescheduled = job('rescheduled');
+    const refusedJob = job('refused');
+    starts.start(rescheduled, 2_000, 2, 2_000, clock.now(), 1, false);
+    starts.start(job('paused'), 2_000, 3, 2_000, clock.now(), 1, false);
+    starts.start(refusedJob, 2_000, 4, 2_000, clock.now(), 1, false);
+    await clock.advanceAsync(1_970 - clock.now());
+    expect(calls.filter((call) => call.startsWith('begin'))).toEqual(['begin rescheduled 2 2000', 'begin paused 3 2000', 'begin refused 4 2000']);
+    calls.length = 0;
+    answers[1](true);
+    answers[2](true);
+    answers[3](false);
+    rescheduled.planned = null;
+    state.paused.add('paused');
+    await clock.advanceAsync(30);
+    expect(calls.filter((call) => !call.startsWith('hold') || call.endsWith('-1'))).toEqual([
+      // Marked: the run holds its lease while it waits (the mark's own hold ends).
+      'hold rescheduled 2 -1',
+      'hold paused 3 -1',
+      // Refused: the lease is another's.
+      'hold refused 4 -1',
+      // At the instant.
+      'hold rescheduled 2 -1',
+      'paused paused 2000',
+      'hold paused 3 -1',
+    ]);
+    expect(rescheduled.planned).toBeNull();
+    expect(refusedJob.planned).toBeNull();
+  });
+
+  it('hands back, when the scheduler stops before their instant, the runs marked ahead: those answered at once, those still asked once answered', async () => {
+    const { clock, starts, calls, state, answers } = await markingAhead();
+    const answered = job('answered');
+    starts.start(answered, 2_000, 2, 2_000, clock.now(), 1, false);
+    starts.start(job('asked'), 2_000, 3, 2_000, clock.now(), 1, false);
+    starts.start(job('unmarked'), 3_000, 4, 3_000, clock.now(), 1, false);
+    await clock.advanceAsync(1_975 - clock.now());
+    answers[1](true);
+    calls.length = 0;
+    state.running = false;
+    starts.drop();
+    expect(calls.filter((call) => !call.startsWith('hold') || call.endsWith('-1'))).toEqual([
+      'hand back unmarked 4 3000-3000 #1',
+      'hold unmarked 4 -1',
+      'hand back answered 2 2000-2000 #1',
+      'hold answered 2 -1',
+    ]);
+    calls.length = 0;
+    answers[2](true);
+    await clock.advanceAsync(1_000);
+    expect(calls).toEqual(['hand back asked 3 2000-2000 #1', 'hold asked 3 -1']);
+    expect(answered.planned).toBeNull();
   });
 });
