@@ -1,7 +1,19 @@
 import { batches } from '../stores/batches';
 import { within } from '../stores/driver';
 import { hostname } from 'node:os';
-import { ClaimOutcome, ExpiredRun, HandedBackRun, InstanceCheckIn, InstanceRecord, JobSet, JobStore, Lease, Sweep, TickClaim } from '../stores/job-store';
+import {
+  ClaimOutcome,
+  ExpiredRun,
+  FinishedRun,
+  HandedBackRun,
+  InstanceCheckIn,
+  InstanceRecord,
+  JobSet,
+  JobStore,
+  Lease,
+  Sweep,
+  TickClaim,
+} from '../stores/job-store';
 import { Clock, TimerHandle } from './clock';
 import { ClaimAhead } from './claim-ahead';
 import { ClockSkew } from './clock-skew';
@@ -100,6 +112,8 @@ export class ClusterCoordinator implements Coordinator {
   private readonly claimAhead: ClaimAhead;
   /** Records of finished runs on their way to the store's run history (see {@link finished}). */
   private readonly records: RunRecords;
+  /** The clock's time, read when needed. */
+  private readonly now = (): number => this.clock.now();
   /** A call writing records is out: the next waits for it. */
   private sendingRuns = false;
   /** After a failed write of records, when they may be sent again. */
@@ -182,16 +196,9 @@ export class ClusterCoordinator implements Coordinator {
   finished(job: Job, run: EndedRun): void {
     if (!this.store.recordRuns) return;
     const { scheduledAt, startedAt, durationMs, attempt, outcome, error } = run;
-    const record = {
-      job: job.name,
-      instance: this.instanceId,
-      scheduledAt,
-      startedAt,
-      durationMs,
-      attempt,
-      outcome,
-      ...(error === undefined ? {} : { error }),
-    };
+    // Made whole at once (no spread): one of these per run, thousands at an instant.
+    const record: FinishedRun = { job: job.name, instance: this.instanceId, scheduledAt, startedAt, durationMs, attempt, outcome };
+    if (error !== undefined) record.error = error;
     this.records.add(record);
     this.schedule();
   }
@@ -236,7 +243,7 @@ export class ClusterCoordinator implements Coordinator {
   hold(job: Job, fencingToken: number | undefined, change: 1 | -1 | 0): void {
     // A run made with `triggerJob` holds no lease.
     if (fencingToken === undefined) return;
-    const release = this.leases.change(job, fencingToken, change, this.clock.now());
+    const release = this.leases.change(job, fencingToken, change, this.now);
     if (release === null) return;
     this.releases.push({ job: job.name, fencingToken: release });
     this.releasing.set(job.name, (this.releasing.get(job.name) ?? 0) + 1);

@@ -32,9 +32,10 @@ export class HeldLeases {
 
   /**
    * Something begins (+1) or ends (-1) holding the lease, or (0) a won lease is not used. Returns
-   * the token to release when nothing holds the lease any more (unless it was handed back), else `null`.
+   * the token to release when nothing holds the lease any more (unless it was handed back), else
+   * `null`. `now` is read only for a lease held without a claim confirming it.
    */
-  change(job: Job, token: number, change: 1 | -1 | 0, now: number): number | null {
+  change(job: Job, token: number, change: 1 | -1 | 0, now: () => number): number | null {
     token = this.current(job, token);
     const slot = this.slot(job, token, change > 0);
     const holds = job.holds;
@@ -42,7 +43,7 @@ export class HeldLeases {
       const count = holds[slot + 1] + change;
       if (count > 0) {
         // A lease held without a claim of this instance's confirming it (taken over): confirmed now.
-        if (holds[slot + 2] === 0) holds[slot + 2] = now;
+        if (holds[slot + 2] === 0) holds[slot + 2] = now();
         holds[slot + 1] = count;
         return null;
       }
