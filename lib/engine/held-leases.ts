@@ -62,17 +62,21 @@ export class HeldLeases {
     return slot < 0 || holds[slot + 2] !== LOST;
   }
 
-  /** The leases something holds, to renew, with their jobs; jobs that hold nothing any more are let go. */
-  active(): Array<{ job: Job; lease: Lease }> {
+  /**
+   * The leases something holds, to renew, with their jobs: those the store confirmed last at or
+   * before `confirmedBy`. Jobs that hold nothing any more are let go.
+   */
+  active(confirmedBy = Infinity): Array<{ job: Job; lease: Lease }> {
     const leases: Array<{ job: Job; lease: Lease }> = [];
     for (const job of this.jobs) {
       const holds = job.holds!;
-      const before = leases.length;
+      let held = false;
       for (let i = 0; i < holds.length; i += STRIDE) {
-        if (holds[i + 1] > 0 && holds[i + 2] !== LOST) leases.push({ job, lease: { job: job.name, fencingToken: holds[i] } });
+        if (holds[i + 1] === 0) continue;
+        held = true;
+        if (holds[i + 2] !== LOST && holds[i + 2] <= confirmedBy) leases.push({ job, lease: { job: job.name, fencingToken: holds[i] } });
       }
-      if (leases.length > before) continue;
-      if (holds.some((value, i) => i % STRIDE === 1 && value > 0)) continue;
+      if (held) continue;
       job.holds = null;
       this.jobs.delete(job);
     }
