@@ -1,6 +1,6 @@
 import { ClaimDecision, Coordinator, LocalCoordinator } from '../../lib/engine/coordinator';
 import { JobOptions } from '../../lib/engine/job-options';
-import { LearnedLead, MARK_LEAD_MAX_MS, StartBatches } from '../../lib/engine/start-batches';
+import { LearnedLead, MARK_LEAD_MAX_MS, MARK_MS_PER_RUN, StartBatches } from '../../lib/engine/start-batches';
 import { VirtualClock } from '../../lib/engine/virtual-clock';
 import { taskQueue, testJob } from '../support/engine';
 
@@ -222,6 +222,27 @@ describe('StartBatches', () => {
       'hold second 1 -1',
       'hold second 1 -1',
     ]);
+  });
+
+  it('takes up a batch with many leases to mark earlier by the time that takes; runs of their own instant without leases to mark, at it', async () => {
+    const { clock, starts, calls, answers } = setup();
+    for (let i = 0; i < 2_000; i++) starts.start(job(`herd${i}`), 1_000, i + 1, 1_000, 0, 1, false);
+    for (let i = 0; i < 2_000; i++) starts.start(job(`local${i}`), 2_000, undefined, 2_000, 0);
+    await clock.advanceAsync(1_000 - 2_000 * MARK_MS_PER_RUN - 1);
+    expect(calls.filter((call) => call.startsWith('begin'))).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(clock.now()).toBe(990);
+    expect(calls.filter((call) => call.startsWith('begin'))).toHaveLength(2_000);
+    answers.forEach((go) => go(true));
+    await clock.advanceAsync(9);
+    expect(calls.filter((call) => call.startsWith('run'))).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(calls.filter((call) => call.startsWith('run'))).toHaveLength(2_000);
+    expect(calls.filter((call) => call.startsWith('run')).every((call) => call.endsWith('@1000'))).toBe(true);
+    await clock.advanceAsync(999);
+    expect(calls.filter((call) => call.startsWith('run local'))).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(calls.filter((call) => call.startsWith('run local'))).toHaveLength(2_000);
   });
 
   /** A StartBatches whose marks go out 30 ms ahead: a first mark was answered 20 ms after its instant. */
