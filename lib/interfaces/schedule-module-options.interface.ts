@@ -56,7 +56,8 @@ export interface ScheduleModuleOptions {
      * job due every second), so that the previous run has started and, as a rule, released its
      * lease. A tick claimed ahead is marked started in the store as its run is due (one call for
      * the runs of an instant, sent ahead of it by as long as its answer took lately, at most
-     * 50 ms); if this instance dies before, another takes the tick over and runs it. 0: ticks are claimed when due, and runs start after the round trip. Default 250.
+     * 50 ms, and 5 µs more for each run: see docs/clustering.md); if this instance dies before,
+     * another takes the tick over and runs it. 0: ticks are claimed when due, and runs start after the round trip. Default 250.
      */
     claimAheadMs?: number;
     /**

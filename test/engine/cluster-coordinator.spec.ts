@@ -197,6 +197,44 @@ describe('instances sharing a store', () => {
     expect(events.filter((e) => e.type === 'run.lost')).toEqual([expect.objectContaining({ job: 'once-only', owner: 'i0', attempt: 1 })]);
   });
 
+  it('a tick whose start was marked ahead of it, on an instance that dies before it comes: run at attempt 2 elsewhere (at-least-once) or reported lost (at-most-once), never twice, never silently', async () => {
+    const { clock, store, instances, runs, events, add } = cluster(2);
+    const jobs = Array.from({ length: 20 }, (_, i) => ({ name: `j${i}`, delivery: i % 2 === 0 ? ('at-least-once' as const) : ('at-most-once' as const) }));
+    for (const scheduler of instances) {
+      for (const { name, delivery } of jobs) add(scheduler, name, CronTrigger.create(name, '*/5 * * * * *', { timeZone: 'UTC' }), { delivery });
+    }
+    // i0's first marks are answered 20 ms after their instant: it learns to send them ahead. It
+    // dies 5 ms before the first instant whose marks it sent ahead, as soon as they are answered.
+    let first = true;
+    let dead: { tick: number; jobs: string[] } | null = null;
+    const startAll = store.startAll.bind(store);
+    store.startAll = async (instance, upTo, names) => {
+      if (instance === 'i0' && first) {
+        first = false;
+        await new Promise<void>((resolve) => void clock.setTimer(resolve, upTo + 20 - clock.now()));
+      } else if (instance === 'i0' && dead === null && clock.now() < upTo - 5) {
+        dead = { tick: upTo - T0, jobs: [...(names ?? [])] };
+        clock.setTimer(() => crash(instances[0], clock), upTo - 5 - clock.now());
+      }
+      return startAll(instance, upTo, names);
+    };
+    instances.forEach((scheduler) => scheduler.start());
+    await clock.advanceAsync(30_000);
+    expect(dead).not.toBeNull();
+    const { tick, jobs: marked } = dead!;
+    expect(marked.length).toBeGreaterThan(0);
+    for (const { name, delivery } of jobs) {
+      const ran = runs.filter((run) => run.job === name && run.tick === tick);
+      const lost = events.filter((event) => event.type === 'run.lost' && event.job === name && event.scheduledAt.getTime() - T0 === tick);
+      if (!marked.includes(name)) expect({ name, ran: ran.map((run) => [run.instance, run.attempt]), lost }).toEqual({ name, ran: [['i1', 1]], lost: [] });
+      else if (delivery === 'at-least-once')
+        expect({ name, ran: ran.map((run) => [run.instance, run.attempt]), lost }).toEqual({ name, ran: [['i1', 2]], lost: [] });
+      else expect({ name, ran, lost: lost.length }).toEqual({ name, ran: [], lost: 1 });
+      // Every later tick runs once.
+      expect(ticksOf(runs, name).filter((t) => t > tick)).toEqual(Array.from({ length: (30_000 - tick) / 5_000 }, (_, i) => tick + (i + 1) * 5_000));
+    }
+  });
+
   it('report ticks missed while the store cannot be reached, once per outage, and claim again once it is back', async () => {
     const clockHolder: { clock?: VirtualClock } = {};
     const memory = new MemoryJobStore({ shared: true, now: () => clockHolder.clock!.now() });
