@@ -1,4 +1,4 @@
-import { FIXTURE_JOBS, expectExactlyOnce, Instance, namespace, runsOf, sleep, start, stopAll, StoreKind } from './harness';
+import { FIXTURE_JOBS, expectExactlyOnce, Instance, namespace, RunRecord, runsOf, sleep, start, stopAll, StoreKind } from './harness';
 
 /**
  * Real processes claiming ticks ahead (250 ms): an instance SIGKILLed between winning a claim
@@ -7,6 +7,19 @@ import { FIXTURE_JOBS, expectExactlyOnce, Instance, namespace, runsOf, sleep, st
  * first attempt — at-most-once included — and every other tick still runs exactly once.
  */
 const JOBS = FIXTURE_JOBS;
+
+/**
+ * What the victim lost by dying, as the others reported it: only runs of its own, of the
+ * fixture's every-second jobs, due within a second of its death — runs it was in, or whose start
+ * it had marked in the last milliseconds before their tick (at-most-once: reported lost, not run
+ * again; see docs/clustering.md). Nothing is missed.
+ */
+function lostByTheVictim(records: RunRecord[], killedAt: number): RunRecord[] {
+  const lost = records.filter((r) => r.type === 'run.lost');
+  const unexplained = lost.filter((r) => !(r.owner === 'victim' && JOBS.some(([job]) => job === r.job) && Math.abs(r.tick! - killedAt) <= 1_000));
+  expect({ unexplained, missed: records.filter((r) => r.type === 'missed') }).toEqual({ unexplained: [], missed: [] });
+  return lost;
+}
 
 describe.each<StoreKind>(['postgres', 'redis'])('claims made ahead on %s', (kind) => {
   let store: ReturnType<typeof namespace>;
@@ -49,8 +62,9 @@ describe.each<StoreKind>(['postgres', 'redis'])('claims made ahead on %s', (kind
     // other tick of every job ran exactly once.
     const skipped = records.filter((r) => r.type === 'skipped');
     expect(skipped.every((r) => r.reason === 'overlap' && r.tick! > killed.at - 1_000 && r.tick! < rerun.at + 1_000)).toBe(true);
-    for (const [job, period] of JOBS) expectExactlyOnce([...runs, ...skipped], job, period, from, to);
-    expect(records.filter((r) => r.type === 'run.lost' || r.type === 'missed')).toEqual([]);
+    const lost = lostByTheVictim(records, killed.at);
+    expect(lost.filter((r) => r.job === 'cron-a')).toEqual([]);
+    for (const [job, period] of JOBS) expectExactlyOnce([...runs, ...skipped], job, period, from, to, lost, records);
   }, 90_000);
 
   it('runs every tick of a herd exactly once when an instance is SIGKILLed while it claims the herd ahead', async () => {
@@ -76,6 +90,7 @@ describe.each<StoreKind>(['postgres', 'redis'])('claims made ahead on %s', (kind
     const skipped = records.filter((r) => r.type === 'skipped');
     expect(skipped.every((r) => r.reason === 'overlap' && r.tick! > killed.at - 2_000 && r.tick! < killed.at + 10_000)).toBe(true);
     for (let i = 0; i < size; i++) expectExactlyOnce([...runs, ...skipped], `herd-${i}`, 2_000, from, to, [], records);
-    expect(records.filter((r) => r.type === 'run.lost' || r.type === 'missed')).toEqual([]);
+    const lost = lostByTheVictim(records, killed.at);
+    for (const [job, period] of JOBS) expectExactlyOnce([...runs, ...skipped], job, period, from, to, lost, records);
   }, 120_000);
 });

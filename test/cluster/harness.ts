@@ -26,6 +26,8 @@ export interface RunRecord {
   aborted?: string | null;
   /** On `log` (LOG_RECORDS=1): the line. */
   message?: string;
+  /** On `run.lost`: the instance that held the run. */
+  owner?: string;
 }
 
 export type StoreKind = 'postgres' | 'redis';
