@@ -118,7 +118,8 @@ export const MARK_MS_PER_RUN = 0.005;
  * tick (see `Coordinator.lead`) has its run prepared here, and it starts with the others due then.
  * A run claimed ahead starts once its coordinator marked its lease started (`Coordinator.begin`);
  * the marks of the runs due at one instant are sent ahead of it by as long as their answers took
- * lately (at most {@link MARK_LEAD_MAX_MS}), so that the runs start at the instant itself.
+ * lately (at most {@link MARK_LEAD_MAX_MS}), and {@link MARK_MS_PER_RUN} more for each lease to
+ * mark, so that the runs start at the instant itself.
  */
 export class StartBatches {
   /**
